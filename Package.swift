@@ -1,0 +1,52 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Dependency direction (see docs/architecture.md):
+// Primitives <- Storage, Compression <- StateTree <- ... <- tributary
+let package = Package(
+    name: "Tributary",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tributary", targets: ["tributary"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries. Debian: liblmdb-dev, libzstd-dev (Scripts/bootstrap installs them).
+        .systemLibrary(
+            name: "CLMDB", pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"]), .brew(["lmdb"])]),
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+
+        .target(
+            name: "Primitives",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "Storage",
+            dependencies: ["CLMDB", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Compression", dependencies: ["CZstd"]),
+        .target(
+            name: "StateTree",
+            dependencies: ["Primitives", "Storage", .product(name: "Crypto", package: "swift-crypto")]),
+        // Test support: seeded randomness, temporary directories, process helpers.
+        .target(name: "TributaryTesting", dependencies: ["Primitives"]),
+        .executableTarget(
+            name: "tributary",
+            dependencies: [
+                "Primitives", "Storage", "Compression", "StateTree", "CLMDB",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        .testTarget(name: "PrimitivesTests", dependencies: ["Primitives", "TributaryTesting"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "CLMDB", "TributaryTesting"]),
+        .testTarget(name: "CompressionTests", dependencies: ["Compression", "TributaryTesting"]),
+        .testTarget(name: "StateTreeTests", dependencies: ["StateTree", "Primitives", "Storage", "TributaryTesting"]),
+    ]
+)

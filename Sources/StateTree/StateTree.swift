@@ -1,0 +1,391 @@
+import Primitives
+
+/// The authenticated key-value state: a 16-ary layout of a canonical binary sparse Merkle tree.
+///
+/// Pure logic over a `TreeReader`: reads, proofs and witnesses come from stored nodes, and
+/// `update` returns a `TreeUpdateBatch` that the caller commits (with the block, in one
+/// transaction). Every version's root stays readable and provable until it is pruned.
+public struct StateTree<Reader: TreeReader> {
+    /// Where nodes, values and roots are read from.
+    public let reader: Reader
+
+    public init(_ reader: Reader) { self.reader = reader }
+
+    /// The root of `version`; throws `unknownVersion` when none is recorded.
+    public func root(at version: Version) throws -> RootRecord {
+        guard let root = try reader.root(at: version) else { throw StateTreeError.unknownVersion(version) }
+        return root
+    }
+
+    /// The root commitment of `version`.
+    public func rootHash(at version: Version) throws -> Hash { try root(at: version).hash }
+
+    func load(_ key: NodeKey) throws -> Node {
+        guard let node = try reader.node(key) else { throw StateTreeError.missingNode(key) }
+        return node
+    }
+
+    func loadLeaf(_ key: NodeKey) throws -> LeafNode {
+        guard case .leaf(let leaf) = try load(key) else { throw StateTreeError.corrupt("node \(key) should be a leaf") }
+        return leaf
+    }
+
+    func loadValue(of leaf: LeafNode) throws -> [UInt8] {
+        guard let value = try reader.value(key: leaf.key, version: leaf.valueVersion) else {
+            throw StateTreeError.missingValue(key: leaf.key, version: leaf.valueVersion)
+        }
+        return value
+    }
+
+    /// The leaf holding `key` at `version`, or nil when the key is absent.
+    public func leaf(for key: Hash, at version: Version) throws -> LeafNode? {
+        var ref = try root(at: version).node
+        var path = NibblePath.root
+        while let r = ref {
+            switch try load(NodeKey(version: r.version, path: path)) {
+            case .leaf(let leaf):
+                return leaf.key == key ? leaf : nil
+            case .internal(let node):
+                let nibble = key.nibble(path.count)
+                ref = node.children[Int(nibble)]
+                path = path.child(nibble)
+            }
+        }
+        return nil
+    }
+
+    /// The value of `key` at `version`, or nil when absent.
+    public func get(_ key: Hash, at version: Version) throws -> [UInt8]? {
+        guard let leaf = try leaf(for: key, at: version) else { return nil }
+        return try loadValue(of: leaf)
+    }
+
+    /// The value of `key` at `version` (nil when absent) with a proof of it against the root.
+    public func proof(for key: Hash, at version: Version) throws -> (value: [UInt8]?, proof: SparseMerkleProof) {
+        var siblings: [Hash] = []
+        func finish(_ leaf: LeafNode?) throws -> (value: [UInt8]?, proof: SparseMerkleProof) {
+            guard let leaf else { return (nil, SparseMerkleProof(siblings: siblings, terminal: .empty)) }
+            let proof = SparseMerkleProof(siblings: siblings, terminal: .leaf(key: leaf.key, valueHash: leaf.valueHash))
+            return (leaf.key == key ? try loadValue(of: leaf) : nil, proof)
+        }
+        guard var ref = try root(at: version).node else { return try finish(nil) }
+        var path = NibblePath.root
+        while true {
+            let node = try load(NodeKey(version: ref.version, path: path))
+            guard case .internal(let inner) = node else {
+                guard case .leaf(let leaf) = node else { preconditionFailure() }
+                return try finish(leaf)
+            }
+            let levels = inner.binaryLevels()
+            let nibble = Int(key.nibble(path.count))
+            for level in 1...4 {
+                let index = (1 << level) + (nibble >> (4 - level))
+                siblings.append(levels[index ^ 1])
+                let h = levels[index]
+                if h == TreeHash.empty { return try finish(nil) }
+                if TreeHash.isLeaf(h) {
+                    return try finish(try loadLeaf(soleLeaf(in: inner, heapIndex: index, path: path)))
+                }
+            }
+            guard let next = inner.children[nibble] else { throw StateTreeError.corrupt("child \(nibble) of \(path) vanished") }
+            ref = next
+            path = path.child(UInt8(nibble))
+        }
+    }
+
+    /// The key of the only child under binary position `heapIndex` of `node` (a subtree whose
+    /// commitment is a single leaf).
+    func soleLeaf(in node: InternalNode, heapIndex: Int, path: NibblePath) throws -> NodeKey {
+        let level = Int.bitWidth - 1 - heapIndex.leadingZeroBitCount
+        let width = 1 << (4 - level)
+        let first = (heapIndex - (1 << level)) * width
+        for n in first..<(first + width) {
+            if let c = node.children[n] {
+                guard c.isLeaf else { break }
+                return NodeKey(version: c.version, path: path.child(UInt8(n)))
+            }
+        }
+        throw StateTreeError.corrupt("node \(path) has no single leaf where its hashes say so")
+    }
+
+    /// A multiproof for `keys` at `version` (nil: the empty tree): the partial tree that proves each
+    /// key's value or absence, carrying the values of present keys, from which `WitnessTree`
+    /// recomputes the root and applies updates without the store.
+    ///
+    /// Sibling subtrees that are single leaves are shown as leaves (key and value hash), never as
+    /// opaque hashes: a deletion can collapse such a leaf onto a witnessed path, and a later insert
+    /// there must know its key to split it.
+    public func witness(for keys: [Hash], at version: Version?) throws -> Witness {
+        let sorted = Array(Set(keys)).sorted()
+        guard let version, let root = try root(at: version).node else { return Witness(root: .empty) }
+        return Witness(root: try expand(root, path: .root, keys: sorted[...]))
+    }
+
+    func expand(_ ref: Child, path: NibblePath, keys: ArraySlice<Hash>) throws -> WitnessNode {
+        if keys.isEmpty, !ref.isLeaf { return .opaque(ref.hash) }
+        switch try load(NodeKey(version: ref.version, path: path)) {
+        case .leaf(let leaf):
+            return try leafWitness(leaf, keys: keys)
+        case .internal(let node):
+            return try expand(node, levels: node.binaryLevels(), heapIndex: 1, path: path, keys: keys)
+        }
+    }
+
+    func expand(
+        _ node: InternalNode, levels: [Hash], heapIndex: Int, path: NibblePath, keys: ArraySlice<Hash>
+    ) throws -> WitnessNode {
+        let h = levels[heapIndex]
+        if h == TreeHash.empty { return .empty }
+        if keys.isEmpty, !TreeHash.isLeaf(h) { return .opaque(h) }
+        if TreeHash.isLeaf(h) {
+            return try leafWitness(loadLeaf(soleLeaf(in: node, heapIndex: heapIndex, path: path)), keys: keys)
+        }
+        if heapIndex >= 16 {
+            let nibble = heapIndex - 16
+            guard let child = node.children[nibble] else { throw StateTreeError.corrupt("child \(nibble) of \(path) vanished") }
+            return try expand(child, path: path.child(UInt8(nibble)), keys: keys)
+        }
+        let depth = 4 * path.count + (Int.bitWidth - 1 - heapIndex.leadingZeroBitCount)
+        let split = keys.firstIndex { $0.bit(depth) } ?? keys.endIndex
+        return .branch(
+            try expand(node, levels: levels, heapIndex: 2 * heapIndex, path: path, keys: keys[..<split]),
+            try expand(node, levels: levels, heapIndex: 2 * heapIndex + 1, path: path, keys: keys[split...]))
+    }
+
+    func leafWitness(_ leaf: LeafNode, keys: ArraySlice<Hash>) throws -> WitnessNode {
+        if keys.contains(leaf.key) { return .leafWithValue(key: leaf.key, value: try loadValue(of: leaf)) }
+        return .leaf(key: leaf.key, valueHash: leaf.valueHash)
+    }
+
+    /// Computes version `version` from version `base` (nil: the empty tree) with `updates` applied
+    /// (a nil value deletes the key). Later entries for the same key win. Nothing is written: the
+    /// caller commits the returned batch. `version` must exceed `base` and every stored version.
+    public func update(
+        base: Version?, version: Version, updates: [(key: Hash, value: [UInt8]?)]
+    ) throws -> TreeUpdateBatch {
+        if let base, base >= version { throw StateTreeError.versionNotIncreasing(base: base, new: version) }
+        if let latest = try reader.latestVersion(), latest >= version {
+            throw StateTreeError.versionNotIncreasing(base: base, new: version)
+        }
+        let root = try base.map { try self.root(at: $0) }?.node
+        let updater = Updater(tree: self, version: version)
+        let newRoot = try updater.run(root: root, updates: Updater<Reader>.normalize(updates))
+        let nodes = updater.newNodes.sorted { a, b in
+            a.key.path.count != b.key.path.count
+                ? a.key.path.count < b.key.path.count : a.key.path.prefix < b.key.path.prefix
+        }
+        return TreeUpdateBatch(
+            version: version, root: newRoot, newNodes: nodes,
+            newValues: updater.newValues.sorted { $0.key < $1.key },
+            staleNodes: updater.staleNodes, staleValues: updater.staleValues)
+    }
+}
+
+/// One update pass: walks the stored nodes the updates touch and records what to write.
+final class Updater<Reader: TreeReader> {
+    struct Update {
+        var key: Hash
+        var value: [UInt8]?
+        var valueHash: Hash
+    }
+
+    /// A leaf waiting for its final position; `storedAt` is where it is stored now, if anywhere.
+    struct PendingLeaf {
+        var leaf: LeafNode
+        var hash: Hash
+        var storedAt: NodeKey?
+    }
+
+    enum Subtree {
+        case empty
+        case leaf(PendingLeaf)
+        /// An internal node, already written (or unchanged), referenced by its parent as `Child`.
+        case internalNode(Child)
+    }
+
+    let tree: StateTree<Reader>
+    let version: Version
+    var newNodes: [(key: NodeKey, node: Node)] = []
+    var newValues: [(key: Hash, value: [UInt8])] = []
+    var staleNodes: [NodeKey] = []
+    var staleValues: [(key: Hash, version: Version)] = []
+
+    init(tree: StateTree<Reader>, version: Version) {
+        self.tree = tree
+        self.version = version
+    }
+
+    /// Sorts updates by key, keeping the last entry of each key, and hashes the values.
+    static func normalize(_ updates: [(key: Hash, value: [UInt8]?)]) -> [Update] {
+        let order = updates.indices.sorted { i, j in
+            updates[i].key != updates[j].key ? updates[i].key < updates[j].key : i < j
+        }
+        var out: [Update] = []
+        out.reserveCapacity(updates.count)
+        for i in order {
+            let (key, value) = updates[i]
+            let update = Update(key: key, value: value, valueHash: value.map(TreeHash.value) ?? .zero)
+            if let last = out.last, last.key == key { out[out.count - 1] = update } else { out.append(update) }
+        }
+        return out
+    }
+
+    func run(root: Child?, updates: [Update]) throws -> RootRecord {
+        let result = try update(root, path: .root, updates: updates[...])
+        return RootRecord(node: place(result, at: .root))
+    }
+
+    func newLeaf(_ u: Update, _ value: [UInt8]) -> PendingLeaf {
+        newValues.append((u.key, value))
+        let leaf = LeafNode(key: u.key, valueHash: u.valueHash, valueVersion: version)
+        return PendingLeaf(leaf: leaf, hash: leaf.hash, storedAt: nil)
+    }
+
+    /// Gives a subtree its final position under `path`, writing a leaf that moved or changed.
+    func place(_ subtree: Subtree, at path: NibblePath) -> Child? {
+        switch subtree {
+        case .empty:
+            return nil
+        case .internalNode(let child):
+            return child
+        case .leaf(let pending):
+            if let at = pending.storedAt {
+                if at.path == path { return Child(hash: pending.hash, version: at.version, isLeaf: true) }
+                staleNodes.append(at)
+            }
+            newNodes.append((NodeKey(version: version, path: path), .leaf(pending.leaf)))
+            return Child(hash: pending.hash, version: version, isLeaf: true)
+        }
+    }
+
+    func update(_ ref: Child?, path: NibblePath, updates: ArraySlice<Update>) throws -> Subtree {
+        guard let ref else {
+            var leaves: [PendingLeaf] = []
+            for u in updates { if let value = u.value { leaves.append(newLeaf(u, value)) } }
+            return try build(path: path, leaves: leaves[...])
+        }
+        let key = NodeKey(version: ref.version, path: path)
+        switch try tree.load(key) {
+        case .leaf(let existing):
+            return try merge(existing, storedAt: key, path: path, updates: updates)
+        case .internal(let node):
+            return try update(node, ref: ref, key: key, updates: updates)
+        }
+    }
+
+    /// Merges the updates that reach an existing leaf with it, keeping the leaves sorted by key.
+    func merge(_ existing: LeafNode, storedAt key: NodeKey, path: NibblePath, updates: ArraySlice<Update>) throws -> Subtree {
+        let kept = PendingLeaf(leaf: existing, hash: existing.hash, storedAt: key)
+        var leaves: [PendingLeaf] = []
+        var changed = false
+        var existingPlaced = false
+        for u in updates {
+            if !existingPlaced, existing.key < u.key {
+                leaves.append(kept)
+                existingPlaced = true
+            }
+            if u.key == existing.key {
+                existingPlaced = true
+                if let value = u.value {
+                    if u.valueHash == existing.valueHash {
+                        leaves.append(kept)
+                        continue
+                    }
+                    leaves.append(newLeaf(u, value))
+                }
+                changed = true
+                staleNodes.append(key)
+                staleValues.append((existing.key, existing.valueVersion))
+            } else if let value = u.value {
+                changed = true
+                leaves.append(newLeaf(u, value))
+            }
+        }
+        if !existingPlaced { leaves.append(kept) }
+        guard changed else { return .leaf(kept) }
+        return try build(path: path, leaves: leaves[...])
+    }
+
+    func update(_ node: InternalNode, ref: Child, key: NodeKey, updates: ArraySlice<Update>) throws -> Subtree {
+        let path = key.path
+        var results: [(nibble: Int, subtree: Subtree)] = []
+        var start = updates.startIndex
+        while start < updates.endIndex {
+            let nibble = updates[start].key.nibble(path.count)
+            var end = start + 1
+            while end < updates.endIndex, updates[end].key.nibble(path.count) == nibble { end += 1 }
+            let child = node.children[Int(nibble)]
+            results.append((Int(nibble), try update(child, path: path.child(nibble), updates: updates[start..<end])))
+            start = end
+        }
+
+        var unchanged = true
+        var touched = [Bool](repeating: false, count: 16)
+        for (nibble, subtree) in results {
+            touched[nibble] = true
+            let original = node.children[nibble]
+            switch subtree {
+            case .empty:
+                if original != nil { unchanged = false }
+            case .internalNode(let child):
+                if child != original { unchanged = false }
+            case .leaf(let pending):
+                if let original, original.isLeaf,
+                    pending.storedAt == NodeKey(version: original.version, path: path.child(UInt8(nibble)))
+                {
+                    continue
+                }
+                unchanged = false
+            }
+        }
+        if unchanged { return .internalNode(ref) }
+        staleNodes.append(key)
+
+        var remaining: [Int] = []
+        for n in 0..<16 {
+            if touched[n] {
+                if let r = results.first(where: { $0.nibble == n }), case .empty = r.subtree { continue }
+                remaining.append(n)
+            } else if node.children[n] != nil {
+                remaining.append(n)
+            }
+        }
+        if remaining.isEmpty { return .empty }
+        if remaining.count == 1 {
+            let n = remaining[0]
+            if touched[n] {
+                if let r = results.first(where: { $0.nibble == n }), case .leaf(let pending) = r.subtree {
+                    return .leaf(pending)
+                }
+            } else if let child = node.children[n], child.isLeaf {
+                let at = NodeKey(version: child.version, path: path.child(UInt8(n)))
+                return .leaf(PendingLeaf(leaf: try tree.loadLeaf(at), hash: child.hash, storedAt: at))
+            }
+        }
+
+        var children = node.children
+        for (nibble, subtree) in results { children[nibble] = place(subtree, at: path.child(UInt8(nibble))) }
+        return write(InternalNode(children: children), at: path)
+    }
+
+    func build(path: NibblePath, leaves: ArraySlice<PendingLeaf>) throws -> Subtree {
+        if leaves.isEmpty { return .empty }
+        if leaves.count == 1 { return .leaf(leaves[leaves.startIndex]) }
+        var children = [Child?](repeating: nil, count: 16)
+        var start = leaves.startIndex
+        while start < leaves.endIndex {
+            let nibble = leaves[start].leaf.key.nibble(path.count)
+            var end = start + 1
+            while end < leaves.endIndex, leaves[end].leaf.key.nibble(path.count) == nibble { end += 1 }
+            let childPath = path.child(nibble)
+            children[Int(nibble)] = place(try build(path: childPath, leaves: leaves[start..<end]), at: childPath)
+            start = end
+        }
+        return write(InternalNode(children: children), at: path)
+    }
+
+    func write(_ node: InternalNode, at path: NibblePath) -> Subtree {
+        newNodes.append((NodeKey(version: version, path: path), .internal(node)))
+        return .internalNode(Child(hash: node.hash, version: version, isLeaf: false))
+    }
+}
