@@ -28,19 +28,21 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "Storage",
-            dependencies: ["CLMDB", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["CLMDB", "Primitives", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Compression", dependencies: ["CZstd"]),
         .target(
             name: "StateTree",
             dependencies: ["Primitives", "Storage", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "Benchmarks",
+            dependencies: ["Primitives", "Storage", "Compression", "StateTree", "CLMDB", "TributaryTesting"]),
         // Test support: seeded randomness, temporary directories, process helpers.
         .target(name: "TributaryTesting", dependencies: ["Primitives"]),
         .executableTarget(
             name: "tributary",
             dependencies: [
-                "Primitives", "Storage", "Compression", "StateTree", "CLMDB",
+                "Primitives", "Storage", "Compression", "StateTree", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
 

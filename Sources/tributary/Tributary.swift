@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// The version printed by `tributary --version`.
+let tributaryVersion = "0.1.0"
+
+/// The one Tributary executable: daemons, operator tools, client and benchmarks as subcommands.
+@main
+struct Tributary: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tributary",
+        abstract: "A persistent multi-rollup ledger node: L1, rollup nodes, operator tools and benchmarks.",
+        version: "tributary \(tributaryVersion)",
+        subcommands: [Bench.self]
+    )
+}
