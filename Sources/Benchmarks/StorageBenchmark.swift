@@ -163,7 +163,7 @@ public struct StorageBenchmark: Sendable {
         var options = Environment.Options()
         options.initialMapSize = 16 << 30
         let env = try Environment(path: dir.path, options: options)
-        var rng = SplitMix64(seed: 0x7ree)
+        var rng = SplitMix64(seed: 0x7733)
         var keys: [Hash] = []
         keys.reserveCapacity(config.treeKeys + 200_000)
         var version: Version = 0
