@@ -244,8 +244,10 @@ public final class Environment: @unchecked Sendable {
     /// The names of the tables present, in order.
     public func tableNames() throws -> [String] {
         try read { txn in
+            var main: MDB_dbi = 0
+            try StorageError.check(mdb_dbi_open(try txn.handle(), nil, 0, &main), "mdb_dbi_open (main)")
             var names: [String] = []
-            try txn.rawForEach(dbi: 0, table: "(main)", from: nil, reverse: false) { key, _ in
+            try txn.rawForEach(dbi: main, table: "(main)", from: nil, reverse: false) { key, _ in
                 names.append(String(decoding: key, as: UTF8.self))
                 return true
             }
