@@ -50,5 +50,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "CLMDB", "TributaryTesting"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "TributaryTesting"]),
         .testTarget(name: "StateTreeTests", dependencies: ["StateTree", "Primitives", "Storage", "TributaryTesting"]),
+        // Runs the built `tributary` as a real process.
+        .testTarget(name: "IntegrationTests", dependencies: ["tributary", "TributaryTesting"]),
     ]
 )

@@ -340,15 +340,20 @@ public struct StorageBenchmark: Sendable {
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { return nil }
-        // The final line reads like: " 3#corpus.bin : 8388608 -> 4312345 (x1.945), 350.1 MB/s, 1500.2 MB/s"
-        let last = output.split(whereSeparator: { $0 == "\r" || $0 == "\n" }).last.map(String.init) ?? ""
-        let speeds = last.components(separatedBy: ",").compactMap { part -> Double? in
-            let trimmed = part.trimmingCharacters(in: .whitespaces)
-            guard trimmed.hasSuffix("MB/s") else { return nil }
-            return Double(trimmed.dropLast(4).trimmingCharacters(in: .whitespaces))
+        // The result line reads like "-3   4312345 (1.945) 350.1 MB/s 1500.2 MB/s  corpus.bin"
+        // (older releases: "3#corpus.bin : 8388608 -> 4312345 (x1.945), 350.1 MB/s, 1500.2 MB/s").
+        guard let line = output.split(whereSeparator: { $0 == "\r" || $0 == "\n" }).last(where: { $0.contains("MB/s") }) else {
+            return nil
         }
-        guard speeds.count == 2, let open = last.range(of: "(x"), let close = last.range(of: ")", range: open.upperBound..<last.endIndex),
-              let ratio = Double(last[open.upperBound..<close.lowerBound]) else { return nil }
+        let tokens = line.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
+        var speeds: [Double] = []
+        for (i, token) in tokens.enumerated() where token == "MB/s" && i > 0 {
+            if let value = Double(tokens[i - 1]) { speeds.append(value) }
+        }
+        guard speeds.count == 2,
+              let ratioToken = tokens.first(where: { $0.hasPrefix("(") && $0.hasSuffix(")") }),
+              let ratio = Double(ratioToken.dropFirst().dropLast().drop(while: { $0 == "x" }))
+        else { return nil }
         return (speeds[0], speeds[1], ratio)
     }
 }

@@ -1,0 +1,20 @@
+import Foundation
+
+/// Locates the `tributary` executable built beside the test bundle, for integration tests that run
+/// it as a real process.
+public enum TributaryBinary {
+    /// The path of the built `tributary` (the `TRIBUTARY_BINARY` environment variable overrides).
+    public static var path: String {
+        if let override = ProcessInfo.processInfo.environment["TRIBUTARY_BINARY"] { return override }
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        // The test runner may live inside a `.xctest` bundle directory.
+        if dir.pathExtension == "xctest" { dir.deleteLastPathComponent() }
+        return dir.appendingPathComponent("tributary").path
+    }
+
+    /// Runs `tributary` with `arguments`.
+    public static func run(_ arguments: [String]) throws -> CommandResult {
+        try Command.run(path, arguments)
+    }
+}
