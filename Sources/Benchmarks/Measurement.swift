@@ -55,11 +55,13 @@ public func renderTable(_ figures: [Figure]) -> String {
     for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
     func line(_ cells: [String]) -> String {
         cells.enumerated().map { i, cell in
-            i == 2 ? String(repeating: " ", count: widths[i] - cell.count) + cell
+            i == 2
+                ? String(repeating: " ", count: widths[i] - cell.count) + cell
                 : cell + String(repeating: " ", count: widths[i] - cell.count)
         }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
     }
-    return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line)).joined(separator: "\n")
+    return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line)).joined(
+        separator: "\n")
 }
 
 /// A number with thousands separators and sensible precision.

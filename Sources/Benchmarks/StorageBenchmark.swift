@@ -88,10 +88,12 @@ public struct StorageBenchmark: Sendable {
         }
         let ratio = Figure.median(raw) / Figure.median(layer)
         return [
-            Figure(section: "lmdb", name: "raw C API puts", samples: raw, unit: "puts/s",
-                   note: "\(n) random 32 B keys, 64 B values, one write txn incl. commit"),
-            Figure(section: "lmdb", name: "Storage layer puts", samples: layer, unit: "puts/s",
-                   note: String(format: "raw/layer = %.2fx (target <= 1.5x)", ratio)),
+            Figure(
+                section: "lmdb", name: "raw C API puts", samples: raw, unit: "puts/s",
+                note: "\(n) random 32 B keys, 64 B values, one write txn incl. commit"),
+            Figure(
+                section: "lmdb", name: "Storage layer puts", samples: layer, unit: "puts/s",
+                note: String(format: "raw/layer = %.2fx (target <= 1.5x)", ratio)),
         ]
     }
 
@@ -106,7 +108,9 @@ public struct StorageBenchmark: Sendable {
         defer { dir.remove() }
         var env: OpaquePointer?
         func check(_ rc: Int32, _ what: String) throws {
-            if rc != 0 { throw StorageError.lmdb(code: rc, message: String(cString: mdb_strerror(rc)), operation: what) }
+            if rc != 0 {
+                throw StorageError.lmdb(code: rc, message: String(cString: mdb_strerror(rc)), operation: what)
+            }
         }
         try check(mdb_env_create(&env), "mdb_env_create")
         defer { mdb_env_close(env) }
@@ -190,8 +194,10 @@ public struct StorageBenchmark: Sendable {
                 progress("tree: built \(built)/\(config.treeKeys) keys")
             }
         }
-        figures.append(Figure(section: "tree", name: "initial build", samples: [Double(config.treeKeys) / buildSeconds],
-                              unit: "keys/s", note: "\(config.treeKeys) keys in blocks of \(chunk)"))
+        figures.append(
+            Figure(
+                section: "tree", name: "initial build", samples: [Double(config.treeKeys) / buildSeconds],
+                unit: "keys/s", note: "\(config.treeKeys) keys in blocks of \(chunk)"))
 
         for size in config.blockSizes {
             var compute: [Double] = []
@@ -224,14 +230,22 @@ public struct StorageBenchmark: Sendable {
                 compute.append(Double(size) / computeSeconds)
                 total.append(Double(size) / seconds)
                 perBlockMs.append(seconds * 1000)
-                progress("tree: block of \(size) updates, repetition \(rep)/\(config.repetitions): \(String(format: "%.1f", seconds * 1000)) ms")
+                progress(
+                    "tree: block of \(size) updates, repetition \(rep)/\(config.repetitions): \(String(format: "%.1f", seconds * 1000)) ms"
+                )
             }
-            figures.append(Figure(section: "tree", name: "\(size)-update block, compute", samples: compute, unit: "keys/s",
-                                  note: "over \(config.treeKeys) keys; 90% updates, 10% inserts"))
-            figures.append(Figure(section: "tree", name: "\(size)-update block, compute+write+commit", samples: total,
-                                  unit: "keys/s", note: "fsync'd commit"))
-            figures.append(Figure(section: "tree", name: "\(size)-update block latency", samples: perBlockMs, unit: "ms",
-                                  note: size == 10_000 ? "target < 100 ms" : ""))
+            figures.append(
+                Figure(
+                    section: "tree", name: "\(size)-update block, compute", samples: compute, unit: "keys/s",
+                    note: "over \(config.treeKeys) keys; 90% updates, 10% inserts"))
+            figures.append(
+                Figure(
+                    section: "tree", name: "\(size)-update block, compute+write+commit", samples: total,
+                    unit: "keys/s", note: "fsync'd commit"))
+            figures.append(
+                Figure(
+                    section: "tree", name: "\(size)-update block latency", samples: perBlockMs, unit: "ms",
+                    note: size == 10_000 ? "target < 100 ms" : ""))
         }
         return figures
     }
@@ -252,8 +266,9 @@ public struct StorageBenchmark: Sendable {
             precondition(a != b)
             samples.append(Double(count) / seconds)
         }
-        return Figure(section: "tree", name: "SHA-256 of 65-byte inputs (limit)", samples: samples, unit: "hashes/s",
-                      note: "swift-crypto, one core")
+        return Figure(
+            section: "tree", name: "SHA-256 of 65-byte inputs (limit)", samples: samples, unit: "hashes/s",
+            note: "swift-crypto, one core")
     }
 
     // MARK: zstd
@@ -311,21 +326,30 @@ public struct StorageBenchmark: Sendable {
                 decompressRates.append(megabytes / d)
             }
             let ratio = Double(corpus.count) / Double(compressedSize)
-            figures.append(Figure(section: "zstd", name: "level \(level) compress", samples: compressRates, unit: "MB/s",
-                                  note: String(format: "ratio %.3f on %.1f MB in 128 KiB batches", ratio, megabytes)))
-            figures.append(Figure(section: "zstd", name: "level \(level) decompress", samples: decompressRates, unit: "MB/s"))
+            figures.append(
+                Figure(
+                    section: "zstd", name: "level \(level) compress", samples: compressRates, unit: "MB/s",
+                    note: String(format: "ratio %.3f on %.1f MB in 128 KiB batches", ratio, megabytes)))
+            figures.append(
+                Figure(section: "zstd", name: "level \(level) decompress", samples: decompressRates, unit: "MB/s"))
             if config.zstdCLI, let cli = try zstdCLIBenchmark(corpus: corpus, level: level) {
-                figures.append(Figure(section: "zstd", name: "zstd CLI -b\(level) compress (limit)", samples: [cli.compress],
-                                      unit: "MB/s", note: String(format: "ratio %.3f, same corpus, 128 KiB blocks", cli.ratio)))
-                figures.append(Figure(section: "zstd", name: "zstd CLI -b\(level) decompress (limit)", samples: [cli.decompress],
-                                      unit: "MB/s"))
+                figures.append(
+                    Figure(
+                        section: "zstd", name: "zstd CLI -b\(level) compress (limit)", samples: [cli.compress],
+                        unit: "MB/s", note: String(format: "ratio %.3f, same corpus, 128 KiB blocks", cli.ratio)))
+                figures.append(
+                    Figure(
+                        section: "zstd", name: "zstd CLI -b\(level) decompress (limit)", samples: [cli.decompress],
+                        unit: "MB/s"))
             }
         }
         return figures
     }
 
     /// Runs `zstd -b<level> -B128K` on the corpus and parses its speeds; nil when the CLI is absent.
-    func zstdCLIBenchmark(corpus: [UInt8], level: Int32) throws -> (compress: Double, decompress: Double, ratio: Double)? {
+    func zstdCLIBenchmark(corpus: [UInt8], level: Int32) throws -> (
+        compress: Double, decompress: Double, ratio: Double
+    )? {
         let dir = try scratch("zstd")
         defer { dir.remove() }
         let file = dir.appending("corpus.bin")
@@ -342,7 +366,8 @@ public struct StorageBenchmark: Sendable {
         guard process.terminationStatus == 0 else { return nil }
         // The result line reads like "-3   4312345 (1.945) 350.1 MB/s 1500.2 MB/s  corpus.bin"
         // (older releases: "3#corpus.bin : 8388608 -> 4312345 (x1.945), 350.1 MB/s, 1500.2 MB/s").
-        guard let line = output.split(whereSeparator: { $0 == "\r" || $0 == "\n" }).last(where: { $0.contains("MB/s") }) else {
+        guard let line = output.split(whereSeparator: { $0 == "\r" || $0 == "\n" }).last(where: { $0.contains("MB/s") })
+        else {
             return nil
         }
         let tokens = line.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
@@ -351,8 +376,8 @@ public struct StorageBenchmark: Sendable {
             if let value = Double(tokens[i - 1]) { speeds.append(value) }
         }
         guard speeds.count == 2,
-              let ratioToken = tokens.first(where: { $0.hasPrefix("(") && $0.hasSuffix(")") }),
-              let ratio = Double(ratioToken.dropFirst().dropLast().drop(while: { $0 == "x" }))
+            let ratioToken = tokens.first(where: { $0.hasPrefix("(") && $0.hasSuffix(")") }),
+            let ratio = Double(ratioToken.dropFirst().dropLast().drop(while: { $0 == "x" }))
         else { return nil }
         return (speeds[0], speeds[1], ratio)
     }

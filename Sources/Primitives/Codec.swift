@@ -297,35 +297,49 @@ public struct CanonicalDecoder: Sendable {
 
 extension UInt8: CanonicalCodable {
     public func encode(to encoder: inout CanonicalEncoder) { encoder.write(self) }
-    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) { self = try decoder.read(UInt8.self) }
+    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
+        self = try decoder.read(UInt8.self)
+    }
 }
 
 extension UInt16: CanonicalCodable {
     public func encode(to encoder: inout CanonicalEncoder) { encoder.write(self) }
-    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) { self = try decoder.read(UInt16.self) }
+    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
+        self = try decoder.read(UInt16.self)
+    }
 }
 
 extension UInt32: CanonicalCodable {
     public func encode(to encoder: inout CanonicalEncoder) { encoder.write(self) }
-    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) { self = try decoder.read(UInt32.self) }
+    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
+        self = try decoder.read(UInt32.self)
+    }
 }
 
 extension UInt64: CanonicalCodable {
     public func encode(to encoder: inout CanonicalEncoder) { encoder.write(self) }
-    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) { self = try decoder.read(UInt64.self) }
+    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
+        self = try decoder.read(UInt64.self)
+    }
 }
 
 extension Bool: CanonicalCodable {
     public func encode(to encoder: inout CanonicalEncoder) { encoder.write(self) }
-    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) { self = try decoder.read(Bool.self) }
+    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
+        self = try decoder.read(Bool.self)
+    }
 }
 
 extension String: CanonicalCodable {
     public func encode(to encoder: inout CanonicalEncoder) { encoder.write(self) }
-    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) { self = try decoder.read(String.self) }
+    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
+        self = try decoder.read(String.self)
+    }
 }
 
 extension Hash: CanonicalCodable {
     public func encode(to encoder: inout CanonicalEncoder) { encoder.write(self) }
-    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) { self = try decoder.read(Hash.self) }
+    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
+        self = try decoder.read(Hash.self)
+    }
 }

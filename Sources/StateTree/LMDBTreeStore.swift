@@ -193,7 +193,9 @@ public enum LMDBTreeStore {
     /// `version`, and the roots of earlier versions. Roots from `version` on, and every proof
     /// against them, stay whole. At most `limit` stale entries are handled per call, so a long
     /// backlog is pruned in bounded transactions.
-    public static func prune(before version: Version, in transaction: WriteTransaction, limit: Int = 100_000) throws -> PruneResult {
+    public static func prune(before version: Version, in transaction: WriteTransaction, limit: Int = 100_000) throws
+        -> PruneResult
+    {
         var result = PruneResult()
         var handled: [StaleKey] = []
         try transaction.forEach(StateStale.self) { key, _ in

@@ -123,7 +123,9 @@ public enum Node: Hashable, Sendable {
             guard raw.count >= 5 else { throw .corrupt("internal node of \(raw.count) bytes") }
             let bitmap = UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 1, as: UInt16.self))
             let leafBitmap = UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 3, as: UInt16.self))
-            guard bitmap != 0, leafBitmap & ~bitmap == 0 else { throw .corrupt("internal node bitmaps are inconsistent") }
+            guard bitmap != 0, leafBitmap & ~bitmap == 0 else {
+                throw .corrupt("internal node bitmaps are inconsistent")
+            }
             guard raw.count == 5 + 40 * bitmap.nonzeroBitCount else {
                 throw .corrupt("internal node of \(raw.count) bytes for \(bitmap.nonzeroBitCount) children")
             }

@@ -110,7 +110,8 @@ public enum StateTreeError: Error, Equatable, Sendable, CustomStringConvertible 
         case .missingValue(let key, let version): return "state value of \(key) at version \(version) is missing"
         case .unknownVersion(let v): return "no state root is stored for version \(v) (never written or pruned)"
         case .versionNotIncreasing(let base, let new):
-            return "new version \(new) must be greater than base \(base.map(String.init) ?? "none") and every stored version"
+            return
+                "new version \(new) must be greater than base \(base.map(String.init) ?? "none") and every stored version"
         case .corrupt(let why): return "corrupt state tree data: \(why)"
         case .keyNotInWitness(let key): return "the witness does not cover key \(key)"
         case .valueNotInWitness(let key): return "the witness does not carry the value of key \(key)"

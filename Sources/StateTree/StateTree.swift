@@ -87,7 +87,9 @@ public struct StateTree<Reader: TreeReader> {
                     return try finish(try loadLeaf(soleLeaf(in: inner, heapIndex: index, path: path)))
                 }
             }
-            guard let next = inner.children[nibble] else { throw StateTreeError.corrupt("child \(nibble) of \(path) vanished") }
+            guard let next = inner.children[nibble] else {
+                throw StateTreeError.corrupt("child \(nibble) of \(path) vanished")
+            }
             ref = next
             path = path.child(UInt8(nibble))
         }
@@ -142,7 +144,9 @@ public struct StateTree<Reader: TreeReader> {
         }
         if heapIndex >= 16 {
             let nibble = heapIndex - 16
-            guard let child = node.children[nibble] else { throw StateTreeError.corrupt("child \(nibble) of \(path) vanished") }
+            guard let child = node.children[nibble] else {
+                throw StateTreeError.corrupt("child \(nibble) of \(path) vanished")
+            }
             return try expand(child, path: path.child(UInt8(nibble)), keys: keys)
         }
         let depth = 4 * path.count + (Int.bitWidth - 1 - heapIndex.leadingZeroBitCount)
@@ -274,7 +278,9 @@ final class Updater<Reader: TreeReader> {
     }
 
     /// Merges the updates that reach an existing leaf with it, keeping the leaves sorted by key.
-    func merge(_ existing: LeafNode, storedAt key: NodeKey, path: NibblePath, updates: ArraySlice<Update>) throws -> Subtree {
+    func merge(_ existing: LeafNode, storedAt key: NodeKey, path: NibblePath, updates: ArraySlice<Update>) throws
+        -> Subtree
+    {
         let kept = PendingLeaf(leaf: existing, hash: existing.hash, storedAt: key)
         var leaves: [PendingLeaf] = []
         var changed = false

@@ -179,7 +179,9 @@ public struct WitnessTree: Sendable {
         for (key, value) in updates { try set(key, value) }
     }
 
-    private static func insert(_ node: WitnessNode, depth: Int, key: Hash, value: [UInt8]) throws(StateTreeError) -> WitnessNode {
+    private static func insert(_ node: WitnessNode, depth: Int, key: Hash, value: [UInt8]) throws(StateTreeError)
+        -> WitnessNode
+    {
         let leaf = WitnessNode.leafWithValue(key: key, value: value)
         switch node {
         case .empty:
@@ -211,7 +213,8 @@ public struct WitnessTree: Sendable {
         case .leaf(let other, _), .leafWithValue(let other, _):
             return other == key ? .empty : node
         case .branch(let l, let r):
-            let (left, right) = key.bit(depth)
+            let (left, right) =
+                key.bit(depth)
                 ? (l, try delete(r, depth: depth + 1, key: key))
                 : (try delete(l, depth: depth + 1, key: key), r)
             return join(left, right)

@@ -2,9 +2,9 @@ import CLMDB
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One LMDB environment: a directory holding `data.mdb` and `lock.mdb`, with named tables.
@@ -68,12 +68,15 @@ public final class Environment: @unchecked Sendable {
         self.options = options
         if !options.readOnly {
             guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
-                throw StorageError.lmdb(code: errno, message: String(cString: strerror(errno)), operation: "mkdir \(path)")
+                throw StorageError.lmdb(
+                    code: errno, message: String(cString: strerror(errno)), operation: "mkdir \(path)")
             }
         }
         var handle: OpaquePointer?
         try StorageError.check(mdb_env_create(&handle), "mdb_env_create")
-        guard let handle else { throw StorageError.lmdb(code: -1, message: "no environment", operation: "mdb_env_create") }
+        guard let handle else {
+            throw StorageError.lmdb(code: -1, message: "no environment", operation: "mdb_env_create")
+        }
         do {
             try StorageError.check(mdb_env_set_maxdbs(handle, options.maxTables), "mdb_env_set_maxdbs")
             try StorageError.check(mdb_env_set_maxreaders(handle, options.maxReaders), "mdb_env_set_maxreaders")
@@ -96,7 +99,8 @@ public final class Environment: @unchecked Sendable {
         maxKeySize = Int(mdb_env_get_maxkeysize(handle))
         let cleared = try clearStaleReaders()
         if cleared > 0 {
-            options.logger.info("cleared stale readers", metadata: ["storage.path": "\(path)", "storage.readers_cleared": "\(cleared)"])
+            options.logger.info(
+                "cleared stale readers", metadata: ["storage.path": "\(path)", "storage.readers_cleared": "\(cleared)"])
         }
     }
 
@@ -177,7 +181,9 @@ public final class Environment: @unchecked Sendable {
                 continue
             }
             try StorageError.check(rc, readOnly ? "mdb_txn_begin (read)" : "mdb_txn_begin (write)")
-            guard let txn else { throw StorageError.lmdb(code: -1, message: "no transaction", operation: "mdb_txn_begin") }
+            guard let txn else {
+                throw StorageError.lmdb(code: -1, message: "no transaction", operation: "mdb_txn_begin")
+            }
             return txn
         }
     }
@@ -192,9 +198,11 @@ public final class Environment: @unchecked Sendable {
                 mapSize: current, maxMapSize: options.maxMapSize, path: path, freeDiskBytes: freeDiskBytes())
         }
         try StorageError.check(mdb_env_set_mapsize(env, target), "mdb_env_set_mapsize")
-        options.logger.info("map grown", metadata: [
-            "storage.path": "\(path)", "storage.map_size": "\(target)", "storage.previous_map_size": "\(current)",
-        ])
+        options.logger.info(
+            "map grown",
+            metadata: [
+                "storage.path": "\(path)", "storage.map_size": "\(target)", "storage.previous_map_size": "\(current)",
+            ])
     }
 
     /// Free bytes on the disk holding the store, if known.
@@ -228,7 +236,8 @@ public final class Environment: @unchecked Sendable {
         try StorageError.check(mdb_env_stat(env, &stat), "mdb_env_stat")
         return EnvironmentInfo(
             mapSize: info.me_mapsize, pageSize: Int(stat.ms_psize), lastPageNumber: info.me_last_pgno,
-            lastTransactionID: info.me_last_txnid, maxReaders: Int(info.me_maxreaders), readersUsed: Int(info.me_numreaders))
+            lastTransactionID: info.me_last_txnid, maxReaders: Int(info.me_maxreaders),
+            readersUsed: Int(info.me_numreaders))
     }
 
     /// The statistics of table `name`, or nil when it does not exist.

@@ -9,7 +9,9 @@ extension Hash: StorageCodable {
     }
 
     public init(storageBytes raw: UnsafeRawBufferPointer) throws {
-        guard raw.count == 32 else { throw StorageError.decoding(table: "", reason: "a hash is 32 bytes, got \(raw.count)") }
+        guard raw.count == 32 else {
+            throw StorageError.decoding(table: "", reason: "a hash is 32 bytes, got \(raw.count)")
+        }
         self.init(unchecked: raw)
     }
 }

@@ -24,7 +24,9 @@ extension UInt64: StorageCodable {
     }
 
     public init(storageBytes raw: UnsafeRawBufferPointer) throws {
-        guard raw.count == 8 else { throw StorageError.decoding(table: "", reason: "a UInt64 is 8 bytes, got \(raw.count)") }
+        guard raw.count == 8 else {
+            throw StorageError.decoding(table: "", reason: "a UInt64 is 8 bytes, got \(raw.count)")
+        }
         self.init(bigEndian: raw.loadUnaligned(as: UInt64.self))
     }
 }
@@ -35,7 +37,9 @@ extension UInt32: StorageCodable {
     }
 
     public init(storageBytes raw: UnsafeRawBufferPointer) throws {
-        guard raw.count == 4 else { throw StorageError.decoding(table: "", reason: "a UInt32 is 4 bytes, got \(raw.count)") }
+        guard raw.count == 4 else {
+            throw StorageError.decoding(table: "", reason: "a UInt32 is 4 bytes, got \(raw.count)")
+        }
         self.init(bigEndian: raw.loadUnaligned(as: UInt32.self))
     }
 }

@@ -174,7 +174,9 @@ public class ReadTransaction {
             rc = mdb_cursor_get(cursor, &k, &v, reverse ? MDB_LAST : MDB_FIRST)
         }
         while rc == 0 {
-            guard try body(try Self.decode(T.Key.self, k, table: T.name), try Self.decode(T.Value.self, v, table: T.name)) else {
+            guard
+                try body(try Self.decode(T.Key.self, k, table: T.name), try Self.decode(T.Value.self, v, table: T.name))
+            else {
                 return
             }
             rc = mdb_cursor_get(cursor, &k, &v, reverse ? MDB_PREV : MDB_NEXT)
@@ -191,7 +193,9 @@ public class ReadTransaction {
         }
     }
 
-    private func rawScan(_ name: String, prefix: [UInt8], reverse: Bool, _ body: (MDB_val, MDB_val) throws -> Bool) throws {
+    private func rawScan(_ name: String, prefix: [UInt8], reverse: Bool, _ body: (MDB_val, MDB_val) throws -> Bool)
+        throws
+    {
         let box = try openCursor(name, create: false)
         defer { box.close() }
         guard let cursor = box.cursor else { return }
@@ -250,12 +254,16 @@ public class ReadTransaction {
     }
 
     /// Visits raw entries of table `table` in order (see the typed `forEach(_:from:reverse:_:)`).
-    public func rawForEach(table: String, from: [UInt8]?, reverse: Bool, _ body: ([UInt8], [UInt8]) throws -> Bool) throws {
+    public func rawForEach(table: String, from: [UInt8]?, reverse: Bool, _ body: ([UInt8], [UInt8]) throws -> Bool)
+        throws
+    {
         guard let dbi = try dbi(table, create: false) else { return }
         try rawForEach(dbi: dbi, table: table, from: from, reverse: reverse, body)
     }
 
-    func rawForEach(dbi: MDB_dbi, table: String, from: [UInt8]?, reverse: Bool, _ body: ([UInt8], [UInt8]) throws -> Bool) throws {
+    func rawForEach(
+        dbi: MDB_dbi, table: String, from: [UInt8]?, reverse: Bool, _ body: ([UInt8], [UInt8]) throws -> Bool
+    ) throws {
         var cursor: OpaquePointer?
         try StorageError.check(mdb_cursor_open(try handle(), dbi, &cursor), "mdb_cursor_open \(table)")
         defer { mdb_cursor_close(cursor) }
@@ -400,7 +408,10 @@ public final class Cursor<T: Table> {
         let rc = mdb_cursor_get(cursor, &k, &v, op)
         if rc == MDB_NOTFOUND { return nil }
         try StorageError.check(rc, "mdb_cursor_get \(T.name)")
-        return (try ReadTransaction.decode(T.Key.self, k, table: T.name), try ReadTransaction.decode(T.Value.self, v, table: T.name))
+        return (
+            try ReadTransaction.decode(T.Key.self, k, table: T.name),
+            try ReadTransaction.decode(T.Value.self, v, table: T.name)
+        )
     }
 
     public func first() throws -> (key: T.Key, value: T.Value)? { try move(MDB_FIRST) }
@@ -427,7 +438,10 @@ public final class Cursor<T: Table> {
             let rc = mdb_cursor_get(cursor, &k, &v, op)
             if rc == MDB_NOTFOUND { return nil }
             try StorageError.check(rc, "mdb_cursor_get \(T.name)")
-            return (try ReadTransaction.decode(T.Key.self, k, table: T.name), try ReadTransaction.decode(T.Value.self, v, table: T.name))
+            return (
+                try ReadTransaction.decode(T.Key.self, k, table: T.name),
+                try ReadTransaction.decode(T.Value.self, v, table: T.name)
+            )
         }
     }
 

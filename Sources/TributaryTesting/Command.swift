@@ -40,7 +40,9 @@ public enum Command {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus, stdout: Array(stdout), stderr: String(decoding: errData.value, as: UTF8.self))
+        return CommandResult(
+            status: process.terminationStatus, stdout: Array(stdout),
+            stderr: String(decoding: errData.value, as: UTF8.self))
     }
 
     /// Runs a shell pipeline with `/bin/sh -c`.

@@ -6,7 +6,8 @@ public enum TributaryBinary {
     /// The path of the built `tributary` (the `TRIBUTARY_BINARY` environment variable overrides).
     public static var path: String {
         if let override = ProcessInfo.processInfo.environment["TRIBUTARY_BINARY"] { return override }
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
         // The test runner may live inside a `.xctest` bundle directory.
         if dir.pathExtension == "xctest" { dir.deleteLastPathComponent() }

@@ -20,7 +20,8 @@ struct Sample: CanonicalCodable, Equatable {
     }
 
     init(from r: inout CanonicalDecoder) throws(CanonicalDecodingError) {
-        a = try r.read(UInt8.self); b = try r.read(UInt16.self); c = try r.read(UInt32.self); d = try r.read(UInt64.self)
+        a = try r.read(UInt8.self); b = try r.read(UInt16.self); c = try r.read(UInt32.self);
+        d = try r.read(UInt64.self)
         flag = try r.read(Bool.self); hash = try r.read(Hash.self); blob = try r.readBytes(maxLength: 1024)
         name = try r.read(String.self); count = try r.readVarint(); maybe = try r.readOptional(UInt32.self)
         list = try r.readArray(UInt64.self, maxCount: 64); rollup = try r.read(RollupID.self)
@@ -31,7 +32,8 @@ struct Sample: CanonicalCodable, Equatable {
         c = UInt32(truncatingIfNeeded: rng.next()); d = rng.next(); flag = rng.next() & 1 == 1
         hash = Hash(w0: rng.next(), w1: rng.next(), w2: rng.next(), w3: rng.next())
         blob = rng.bytes(Int(rng.next() % 100))
-        name = String(decoding: (0..<Int(rng.next() % 20)).map { _ in UInt8(97 + rng.next() % 26) }, as: UTF8.self) + "é✓"
+        name =
+            String(decoding: (0..<Int(rng.next() % 20)).map { _ in UInt8(97 + rng.next() % 26) }, as: UTF8.self) + "é✓"
         count = rng.next() >> (rng.next() % 64)
         maybe = rng.next() & 1 == 1 ? UInt32(truncatingIfNeeded: rng.next()) : nil
         list = (0..<Int(rng.next() % 10)).map { _ in rng.next() }

@@ -55,7 +55,8 @@ import TributaryTesting
         do {
             let env = try open(dir)
             try env.write { (txn: WriteTransaction) throws in
-                try LMDBTreeStore.write(try StateTree(LMDBTreeReader(txn)).update(base: nil, version: 1, updates: updates), in: txn)
+                try LMDBTreeStore.write(
+                    try StateTree(LMDBTreeReader(txn)).update(base: nil, version: 1, updates: updates), in: txn)
             }
         }
         let env = try open(dir)
@@ -75,7 +76,8 @@ import TributaryTesting
             var live = history.last!
             let updates = workload.batch(size: 80, live: live)
             try env.write { (txn: WriteTransaction) throws in
-                let batch = try StateTree(LMDBTreeReader(txn)).update(base: version == 1 ? nil : version - 1, version: version, updates: updates)
+                let batch = try StateTree(LMDBTreeReader(txn)).update(
+                    base: version == 1 ? nil : version - 1, version: version, updates: updates)
                 try LMDBTreeStore.write(batch, in: txn)
             }
             live.apply(updates)

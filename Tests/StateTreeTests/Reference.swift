@@ -29,7 +29,8 @@ extension SplitMix64 {
             let mask = UInt64.max << UInt64(64 - keep)
             return (b & mask) | (x & ~mask)
         }
-        return Hash(w0: mix(base.w0, r.w0, 0), w1: mix(base.w1, r.w1, 1), w2: mix(base.w2, r.w2, 2), w3: mix(base.w3, r.w3, 3))
+        return Hash(
+            w0: mix(base.w0, r.w0, 0), w1: mix(base.w1, r.w1, 1), w2: mix(base.w2, r.w2, 2), w3: mix(base.w3, r.w3, 3))
     }
 }
 

@@ -123,7 +123,8 @@ import TributaryTesting
             let witness = try tree.witness(for: updates.map(\.key) + reads, at: base)
             let decoded = try Witness(canonicalBytes: witness.canonicalBytes)
             #expect(decoded == witness)
-            var partial = try WitnessTree(witness: decoded, expectedRoot: base.map { try tree.rootHash(at: $0) } ?? TreeHash.empty)
+            var partial = try WitnessTree(
+                witness: decoded, expectedRoot: base.map { try tree.rootHash(at: $0) } ?? TreeHash.empty)
             for key in reads + updates.map(\.key) { #expect(try partial.get(key) == live[key]) }
             try partial.apply(updates)
             let batch = try tree.update(base: base, version: version, updates: updates)
@@ -181,7 +182,8 @@ import TributaryTesting
             _ = try WitnessTree(witness: Witness(root: .branch(leaf, .empty)), expectedRoot: root)
         }
         // A leaf on the wrong side of its own key's path.
-        let misplaced = Witness(root: .branch(.opaque(TreeHash.internalNode(Hash.sha256(utf8: "x"), Hash.sha256(utf8: "y"))), leaf))
+        let misplaced = Witness(
+            root: .branch(.opaque(TreeHash.internalNode(Hash.sha256(utf8: "x"), Hash.sha256(utf8: "y"))), leaf))
         #expect(throws: StateTreeError.self) {
             _ = try WitnessTree(witness: misplaced, expectedRoot: root)
         }

@@ -6,7 +6,7 @@ import Testing
 import TributaryTesting
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Height -> payload, a typical integer-keyed table.
@@ -115,24 +115,46 @@ func openStore(_ dir: TemporaryDirectory, mapSize: Int = 64 << 20) throws -> Env
         let keys: [UInt64] = [UInt64.max, 65536, 256, 255, 0, 1, 65535, 257]
         try env.write { txn in for k in keys { try txn.put(Blocks.self, k, [UInt8(truncatingIfNeeded: k)]) } }
         var forward: [UInt64] = []
-        try env.read { txn in try txn.forEach(Blocks.self) { k, _ in forward.append(k); return true } }
+        try env.read { txn in
+            try txn.forEach(Blocks.self) { k, _ in
+                forward.append(k); return true
+            }
+        }
         #expect(forward == keys.sorted())
         var reverse: [UInt64] = []
-        try env.read { txn in try txn.forEach(Blocks.self, reverse: true) { k, _ in reverse.append(k); return true } }
+        try env.read { txn in
+            try txn.forEach(Blocks.self, reverse: true) { k, _ in
+                reverse.append(k); return true
+            }
+        }
         #expect(reverse == keys.sorted().reversed())
         var fromMiddle: [UInt64] = []
-        try env.read { txn in try txn.forEach(Blocks.self, from: 300) { k, _ in fromMiddle.append(k); return true } }
+        try env.read { txn in
+            try txn.forEach(Blocks.self, from: 300) { k, _ in
+                fromMiddle.append(k); return true
+            }
+        }
         #expect(fromMiddle == [65535, 65536, UInt64.max])
         var backFromMiddle: [UInt64] = []
-        try env.read { txn in try txn.forEach(Blocks.self, from: 300, reverse: true) { k, _ in backFromMiddle.append(k); return true } }
+        try env.read { txn in
+            try txn.forEach(Blocks.self, from: 300, reverse: true) { k, _ in
+                backFromMiddle.append(k); return true
+            }
+        }
         #expect(backFromMiddle == [257, 256, 255, 1, 0])
         var backFromExact: [UInt64] = []
         try env.read { (txn: ReadTransaction) throws in
-            try txn.forEach(Blocks.self, from: 256, reverse: true) { k, _ in backFromExact.append(k); return backFromExact.count < 2 }
+            try txn.forEach(Blocks.self, from: 256, reverse: true) { k, _ in
+                backFromExact.append(k); return backFromExact.count < 2
+            }
         }
         #expect(backFromExact == [256, 255])
         var pastEnd: [UInt64] = []
-        try env.read { txn in try txn.forEach(Blocks.self, from: UInt64.max - 1, reverse: false) { k, _ in pastEnd.append(k); return true } }
+        try env.read { txn in
+            try txn.forEach(Blocks.self, from: UInt64.max - 1, reverse: false) { k, _ in
+                pastEnd.append(k); return true
+            }
+        }
         #expect(pastEnd == [UInt64.max])
     }
 
@@ -143,7 +165,11 @@ func openStore(_ dir: TemporaryDirectory, mapSize: Int = 64 << 20) throws -> Env
         try env.write { txn in for k in keys { try txn.put(RawTable.self, k, k) } }
         func scan(_ prefix: [UInt8], reverse: Bool) throws -> [[UInt8]] {
             var out: [[UInt8]] = []
-            try env.read { txn in try txn.forEach(RawTable.self, prefix: prefix, reverse: reverse) { k, _ in out.append(k); return true } }
+            try env.read { txn in
+                try txn.forEach(RawTable.self, prefix: prefix, reverse: reverse) { k, _ in
+                    out.append(k); return true
+                }
+            }
             return out
         }
         #expect(try scan([1], reverse: false) == [[1], [1, 0], [1, 255], [1, 255, 255]])
@@ -188,7 +214,9 @@ func openStore(_ dir: TemporaryDirectory, mapSize: Int = 64 << 20) throws -> Env
             #expect(try txn.get(Blocks.self, 1) == nil)
             #expect(try txn.count(Blocks.self) == 0)
             var visited = 0
-            try txn.forEach(Blocks.self) { _, _ in visited += 1; return true }
+            try txn.forEach(Blocks.self) { _, _ in
+                visited += 1; return true
+            }
             #expect(visited == 0)
             let first = try txn.cursor(Blocks.self) { try $0.first() }
             #expect(first == nil ? true : false)
@@ -240,11 +268,13 @@ func openStore(_ dir: TemporaryDirectory, mapSize: Int = 64 << 20) throws -> Env
     }
 
     @Test func lmdbErrorsCarryStrerrorText() {
-        let error = StorageError.lmdb(code: MDB_MAP_FULL, message: String(cString: mdb_strerror(MDB_MAP_FULL)), operation: "mdb_put")
+        let error = StorageError.lmdb(
+            code: MDB_MAP_FULL, message: String(cString: mdb_strerror(MDB_MAP_FULL)), operation: "mdb_put")
         #expect(error.description.contains("MDB_MAP_FULL"))
         #expect(!error.isFatal)
         #expect(StorageError.lmdb(code: MDB_CORRUPTED, message: "", operation: "x").isFatal)
-        let full = StorageError.mapFullCannotGrow(mapSize: 1 << 30, maxMapSize: 1 << 30, path: "/data", freeDiskBytes: 3 << 29)
+        let full = StorageError.mapFullCannotGrow(
+            mapSize: 1 << 30, maxMapSize: 1 << 30, path: "/data", freeDiskBytes: 3 << 29)
         #expect(full.description.contains("1.5 GiB free"))
         #expect(full.isFatal)
     }
@@ -322,7 +352,9 @@ func openStore(_ dir: TemporaryDirectory, mapSize: Int = 64 << 20) throws -> Env
             close(release[1])
             close(ready[0])
             var env: OpaquePointer?
-            guard mdb_env_create(&env) == 0, mdb_env_open(env, dir.path, UInt32(MDB_NOTLS), 0o644) == 0 else { _exit(1) }
+            guard mdb_env_create(&env) == 0, mdb_env_open(env, dir.path, UInt32(MDB_NOTLS), 0o644) == 0 else {
+                _exit(1)
+            }
             var byte: UInt8 = 1
             _ = write(ready[1], &byte, 1)
             _ = read(release[0], &byte, 1)
@@ -335,7 +367,9 @@ func openStore(_ dir: TemporaryDirectory, mapSize: Int = 64 << 20) throws -> Env
         let dying = fork()
         if dying == 0 {
             var env: OpaquePointer?
-            guard mdb_env_create(&env) == 0, mdb_env_open(env, dir.path, UInt32(MDB_NOTLS), 0o644) == 0 else { _exit(1) }
+            guard mdb_env_create(&env) == 0, mdb_env_open(env, dir.path, UInt32(MDB_NOTLS), 0o644) == 0 else {
+                _exit(1)
+            }
             var txn: OpaquePointer?
             guard mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn) == 0 else { _exit(2) }
             _exit(0)
@@ -374,10 +408,13 @@ func openStore(_ dir: TemporaryDirectory, mapSize: Int = 64 << 20) throws -> Env
         let dump = try Command.run("mdb_dump", ["-s", "blocks", dir.path])
         #expect(dump.status == 0, "\(dump.stderr)")
         let body = dump.output.components(separatedBy: "HEADER=END\n").last ?? ""
-        let lines = body.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0 != "DATA=END" }
-        #expect(lines == [
-            "0000000000000001", "01aa", "0000000000000002", "02aa", "0000000000000003", "03aa",
-        ])
+        let lines = body.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            $0 != "DATA=END"
+        }
+        #expect(
+            lines == [
+                "0000000000000001", "01aa", "0000000000000002", "02aa", "0000000000000003", "03aa",
+            ])
 
         let info = try env.info()
         let envStat = try Command.run("mdb_stat", ["-e", dir.path]).output
@@ -401,7 +438,9 @@ func openStore(_ dir: TemporaryDirectory, mapSize: Int = 64 << 20) throws -> Env
     @Test func aCompactCopyIsAStoreWithTheSameData() throws {
         let dir = try TemporaryDirectory("storage")
         let env = try openStore(dir)
-        try env.write { txn in for h in UInt64(0)..<1000 { try txn.put(Blocks.self, h, [UInt8](repeating: 3, count: 100)) } }
+        try env.write { txn in
+            for h in UInt64(0)..<1000 { try txn.put(Blocks.self, h, [UInt8](repeating: 3, count: 100)) }
+        }
         try env.write { txn in for h in UInt64(0)..<900 { try txn.delete(Blocks.self, h) } }
         let copyDir = try TemporaryDirectory("storage-copy")
         try env.copy(to: copyDir.path, compact: true)
