@@ -203,6 +203,7 @@ public struct StorageBenchmark: Sendable {
             var compute: [Double] = []
             var total: [Double] = []
             var perBlockMs: [Double] = []
+            var computeMs: [Double] = [], putMs: [Double] = [], commitMs: [Double] = []
             for rep in 1...config.repetitions {
                 var updates: [(key: Hash, value: [UInt8]?)] = []
                 for i in 0..<size {
@@ -218,18 +219,22 @@ public struct StorageBenchmark: Sendable {
                 version += 1
                 let v = version
                 var computeSeconds = 0.0
+                var putSeconds = 0.0
                 let (_, seconds) = try Stopwatch.time {
                     try env.write { txn in
                         let (batch, s) = try Stopwatch.time {
                             try StateTree(LMDBTreeReader(txn)).update(base: base, version: v, updates: updates)
                         }
                         computeSeconds = s
-                        try LMDBTreeStore.write(batch, in: txn)
+                        putSeconds = try Stopwatch.time { try LMDBTreeStore.write(batch, in: txn) }.1
                     }
                 }
                 compute.append(Double(size) / computeSeconds)
                 total.append(Double(size) / seconds)
                 perBlockMs.append(seconds * 1000)
+                computeMs.append(computeSeconds * 1000)
+                putMs.append(putSeconds * 1000)
+                commitMs.append((seconds - computeSeconds - putSeconds) * 1000)
                 progress(
                     "tree: block of \(size) updates, repetition \(rep)/\(config.repetitions): \(String(format: "%.1f", seconds * 1000)) ms"
                 )
@@ -242,6 +247,12 @@ public struct StorageBenchmark: Sendable {
                 Figure(
                     section: "tree", name: "\(size)-update block, compute+write+commit", samples: total,
                     unit: "keys/s", note: "fsync'd commit"))
+            figures.append(
+                Figure(section: "tree", name: "\(size)-update block: tree compute", samples: computeMs, unit: "ms"))
+            figures.append(
+                Figure(section: "tree", name: "\(size)-update block: LMDB puts", samples: putMs, unit: "ms"))
+            figures.append(
+                Figure(section: "tree", name: "\(size)-update block: commit (fsync)", samples: commitMs, unit: "ms"))
             figures.append(
                 Figure(
                     section: "tree", name: "\(size)-update block latency", samples: perBlockMs, unit: "ms",

@@ -76,23 +76,23 @@ public struct StaleKey: Hashable, Sendable, StorageCodable {
         self.entry = entry
     }
 
-    var encoded: [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(50)
-        withUnsafeBytes(of: staleSince.bigEndian) { out.append(contentsOf: $0) }
-        switch entry {
-        case .node(let key):
-            out.append(0)
-            out.append(contentsOf: key.encoded)
-        case .value(let key):
-            out.append(1)
-            key.withStorageBytes { out.append(contentsOf: $0) }
-        }
-        return out
-    }
-
+    /// Calls `body` with the encoded key, built on the stack.
     public func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try encoded.withUnsafeBytes(body)
+        try withUnsafeTemporaryAllocation(byteCount: 9 + max(NodeKey.maxEncodedCount, 40), alignment: 8) { buffer in
+            let out = buffer.baseAddress!
+            out.storeBytes(of: staleSince.bigEndian, as: UInt64.self)
+            var count = 9
+            switch entry {
+            case .node(let key):
+                out.storeBytes(of: 0, toByteOffset: 8, as: UInt8.self)
+                count += key.write(to: out + 9)
+            case .value(let key):
+                out.storeBytes(of: 1, toByteOffset: 8, as: UInt8.self)
+                key.withStorageBytes { (out + 9).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                count += 40
+            }
+            return try body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[..<count]))
+        }
     }
 
     public init(storageBytes raw: UnsafeRawBufferPointer) throws {
@@ -109,7 +109,7 @@ public struct StaleKey: Hashable, Sendable, StorageCodable {
 
 extension NodeKey: StorageCodable {
     public func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try encoded.withUnsafeBytes(body)
+        try withEncoded(body)
     }
 
     public init(storageBytes raw: UnsafeRawBufferPointer) throws { try self.init(encoded: raw) }
@@ -117,7 +117,7 @@ extension NodeKey: StorageCodable {
 
 extension Node: StorageCodable {
     public func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try encoded.withUnsafeBytes(body)
+        try withEncoded(body)
     }
 
     public init(storageBytes raw: UnsafeRawBufferPointer) throws { try self.init(encoded: raw) }
@@ -179,12 +179,19 @@ public enum LMDBTreeStore {
         for (key, value) in batch.newValues {
             try transaction.put(StateValues.self, StateValueKey(version: batch.version, key: key), value, append: true)
         }
-        var stale: [StaleKey] = batch.staleNodes.map { StaleKey(staleSince: batch.version, entry: .node($0)) }
-        stale += batch.staleValues.map {
-            StaleKey(staleSince: batch.version, entry: .value(StateValueKey(version: $0.version, key: $0.key)))
+        // Stale keys sort by (kind, then the node or value key): nodes by (version, depth, prefix),
+        // values by (version, key hash) — the order of their encodings.
+        let nodes = batch.staleNodes.sorted {
+            ($0.version, $0.path.count) != ($1.version, $1.path.count)
+                ? ($0.version, $0.path.count) < ($1.version, $1.path.count) : $0.path.prefix < $1.path.prefix
         }
-        for key in stale.map({ ($0, $0.encoded) }).sorted(by: { $0.1.lexicographicallyPrecedes($1.1) }) {
-            try transaction.put(StateStale.self, key.0, [], append: true)
+        for key in nodes {
+            try transaction.put(StateStale.self, StaleKey(staleSince: batch.version, entry: .node(key)), [], append: true)
+        }
+        let values = batch.staleValues.sorted { $0.version != $1.version ? $0.version < $1.version : $0.key < $1.key }
+        for (key, version) in values {
+            let entry = StaleKey.Entry.value(StateValueKey(version: version, key: key))
+            try transaction.put(StateStale.self, StaleKey(staleSince: batch.version, entry: entry), [], append: true)
         }
         try transaction.put(StateRoots.self, batch.version, batch.root, append: true)
     }

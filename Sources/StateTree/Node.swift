@@ -79,35 +79,46 @@ public enum Node: Hashable, Sendable {
         }
     }
 
-    /// The canonical encoding.
-    public var encoded: [UInt8] {
-        var out = [UInt8]()
+    /// The most bytes an encoded node takes (an internal node with 16 children).
+    static let maxEncodedCount = 5 + 16 * 40
+
+    /// Writes the canonical encoding at `out` (room for `maxEncodedCount` bytes); returns its length.
+    func write(to out: UnsafeMutableRawPointer) -> Int {
         switch self {
         case .leaf(let leaf):
-            out.reserveCapacity(73)
-            out.append(0x02)
-            leaf.key.withUnsafeBytes { out.append(contentsOf: $0) }
-            leaf.valueHash.withUnsafeBytes { out.append(contentsOf: $0) }
-            withUnsafeBytes(of: leaf.valueVersion.bigEndian) { out.append(contentsOf: $0) }
+            out.storeBytes(of: 0x02, as: UInt8.self)
+            leaf.key.store(to: out + 1)
+            leaf.valueHash.store(to: out + 33)
+            out.storeBytes(of: leaf.valueVersion.bigEndian, toByteOffset: 65, as: UInt64.self)
+            return 73
         case .internal(let node):
             var bitmap: UInt16 = 0, leafBitmap: UInt16 = 0
+            var offset = 5
             for n in 0..<16 {
                 guard let c = node.children[n] else { continue }
                 bitmap |= 1 << UInt16(n)
                 if c.isLeaf { leafBitmap |= 1 << UInt16(n) }
+                out.storeBytes(of: c.version.bigEndian, toByteOffset: offset, as: UInt64.self)
+                c.hash.store(to: out + offset + 8)
+                offset += 40
             }
-            out.reserveCapacity(5 + 40 * bitmap.nonzeroBitCount)
-            out.append(0x01)
-            withUnsafeBytes(of: bitmap.bigEndian) { out.append(contentsOf: $0) }
-            withUnsafeBytes(of: leafBitmap.bigEndian) { out.append(contentsOf: $0) }
-            for n in 0..<16 {
-                guard let c = node.children[n] else { continue }
-                withUnsafeBytes(of: c.version.bigEndian) { out.append(contentsOf: $0) }
-                c.hash.withUnsafeBytes { out.append(contentsOf: $0) }
-            }
+            out.storeBytes(of: 0x01, as: UInt8.self)
+            out.storeBytes(of: bitmap.bigEndian, toByteOffset: 1, as: UInt16.self)
+            out.storeBytes(of: leafBitmap.bigEndian, toByteOffset: 3, as: UInt16.self)
+            return offset
         }
-        return out
     }
+
+    /// Calls `body` with the canonical encoding, built on the stack.
+    public func withEncoded<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(byteCount: Self.maxEncodedCount, alignment: 8) { buffer in
+            let count = write(to: buffer.baseAddress!)
+            return try body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[..<count]))
+        }
+    }
+
+    /// The canonical encoding.
+    public var encoded: [UInt8] { withEncoded { Array($0) } }
 
     /// Decodes a stored node, rejecting anything that is not a canonical encoding.
     public init(encoded raw: UnsafeRawBufferPointer) throws(StateTreeError) {

@@ -53,15 +53,28 @@ public struct NodeKey: Hashable, Sendable, CustomStringConvertible {
         self.path = path
     }
 
-    /// The encoded key.
-    public var encoded: [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(9 + (path.count + 1) / 2)
-        withUnsafeBytes(of: version.bigEndian) { out.append(contentsOf: $0) }
-        out.append(UInt8(path.count))
-        path.prefix.withUnsafeBytes { out.append(contentsOf: $0.prefix((path.count + 1) / 2)) }
-        return out
+    /// The most bytes an encoded key takes.
+    static let maxEncodedCount = 9 + 32
+
+    /// Writes the encoded key at `out` (room for `maxEncodedCount` bytes); returns its length.
+    func write(to out: UnsafeMutableRawPointer) -> Int {
+        out.storeBytes(of: version.bigEndian, as: UInt64.self)
+        out.storeBytes(of: UInt8(path.count), toByteOffset: 8, as: UInt8.self)
+        let packed = (path.count + 1) / 2
+        path.prefix.withUnsafeBytes { (out + 9).copyMemory(from: $0.baseAddress!, byteCount: packed) }
+        return 9 + packed
     }
+
+    /// Calls `body` with the encoded key, built on the stack.
+    public func withEncoded<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withUnsafeTemporaryAllocation(byteCount: Self.maxEncodedCount, alignment: 8) { buffer in
+            let count = write(to: buffer.baseAddress!)
+            return try body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[..<count]))
+        }
+    }
+
+    /// The encoded key.
+    public var encoded: [UInt8] { withEncoded { Array($0) } }
 
     /// Decodes an encoded key, rejecting wrong lengths and stray nibble bits.
     public init(encoded raw: UnsafeRawBufferPointer) throws(StateTreeError) {

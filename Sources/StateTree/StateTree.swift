@@ -1,15 +1,22 @@
+import Dispatch
 import Primitives
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The authenticated key-value state: a 16-ary layout of a canonical binary sparse Merkle tree.
 ///
 /// Pure logic over a `TreeReader`: reads, proofs and witnesses come from stored nodes, and
 /// `update` returns a `TreeUpdateBatch` that the caller commits (with the block, in one
 /// transaction). Every version's root stays readable and provable until it is pruned.
-public struct StateTree<Reader: TreeReader> {
+public struct StateTree {
     /// Where nodes, values and roots are read from.
-    public let reader: Reader
+    public let reader: any TreeReader
 
-    public init(_ reader: Reader) { self.reader = reader }
+    public init(_ reader: any TreeReader) { self.reader = reader }
 
     /// The root of `version`; throws `unknownVersion` when none is recorded.
     public func root(at version: Version) throws -> RootRecord {
@@ -173,11 +180,14 @@ public struct StateTree<Reader: TreeReader> {
         }
         let root = try base.map { try self.root(at: $0) }?.node
         let updater = Updater(tree: self, version: version)
-        let newRoot = try updater.run(root: root, updates: Updater<Reader>.normalize(updates))
-        let nodes = updater.newNodes.sorted { a, b in
-            a.key.path.count != b.key.path.count
-                ? a.key.path.count < b.key.path.count : a.key.path.prefix < b.key.path.prefix
+        let newRoot = try updater.run(root: root, updates: Updater.normalize(updates))
+        // Sort by encoded key — (depth, prefix), as every node has the same version — through plain
+        // keys and an index permutation, so the nodes themselves are moved once.
+        let keys = updater.newNodes.map { $0.key.path }
+        let order = keys.indices.sorted { a, b in
+            keys[a].count != keys[b].count ? keys[a].count < keys[b].count : keys[a].prefix < keys[b].prefix
         }
+        let nodes = order.map { updater.newNodes[$0] }
         return TreeUpdateBatch(
             version: version, root: newRoot, newNodes: nodes,
             newValues: updater.newValues.sorted { $0.key < $1.key },
@@ -186,7 +196,7 @@ public struct StateTree<Reader: TreeReader> {
 }
 
 /// One update pass: walks the stored nodes the updates touch and records what to write.
-final class Updater<Reader: TreeReader> {
+final class Updater {
     struct Update {
         var key: Hash
         var value: [UInt8]?
@@ -207,14 +217,16 @@ final class Updater<Reader: TreeReader> {
         case internalNode(Child)
     }
 
-    let tree: StateTree<Reader>
+    let tree: StateTree
     let version: Version
     var newNodes: [(key: NodeKey, node: Node)] = []
     var newValues: [(key: Hash, value: [UInt8])] = []
     var staleNodes: [NodeKey] = []
     var staleValues: [(key: Hash, version: Version)] = []
+    /// Where each new internal node sits in `newNodes`, by path (one node per path per version).
+    var indexByPath: [NibblePath: Int] = [:]
 
-    init(tree: StateTree<Reader>, version: Version) {
+    init(tree: StateTree, version: Version) {
         self.tree = tree
         self.version = version
     }
@@ -236,7 +248,72 @@ final class Updater<Reader: TreeReader> {
 
     func run(root: Child?, updates: [Update]) throws -> RootRecord {
         let result = try update(root, path: .root, updates: updates[...])
-        return RootRecord(node: place(result, at: .root))
+        guard var rootChild = place(result, at: .root) else { return RootRecord(node: nil) }
+        let hashes = hashNewInternalNodes()
+        if rootChild.version == version, !rootChild.isLeaf, let index = indexByPath[.root] {
+            rootChild.hash = hashes[index]
+        }
+        return RootRecord(node: rootChild)
+    }
+
+    /// Stands in for the commitment of an internal node written by this pass until
+    /// `hashNewInternalNodes` computes it; never leaves the updater.
+    static let pendingHash = Hash(w0: .max, w1: .max, w2: .max, w3: .max - 1)
+
+    /// Computes the commitments of the internal nodes this pass wrote, deepest first, filling each
+    /// parent's child references before hashing it. Nodes of one depth do not depend on each other,
+    /// so a large level is hashed on all cores. Returns the commitments by index in `newNodes`.
+    func hashNewInternalNodes() -> [Hash] {
+        var byDepth = [[Int]](repeating: [], count: 65)
+        for (i, entry) in newNodes.enumerated() {
+            if case .internal = entry.node { byDepth[entry.key.path.count].append(i) }
+        }
+        var hashes = [Hash](repeating: .zero, count: newNodes.count)
+        for depth in stride(from: 64, through: 0, by: -1) where !byDepth[depth].isEmpty {
+            let indices = byDepth[depth]
+            for i in indices {
+                guard case .internal(var node) = newNodes[i].node else { continue }
+                let path = newNodes[i].key.path
+                for n in 0..<16 {
+                    guard let c = node.children[n], c.version == version, !c.isLeaf,
+                        let child = indexByPath[path.child(UInt8(n))]
+                    else { continue }
+                    node.children[n]!.hash = hashes[child]
+                }
+                newNodes[i].node = .internal(node)
+            }
+            hashes.withUnsafeMutableBufferPointer { out in
+                newNodes.withUnsafeBufferPointer { nodes in
+                    let job = HashJob(nodes: nodes, indices: indices, out: out)
+                    let workers = indices.count >= 256 ? Self.workers : 1
+                    if workers == 1 {
+                        job.run(worker: 0, of: 1)
+                    } else {
+                        DispatchQueue.concurrentPerform(iterations: workers) { job.run(worker: $0, of: workers) }
+                    }
+                }
+            }
+        }
+        return hashes
+    }
+
+    /// How many threads hash a large level.
+    static let workers = max(1, min(8, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+    /// One level's hashing, split across workers by stride; each writes only its own slots.
+    struct HashJob: @unchecked Sendable {
+        let nodes: UnsafeBufferPointer<(key: NodeKey, node: Node)>
+        let indices: [Int]
+        let out: UnsafeMutableBufferPointer<Hash>
+
+        func run(worker: Int, of workers: Int) {
+            var k = worker
+            while k < indices.count {
+                let i = indices[k]
+                if case .internal(let node) = nodes[i].node { out[i] = node.hash }
+                k += workers
+            }
+        }
     }
 
     func newLeaf(_ u: Update, _ value: [UInt8]) -> PendingLeaf {
@@ -390,8 +467,10 @@ final class Updater<Reader: TreeReader> {
         return write(InternalNode(children: children), at: path)
     }
 
+    /// Records a new internal node; its commitment is computed after the walk (`hashNewInternalNodes`).
     func write(_ node: InternalNode, at path: NibblePath) -> Subtree {
+        indexByPath[path] = newNodes.count
         newNodes.append((NodeKey(version: version, path: path), .internal(node)))
-        return .internalNode(Child(hash: node.hash, version: version, isLeaf: false))
+        return .internalNode(Child(hash: Self.pendingHash, version: version, isLeaf: false))
     }
 }
