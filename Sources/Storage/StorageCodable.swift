@@ -1,75 +1,79 @@
-/// A value with a byte form for LMDB keys and values.
+/// A type stored as the key or value of a table, converted to and from raw bytes.
 ///
-/// For keys, the lexicographic order of the bytes is the iteration order of cursors, so integers
-/// are stored big-endian. `withStorageBytes` hands out bytes without allocating where it can;
-/// `init(storageBytes:)` must reject bytes of the wrong shape (the store may be damaged).
+/// For keys, the lexicographic order of the bytes is the iteration order of cursors, so encodings of ordered keys
+/// must preserve order (fixed-width big-endian integers do). A conformance should throw
+/// `StorageError.decoding(table: "", reason:)` for malformed bytes; the transaction fills in the table's name.
+/// Other errors thrown by a conformance reach the caller unchanged.
 public protocol StorageCodable {
-    /// Calls `body` with the stored form of `self`.
+    /// Calls `body` with the stored bytes of the value; the buffer is valid only during the call.
     func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R
-    /// Reads a value back from its stored form.
+    /// Decodes a value from stored bytes; the buffer is valid only during the call, so copy what must outlive it.
     init(storageBytes: UnsafeRawBufferPointer) throws
 }
 
 extension Array: StorageCodable where Element == UInt8 {
+    /// The bytes themselves.
+    @inlinable
     public func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try withUnsafeBytes(body)
     }
 
-    public init(storageBytes raw: UnsafeRawBufferPointer) throws { self.init(raw) }
+    /// A copy of the bytes.
+    @inlinable
+    public init(storageBytes: UnsafeRawBufferPointer) throws {
+        self.init(storageBytes)
+    }
 }
 
 extension UInt64: StorageCodable {
+    /// Eight bytes, big-endian, so that key order is numeric order.
+    @inlinable
     public func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try Swift.withUnsafeBytes(of: bigEndian) { try body($0) }
+        try Swift.withUnsafeBytes(of: bigEndian, body)
     }
 
-    public init(storageBytes raw: UnsafeRawBufferPointer) throws {
-        guard raw.count == 8 else {
-            throw StorageError.decoding(table: "", reason: "a UInt64 is 8 bytes, got \(raw.count)")
+    /// Decodes eight big-endian bytes; any other length throws `StorageError.decoding`.
+    @inlinable
+    public init(storageBytes: UnsafeRawBufferPointer) throws {
+        guard storageBytes.count == 8 else {
+            throw StorageError.decoding(table: "", reason: "expected 8 bytes for a UInt64, found \(storageBytes.count)")
         }
-        self.init(bigEndian: raw.loadUnaligned(as: UInt64.self))
+        self.init(bigEndian: storageBytes.loadUnaligned(as: UInt64.self))
     }
 }
 
 extension UInt32: StorageCodable {
+    /// Four bytes, big-endian, so that key order is numeric order.
+    @inlinable
     public func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try Swift.withUnsafeBytes(of: bigEndian) { try body($0) }
+        try Swift.withUnsafeBytes(of: bigEndian, body)
     }
 
-    public init(storageBytes raw: UnsafeRawBufferPointer) throws {
-        guard raw.count == 4 else {
-            throw StorageError.decoding(table: "", reason: "a UInt32 is 4 bytes, got \(raw.count)")
+    /// Decodes four big-endian bytes; any other length throws `StorageError.decoding`.
+    @inlinable
+    public init(storageBytes: UnsafeRawBufferPointer) throws {
+        guard storageBytes.count == 4 else {
+            throw StorageError.decoding(table: "", reason: "expected 4 bytes for a UInt32, found \(storageBytes.count)")
         }
-        self.init(bigEndian: raw.loadUnaligned(as: UInt32.self))
+        self.init(bigEndian: storageBytes.loadUnaligned(as: UInt32.self))
     }
 }
 
 extension String: StorageCodable {
+    /// The UTF-8 bytes, without a terminator.
+    @inlinable
     public func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         var copy = self
         return try copy.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
     }
 
-    public init(storageBytes raw: UnsafeRawBufferPointer) throws {
-        guard let s = String(validating: raw.bindMemory(to: UInt8.self), as: UTF8.self) else {
-            throw StorageError.decoding(table: "", reason: "stored string is not valid UTF-8")
+    /// Decodes UTF-8; bytes that are not valid UTF-8 throw `StorageError.decoding`.
+    @inlinable
+    public init(storageBytes: UnsafeRawBufferPointer) throws {
+        let decoded = String(decoding: storageBytes, as: UTF8.self)
+        guard decoded.utf8.elementsEqual(storageBytes) else {
+            throw StorageError.decoding(table: "", reason: "the \(storageBytes.count) bytes are not valid UTF-8")
         }
-        self = s
+        self = decoded
     }
-}
-
-/// A named LMDB sub-database with typed keys and values. Declare one per table, once, with a doc
-/// line saying what it maps:
-///
-///     /// Height -> header, the primary source for headers.
-///     enum HeaderByHeight: Table {
-///         static let name = "header_by_height"
-///         typealias Key = UInt64
-///         typealias Value = Header
-///     }
-public protocol Table {
-    associatedtype Key: StorageCodable
-    associatedtype Value: StorageCodable
-    /// The sub-database's name, as `mdb_stat -a` and `mdb_dump -s` show it.
-    static var name: String { get }
 }

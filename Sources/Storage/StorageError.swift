@@ -1,75 +1,133 @@
 import CLMDB
 
-/// What the storage layer can fail with.
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Errors of the storage layer.
+///
+/// LMDB's own failures keep LMDB's error code and text (`lmdb`); the other cases are the layer's rules. `isFatal`
+/// tells a caller whether the store can still be used.
 public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// LMDB returned an error: its code, `mdb_strerror`'s text and the call that failed.
+    /// An LMDB call failed. `code` is LMDB's (or the system's errno) code, `message` is `mdb_strerror(code)` and
+    /// `operation` names the call and, where there is one, the table.
     case lmdb(code: Int32, message: String, operation: String)
-    /// The map is full and may not grow further (or the disk has no room for it).
+    /// A write transaction filled the memory map and the map may not grow further: it already has `mapSize` bytes
+    /// and `Environment.Options.maxMapSize` is `maxMapSize`. `freeDiskBytes` is the free space on the store's file
+    /// system when it could be read. Nothing of the transaction was written.
     case mapFullCannotGrow(mapSize: Int, maxMapSize: Int, path: String, freeDiskBytes: Int?)
-    /// The transaction (or a cursor of it) was used after its closure returned.
+    /// A transaction or cursor was used after the closure that received it returned.
     case transactionClosed
-    /// A transaction was started inside another one on the same thread.
+    /// A transaction (or `copy`, `stat`, `tableNames`) was started on a thread that is already inside a transaction
+    /// of the same environment.
     case nestedTransaction
-    /// A write was attempted on an environment opened read-only.
+    /// A write was attempted through a read-only environment or a read transaction's cursor.
     case readOnly
-    /// Stored bytes do not decode as the table's key or value type.
+    /// The stored bytes of `table` could not be decoded into the table's key or value type.
     case decoding(table: String, reason: String)
-    /// A key is longer than LMDB allows.
+    /// A key has `size` bytes, more than LMDB's limit `maxKeySize` (`mdb_env_get_maxkeysize`).
     case keyTooLarge(size: Int, maxKeySize: Int)
-    /// An appending put named a key that is not greater than the table's last key.
+    /// An `append` put's key does not sort after the last key of `table` (LMDB's `MDB_KEYEXIST` under `MDB_APPEND`).
     case appendOutOfOrder(table: String)
+    /// `table` exists in this read transaction's snapshot, but another process created it after this environment
+    /// was opened and the transaction had already read other tables, so it cannot open the table without
+    /// changing its snapshot. Later transactions can read it.
+    case tableUnavailable(table: String)
 
-    public var description: String {
-        switch self {
-        case .lmdb(let code, let message, let operation):
-            return "LMDB error in \(operation): \(message) (code \(code))"
-        case .mapFullCannotGrow(let mapSize, let maxMapSize, let path, let free):
-            let freeText = free.map { "\(formatBytes($0)) free on the disk of \(path)" } ?? "free disk space unknown"
-            return "LMDB map full and it cannot grow: the map is \(formatBytes(mapSize)), the limit is "
-                + "\(formatBytes(maxMapSize)), \(freeText); free disk space or raise the map limit"
-        case .transactionClosed:
-            return "a transaction or cursor was used after its closure returned"
-        case .nestedTransaction:
-            return "a transaction was started inside another on the same thread; finish the first one"
-        case .readOnly:
-            return "the store was opened read-only; writes are not allowed"
-        case .decoding(let table, let reason):
-            return "cannot decode a stored entry\(table.isEmpty ? "" : " of table \(table)"): \(reason)"
-        case .keyTooLarge(let size, let max):
-            return "key of \(size) bytes exceeds LMDB's maximum of \(max)"
-        case .appendOutOfOrder(let table):
-            return "append to table \(table) with a key not greater than its last key"
-        }
-    }
-
-    /// Whether the store can no longer be trusted or written: the process should stop cleanly and
-    /// the operator act (corruption, version mismatch, a full disk).
+    /// Whether the store should be considered unusable: corruption, I/O failure, a full disk, or a map that cannot
+    /// grow. Errors confined to one call (misuse, bad keys, decoding, a missing table) are not fatal.
     public var isFatal: Bool {
         switch self {
         case .lmdb(let code, _, _):
-            return code == MDB_CORRUPTED || code == MDB_PANIC || code == MDB_VERSION_MISMATCH
-                || code == MDB_INVALID || code == 5 /* EIO */ || code == 28 /* ENOSPC */
+            switch code {
+            case MDB_PANIC, MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_VERSION_MISMATCH, MDB_INVALID, EIO, ENOSPC, EROFS:
+                return true
+            default:
+                return false
+            }
         case .mapFullCannotGrow:
             return true
-        default:
+        case .transactionClosed, .nestedTransaction, .readOnly, .decoding, .keyTooLarge, .appendOutOfOrder,
+            .tableUnavailable:
             return false
         }
     }
 
-    static func check(_ rc: Int32, _ operation: String) throws {
-        guard rc != 0 else { return }
-        throw StorageError.lmdb(code: rc, message: String(cString: mdb_strerror(rc)), operation: operation)
+    /// A message for operators: what failed and what to do about it.
+    public var description: String {
+        switch self {
+        case .lmdb(let code, let message, let operation):
+            let advice = Self.advice(for: code)
+            return "\(operation) failed: \(message) (LMDB code \(code))" + (advice.isEmpty ? "" : "; \(advice)")
+        case .mapFullCannotGrow(let mapSize, let maxMapSize, let path, let freeDiskBytes):
+            let free = freeDiskBytes.map { "\(formatBytes($0)) free" } ?? "free space unknown"
+            return "map full and could not grow: the map of \(path) is \(formatBytes(mapSize)) and "
+                + "maxMapSize is \(formatBytes(maxMapSize)); \(free) on its file system. Raise "
+                + "Environment.Options.maxMapSize (and make room on the disk for the data) or write less per "
+                + "transaction"
+        case .transactionClosed:
+            return "the transaction has ended: a transaction and its cursors may only be used inside the closure "
+                + "that received them"
+        case .nestedTransaction:
+            return "this thread is already inside a transaction of this environment: pass that transaction down "
+                + "instead of starting another one"
+        case .readOnly:
+            return "cannot write: the environment was opened read-only or this is a read transaction; open the "
+                + "environment without readOnly and use Environment.write"
+        case .decoding(let table, let reason):
+            return "cannot decode an entry of table '\(table)': \(reason)"
+        case .keyTooLarge(let size, let maxKeySize):
+            return "a key of \(size) bytes exceeds LMDB's maximum key size of \(maxKeySize) bytes: hash or shorten "
+                + "long keys"
+        case .appendOutOfOrder(let table):
+            return "append into table '\(table)' needs a key greater than the table's last key: put without append, "
+                + "or write keys in ascending order"
+        case .tableUnavailable(let table):
+            return "table '\(table)' was created by another process while this read transaction was under way: "
+                + "run the transaction again"
+        }
+    }
+
+    private static func advice(for code: Int32) -> String {
+        switch code {
+        case MDB_DBS_FULL: return "raise Environment.Options.maxTables"
+        case MDB_READERS_FULL:
+            return "raise Environment.Options.maxReaders or end long-lived read transactions"
+        case MDB_TXN_FULL: return "split the write into smaller transactions"
+        case MDB_BAD_VALSIZE: return "keys must be 1 byte up to the maximum key size long"
+        case MDB_INCOMPATIBLE: return "the table was created with other flags by another program"
+        case MDB_VERSION_MISMATCH, MDB_INVALID:
+            return "the directory does not hold an LMDB environment of a compatible version"
+        case MDB_CORRUPTED, MDB_PANIC, MDB_PAGE_NOTFOUND:
+            return "the store is damaged: stop the process and restore it from a copy"
+        case ENOENT: return "the directory does not exist (read-only environments are never created)"
+        case EACCES, EPERM: return "check the permissions of the directory and its files"
+        case EEXIST: return "the target already holds a data file: copy into an empty directory"
+        case ENOSPC: return "the disk is full: free space and restart"
+        case EAGAIN, EBUSY: return "another process holds the store in a way that prevents this"
+        default: return ""
+        }
+    }
+
+    static func lmdbError(_ code: Int32, _ operation: @autoclosure () -> String) -> StorageError {
+        .lmdb(code: code, message: String(cString: mdb_strerror(code)), operation: operation())
     }
 }
 
-/// `1.5 GiB`-style byte counts.
-func formatBytes(_ bytes: Int) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(bytes)
+/// Formats a byte count with a binary unit, e.g. `3.1 GiB`.
+func formatBytes(_ count: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    var value = Double(count)
     var unit = 0
     while value >= 1024, unit < units.count - 1 {
         value /= 1024
         unit += 1
     }
-    return unit == 0 ? "\(bytes) B" : "\((value * 10).rounded() / 10) \(units[unit])"
+    if unit == 0 { return "\(count) B" }
+    let tenths = (value * 10).rounded() / 10
+    return "\(tenths) \(units[unit])"
 }
