@@ -187,7 +187,8 @@ public struct StorageBenchmark: Sendable {
                 version += 1
                 let v = version
                 try env.write { txn in
-                    let batch = try StateTree(LMDBTreeReader(txn)).update(base: base, version: v, updates: updates)
+                    let batch = try StateTree(LMDBTreeReader(txn)).update(
+                        base: base, version: v, updates: updates, parallelReaders: LMDBTreeReaderProvider(env))
                     try LMDBTreeStore.write(batch, in: txn)
                 }
                 built += count
@@ -223,7 +224,8 @@ public struct StorageBenchmark: Sendable {
                 let (_, seconds) = try Stopwatch.time {
                     try env.write { txn in
                         let (batch, s) = try Stopwatch.time {
-                            try StateTree(LMDBTreeReader(txn)).update(base: base, version: v, updates: updates)
+                            try StateTree(LMDBTreeReader(txn)).update(
+                                base: base, version: v, updates: updates, parallelReaders: LMDBTreeReaderProvider(env))
                         }
                         computeSeconds = s
                         putSeconds = try Stopwatch.time { try LMDBTreeStore.write(batch, in: txn) }.1

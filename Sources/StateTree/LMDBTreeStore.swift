@@ -5,7 +5,7 @@ import Storage
 //
 //   state_nodes   NodeKey (version || nibble path)      -> Node
 //   state_values  StateValueKey (version || key hash)   -> value bytes
-//   state_stale   StaleKey (stale since || kind || key) -> empty
+//   state_stale   stale-since version (u64 BE)          -> StaleEntries (every node and value it retired)
 //   state_roots   version (u64 BE)                      -> RootRecord
 //
 // Every key a version writes starts with that version, so one block's writes append at the end of
@@ -25,11 +25,12 @@ public enum StateValues: Table {
     public typealias Value = [UInt8]
 }
 
-/// (stale since, node or value key) -> nothing: what pruning may delete once no retained root needs it.
+/// Version -> the nodes and values that version retired: what pruning may delete once no retained
+/// root needs them. One record per version keeps a block's bookkeeping to a single append.
 public enum StateStale: Table {
     public static let name = "state_stale"
-    public typealias Key = StaleKey
-    public typealias Value = [UInt8]
+    public typealias Key = UInt64
+    public typealias Value = StaleEntries
 }
 
 /// Version -> root record.
@@ -61,49 +62,65 @@ public struct StateValueKey: Hashable, Sendable, StorageCodable {
     }
 }
 
-/// The key of a stale entry: `stale since (8 bytes BE) || kind (0 node, 1 value) || node key or value key`.
-public struct StaleKey: Hashable, Sendable, StorageCodable {
+/// The nodes and values one version retired.
+///
+/// Encoding: a sequence of entries, each `0x00 || node key` (self-delimiting: its nibble count
+/// gives its length) or `0x01 || value key (40 bytes)`.
+public struct StaleEntries: Hashable, Sendable, StorageCodable {
     public enum Entry: Hashable, Sendable {
         case node(NodeKey)
         case value(StateValueKey)
     }
 
-    public var staleSince: Version
-    public var entry: Entry
+    public var entries: [Entry]
 
-    public init(staleSince: Version, entry: Entry) {
-        self.staleSince = staleSince
-        self.entry = entry
-    }
+    public init(_ entries: [Entry]) { self.entries = entries }
 
-    /// Calls `body` with the encoded key, built on the stack.
     public func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try withUnsafeTemporaryAllocation(byteCount: 9 + max(NodeKey.maxEncodedCount, 40), alignment: 8) { buffer in
-            let out = buffer.baseAddress!
-            out.storeBytes(of: staleSince.bigEndian, as: UInt64.self)
-            var count = 9
-            switch entry {
-            case .node(let key):
-                out.storeBytes(of: 0, toByteOffset: 8, as: UInt8.self)
-                count += key.write(to: out + 9)
-            case .value(let key):
-                out.storeBytes(of: 1, toByteOffset: 8, as: UInt8.self)
-                key.withStorageBytes { (out + 9).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-                count += 40
+        let capacity = entries.count * (1 + NodeKey.maxEncodedCount)
+        return try withUnsafeTemporaryAllocation(byteCount: max(capacity, 1), alignment: 8) { buffer in
+            let base = buffer.baseAddress!
+            var offset = 0
+            for entry in entries {
+                switch entry {
+                case .node(let key):
+                    base.storeBytes(of: 0, toByteOffset: offset, as: UInt8.self)
+                    offset += 1 + key.write(to: base + offset + 1)
+                case .value(let key):
+                    base.storeBytes(of: 1, toByteOffset: offset, as: UInt8.self)
+                    key.withStorageBytes { (base + offset + 1).copyMemory(from: $0.baseAddress!, byteCount: 40) }
+                    offset += 41
+                }
             }
-            return try body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[..<count]))
+            return try body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[..<offset]))
         }
     }
 
     public init(storageBytes raw: UnsafeRawBufferPointer) throws {
-        guard raw.count >= 9 else { throw StateTreeError.corrupt("stale key of \(raw.count) bytes") }
-        staleSince = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
-        let rest = UnsafeRawBufferPointer(rebasing: raw[9...])
-        switch raw[8] {
-        case 0: entry = .node(try NodeKey(encoded: rest))
-        case 1: entry = .value(try StateValueKey(storageBytes: rest))
-        case let kind: throw StateTreeError.corrupt("stale entry kind \(kind)")
+        var entries: [Entry] = []
+        var offset = 0
+        while offset < raw.count {
+            let kind = raw[offset]
+            offset += 1
+            switch kind {
+            case 0:
+                guard offset + 9 <= raw.count else { throw StateTreeError.corrupt("stale node key truncated") }
+                let length = 9 + (Int(raw[offset + 8]) + 1) / 2
+                guard offset + length <= raw.count else { throw StateTreeError.corrupt("stale node key truncated") }
+                entries.append(
+                    .node(try NodeKey(encoded: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + length)]))))
+                offset += length
+            case 1:
+                guard offset + 40 <= raw.count else { throw StateTreeError.corrupt("stale value key truncated") }
+                entries.append(
+                    .value(
+                        try StateValueKey(storageBytes: UnsafeRawBufferPointer(rebasing: raw[offset..<(offset + 40)]))))
+                offset += 40
+            default:
+                throw StateTreeError.corrupt("stale entry kind \(kind)")
+            }
         }
+        self.entries = entries
     }
 }
 
@@ -179,49 +196,46 @@ public enum LMDBTreeStore {
         for (key, value) in batch.newValues {
             try transaction.put(StateValues.self, StateValueKey(version: batch.version, key: key), value, append: true)
         }
-        // Stale keys sort by (kind, then the node or value key): nodes by (version, depth, prefix),
-        // values by (version, key hash) — the order of their encodings.
-        let nodes = batch.staleNodes.sorted {
-            ($0.version, $0.path.count) != ($1.version, $1.path.count)
-                ? ($0.version, $0.path.count) < ($1.version, $1.path.count) : $0.path.prefix < $1.path.prefix
-        }
-        for key in nodes {
-            try transaction.put(StateStale.self, StaleKey(staleSince: batch.version, entry: .node(key)), [], append: true)
-        }
-        let values = batch.staleValues.sorted { $0.version != $1.version ? $0.version < $1.version : $0.key < $1.key }
-        for (key, version) in values {
-            let entry = StaleKey.Entry.value(StateValueKey(version: version, key: key))
-            try transaction.put(StateStale.self, StaleKey(staleSince: batch.version, entry: entry), [], append: true)
+        if !batch.staleNodes.isEmpty || !batch.staleValues.isEmpty {
+            let entries =
+                batch.staleNodes.map { StaleEntries.Entry.node($0) }
+                + batch.staleValues.map { .value(StateValueKey(version: $0.version, key: $0.key)) }
+            try transaction.put(StateStale.self, batch.version, StaleEntries(entries), append: true)
         }
         try transaction.put(StateRoots.self, batch.version, batch.root, append: true)
     }
 
     /// Deletes what only versions before `version` need: stale nodes and values retired at or before
     /// `version`, and the roots of earlier versions. Roots from `version` on, and every proof
-    /// against them, stay whole. At most `limit` stale entries are handled per call, so a long
-    /// backlog is pruned in bounded transactions.
-    public static func prune(before version: Version, in transaction: WriteTransaction, limit: Int = 100_000) throws
-        -> PruneResult
-    {
+    /// against them, stay whole. Whole versions' records are handled until more than `limit` entries
+    /// have been deleted, so a long backlog is pruned in bounded transactions (`more` says whether
+    /// to call again).
+    public static func prune(
+        before version: Version, in transaction: WriteTransaction, limit: Int = 100_000
+    ) throws -> PruneResult {
         var result = PruneResult()
-        var handled: [StaleKey] = []
-        try transaction.forEach(StateStale.self) { key, _ in
-            guard key.staleSince <= version else { return false }
-            guard handled.count < limit else {
+        var records: [(Version, StaleEntries)] = []
+        var entries = 0
+        try transaction.forEach(StateStale.self) { since, stale in
+            guard since <= version else { return false }
+            guard entries < limit else {
                 result.more = true
                 return false
             }
-            handled.append(key)
+            records.append((since, stale))
+            entries += stale.entries.count
             return true
         }
-        for key in handled {
-            switch key.entry {
-            case .node(let node):
-                if try transaction.delete(StateNodes.self, node) { result.nodes += 1 }
-            case .value(let value):
-                if try transaction.delete(StateValues.self, value) { result.values += 1 }
+        for (since, stale) in records {
+            for entry in stale.entries {
+                switch entry {
+                case .node(let node):
+                    if try transaction.delete(StateNodes.self, node) { result.nodes += 1 }
+                case .value(let value):
+                    if try transaction.delete(StateValues.self, value) { result.values += 1 }
+                }
             }
-            _ = try transaction.delete(StateStale.self, key)
+            try transaction.delete(StateStale.self, since)
         }
         var oldRoots: [Version] = []
         try transaction.forEach(StateRoots.self) { v, _ in
@@ -231,5 +245,18 @@ public enum LMDBTreeStore {
         }
         for v in oldRoots where try transaction.delete(StateRoots.self, v) { result.roots += 1 }
         return result
+    }
+}
+
+/// Readers for parallel updates over an LMDB store: each worker runs its own read transaction.
+/// Use it for an update computed inside a write transaction that has not yet written the state
+/// tables' base version (it never has: that version was committed by an earlier block).
+public struct LMDBTreeReaderProvider: TreeReaderProvider {
+    public let environment: Environment
+
+    public init(_ environment: Environment) { self.environment = environment }
+
+    public func withReader(_ body: (any TreeReader) throws -> Void) throws {
+        try environment.read { try body(LMDBTreeReader($0)) }
     }
 }

@@ -1,10 +1,11 @@
 import Dispatch
 import Primitives
+import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The authenticated key-value state: a 16-ary layout of a canonical binary sparse Merkle tree.
@@ -171,8 +172,14 @@ public struct StateTree {
     /// Computes version `version` from version `base` (nil: the empty tree) with `updates` applied
     /// (a nil value deletes the key). Later entries for the same key win. Nothing is written: the
     /// caller commits the returned batch. `version` must exceed `base` and every stored version.
+    ///
+    /// With `parallelReaders`, a large update splits the root's subtrees across the cores, each worker
+    /// reading through its own reader from the provider. The result is byte-identical to a serial
+    /// update; the provider's readers must see the base version (any snapshot taken after it was
+    /// committed does: stored nodes are never changed, only added and pruned).
     public func update(
-        base: Version?, version: Version, updates: [(key: Hash, value: [UInt8]?)]
+        base: Version?, version: Version, updates: [(key: Hash, value: [UInt8]?)],
+        parallelReaders: (any TreeReaderProvider)? = nil
     ) throws -> TreeUpdateBatch {
         if let base, base >= version { throw StateTreeError.versionNotIncreasing(base: base, new: version) }
         if let latest = try reader.latestVersion(), latest >= version {
@@ -180,7 +187,7 @@ public struct StateTree {
         }
         let root = try base.map { try self.root(at: $0) }?.node
         let updater = Updater(tree: self, version: version)
-        let newRoot = try updater.run(root: root, updates: Updater.normalize(updates))
+        let newRoot = try updater.run(root: root, updates: Updater.normalize(updates), readers: parallelReaders)
         // Sort by encoded key — (depth, prefix), as every node has the same version — through plain
         // keys and an index permutation, so the nodes themselves are moved once.
         let keys = updater.newNodes.map { $0.key.path }
@@ -233,12 +240,11 @@ final class Updater {
 
     /// Sorts updates by key, keeping the last entry of each key, and hashes the values.
     static func normalize(_ updates: [(key: Hash, value: [UInt8]?)]) -> [Update] {
-        let order = updates.indices.sorted { i, j in
-            updates[i].key != updates[j].key ? updates[i].key < updates[j].key : i < j
-        }
+        var order = updates.indices.map { (key: updates[$0].key, index: $0) }
+        order.sort { $0.key != $1.key ? $0.key < $1.key : $0.index < $1.index }
         var out: [Update] = []
         out.reserveCapacity(updates.count)
-        for i in order {
+        for (_, i) in order {
             let (key, value) = updates[i]
             let update = Update(key: key, value: value, valueHash: value.map(TreeHash.value) ?? .zero)
             if let last = out.last, last.key == key { out[out.count - 1] = update } else { out.append(update) }
@@ -246,8 +252,16 @@ final class Updater {
         return out
     }
 
-    func run(root: Child?, updates: [Update]) throws -> RootRecord {
-        let result = try update(root, path: .root, updates: updates[...])
+    /// Updates with fewer writes than this stay on one thread.
+    static let parallelThreshold = 1024
+
+    func run(root: Child?, updates: [Update], readers: (any TreeReaderProvider)?) throws -> RootRecord {
+        let result: Subtree
+        if let readers, let root, !root.isLeaf, updates.count >= Self.parallelThreshold, Self.workers > 1 {
+            result = try updateRootInParallel(root, updates: updates, readers: readers)
+        } else {
+            result = try update(root, path: .root, updates: updates[...])
+        }
         guard var rootChild = place(result, at: .root) else { return RootRecord(node: nil) }
         let hashes = hashNewInternalNodes()
         if rootChild.version == version, !rootChild.isLeaf, let index = indexByPath[.root] {
@@ -389,19 +403,98 @@ final class Updater {
         return try build(path: path, leaves: leaves[...])
     }
 
-    func update(_ node: InternalNode, ref: Child, key: NodeKey, updates: ArraySlice<Update>) throws -> Subtree {
-        let path = key.path
-        var results: [(nibble: Int, subtree: Subtree)] = []
+    /// The updates split by their nibble at `depth` (they are sorted, so each nibble is one run).
+    static func groups(_ updates: ArraySlice<Update>, depth: Int) -> [(nibble: Int, range: Range<Int>)] {
+        var out: [(nibble: Int, range: Range<Int>)] = []
         var start = updates.startIndex
         while start < updates.endIndex {
-            let nibble = updates[start].key.nibble(path.count)
+            let nibble = updates[start].key.nibble(depth)
             var end = start + 1
-            while end < updates.endIndex, updates[end].key.nibble(path.count) == nibble { end += 1 }
-            let child = node.children[Int(nibble)]
-            results.append((Int(nibble), try update(child, path: path.child(nibble), updates: updates[start..<end])))
+            while end < updates.endIndex, updates[end].key.nibble(depth) == nibble { end += 1 }
+            out.append((Int(nibble), start..<end))
             start = end
         }
+        return out
+    }
 
+    func update(_ node: InternalNode, ref: Child, key: NodeKey, updates: ArraySlice<Update>) throws -> Subtree {
+        var results: [(nibble: Int, subtree: Subtree)] = []
+        for (nibble, range) in Self.groups(updates, depth: key.path.count) {
+            let child = node.children[nibble]
+            results.append((nibble, try update(child, path: key.path.child(UInt8(nibble)), updates: updates[range])))
+        }
+        return try assemble(node, ref: ref, key: key, results: results)
+    }
+
+    /// Updates the root's child subtrees on several threads, then merges their records in nibble
+    /// order (exactly the serial order) and assembles the root as usual. The calling thread works
+    /// through this updater's own reader (it may be inside the caller's transaction); the other
+    /// workers each take a reader from `readers`.
+    func updateRootInParallel(_ root: Child, updates: [Update], readers: any TreeReaderProvider) throws -> Subtree {
+        let key = NodeKey(version: root.version, path: .root)
+        guard case .internal(let node) = try tree.load(key) else {
+            return try update(root, path: .root, updates: updates[...])
+        }
+        let groups = Self.groups(updates[...], depth: 0)
+        let workers = min(Self.workers, groups.count)
+        let shared = Mutex(ParallelState(groups: groups.count))
+        let version = self.version
+        let work: @Sendable (Int, StateTree) throws -> Void = { worker, tree in
+            for g in stride(from: worker, to: groups.count, by: workers) {
+                let (nibble, range) = groups[g]
+                let sub = Updater(tree: tree, version: version)
+                let subtree = try sub.update(
+                    node.children[nibble], path: NibblePath.root.child(UInt8(nibble)), updates: updates[range])
+                shared.withLock { $0.finished[g] = (sub, subtree) }
+            }
+        }
+        let fail: @Sendable (any Error) -> Void = { error in shared.withLock { if $0.error == nil { $0.error = error } }
+        }
+        let others = DispatchGroup()
+        for worker in 1..<workers {
+            DispatchQueue.global().async(group: others) {
+                do { try readers.withReader { try work(worker, StateTree($0)) } } catch { fail(error) }
+            }
+        }
+        do { try work(0, tree) } catch { fail(error) }
+        others.wait()
+        let state = shared.withLock { $0 }
+        if let error = state.error { throw error }
+        var results: [(nibble: Int, subtree: Subtree)] = []
+        for (g, group) in groups.enumerated() {
+            guard let (sub, subtree) = state.finished[g] else {
+                throw StateTreeError.corrupt("a parallel update left no result")
+            }
+            absorb(sub)
+            results.append((group.nibble, subtree))
+        }
+        return try assemble(node, ref: root, key: key, results: results)
+    }
+
+    /// What the workers of a parallel update hand back, per group of updates.
+    struct ParallelState: @unchecked Sendable {
+        var finished: [(Updater, Subtree)?]
+        var error: (any Error)?
+
+        init(groups: Int) { finished = Array(repeating: nil, count: groups) }
+    }
+
+    /// Takes over another updater's records (its node indices shift by this one's count).
+    func absorb(_ other: Updater) {
+        let offset = newNodes.count
+        newNodes += other.newNodes
+        for (path, index) in other.indexByPath { indexByPath[path] = index + offset }
+        newValues += other.newValues
+        staleNodes += other.staleNodes
+        staleValues += other.staleValues
+    }
+
+    /// Builds the node at `key` from its children's update results: unchanged, collapsed to a single
+    /// leaf, emptied, or rewritten.
+    func assemble(_ node: InternalNode, ref: Child, key: NodeKey, results: [(nibble: Int, subtree: Subtree)]) throws
+        -> Subtree
+    {
+        let path = key.path
         var unchanged = true
         var touched = [Bool](repeating: false, count: 16)
         for (nibble, subtree) in results {

@@ -47,6 +47,13 @@ public protocol TreeReader {
     func latestVersion() throws -> Version?
 }
 
+/// Supplies readers for a parallel update: one per worker thread, each over a snapshot that holds
+/// the update's base version.
+public protocol TreeReaderProvider: Sendable {
+    /// Runs `body` on the calling thread with a reader that stays valid until `body` returns.
+    func withReader(_ body: (any TreeReader) throws -> Void) throws
+}
+
 /// Everything one version's update writes and retires, for the storage layer to commit atomically.
 public struct TreeUpdateBatch: Sendable {
     /// The version written.
@@ -86,6 +93,14 @@ public final class MemoryTreeStore: TreeReader, @unchecked Sendable {
     }
 
     public init() {}
+
+    /// Readers for parallel updates: the store itself (reads only; do not `apply` meanwhile).
+    public var parallelReaders: any TreeReaderProvider { MemoryReaders(store: self) }
+
+    struct MemoryReaders: TreeReaderProvider {
+        let store: MemoryTreeStore
+        func withReader(_ body: (any TreeReader) throws -> Void) throws { try body(store) }
+    }
 
     public func node(_ key: NodeKey) throws -> Node? { nodes[key] }
 

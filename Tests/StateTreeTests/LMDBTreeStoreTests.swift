@@ -109,6 +109,35 @@ import TributaryTesting
         }
     }
 
+    @Test func parallelUpdatesInsideAWriteTransactionMatchSerialOnes() throws {
+        let dir = try TemporaryDirectory("tree")
+        let env = try open(dir)
+        var rng = SplitMix64(seed: 71)
+        let keys = (0..<10_000).map { _ in rng.hash() }
+        try env.write { txn in
+            let batch = try StateTree(LMDBTreeReader(txn)).update(
+                base: nil, version: 1, updates: keys.map { ($0, [1]) })
+            try LMDBTreeStore.write(batch, in: txn)
+        }
+        var updates: [(key: Hash, value: [UInt8]?)] = []
+        for i in 0..<3_000 {
+            switch i % 3 {
+            case 0: updates.append((keys[i], nil))
+            case 1: updates.append((keys[i], [2]))
+            default: updates.append((rng.hash(), [3]))
+            }
+        }
+        let serial = try env.read { try StateTree(LMDBTreeReader($0)).update(base: 1, version: 2, updates: updates) }
+        let parallel = try env.write { (txn: WriteTransaction) throws -> TreeUpdateBatch in
+            let batch = try StateTree(LMDBTreeReader(txn)).update(
+                base: 1, version: 2, updates: updates, parallelReaders: LMDBTreeReaderProvider(env))
+            try LMDBTreeStore.write(batch, in: txn)
+            return batch
+        }
+        expectIdentical(serial, parallel)
+        #expect(try env.read { try StateTree(LMDBTreeReader($0)).rootHash(at: 2) } == serial.rootHash)
+    }
+
     @Test func aBatchCannotBeWrittenUnderAnOlderVersion() throws {
         let dir = try TemporaryDirectory("tree")
         let env = try open(dir)

@@ -1,5 +1,6 @@
 import Primitives
 import StateTree
+import Testing
 import TributaryTesting
 
 /// The naive reference: the root recomputed from the full key/value map by splitting the sorted
@@ -70,4 +71,16 @@ extension Dictionary where Key == Hash, Value == [UInt8] {
     mutating func apply(_ updates: [(key: Hash, value: [UInt8]?)]) {
         for (k, v) in updates { self[k] = v }
     }
+}
+
+/// Asserts two batches are the same records, in the same order.
+func expectIdentical(_ a: TreeUpdateBatch, _ b: TreeUpdateBatch, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(a.root == b.root, sourceLocation: sourceLocation)
+    #expect(a.newNodes.map(\.key) == b.newNodes.map(\.key), sourceLocation: sourceLocation)
+    #expect(a.newNodes.map(\.node) == b.newNodes.map(\.node), sourceLocation: sourceLocation)
+    #expect(a.newValues.map(\.key) == b.newValues.map(\.key), sourceLocation: sourceLocation)
+    #expect(a.newValues.map(\.value) == b.newValues.map(\.value), sourceLocation: sourceLocation)
+    #expect(a.staleNodes == b.staleNodes, sourceLocation: sourceLocation)
+    #expect(a.staleValues.map(\.key) == b.staleValues.map(\.key), sourceLocation: sourceLocation)
+    #expect(a.staleValues.map(\.version) == b.staleValues.map(\.version), sourceLocation: sourceLocation)
 }

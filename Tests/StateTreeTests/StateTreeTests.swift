@@ -213,6 +213,34 @@ import TributaryTesting
         #expect(batch.newValues.isEmpty)
     }
 
+    @Test(arguments: [UInt64(61), 62])
+    func parallelUpdatesAreByteIdenticalToSerialOnes(seed: UInt64) throws {
+        var rng = SplitMix64(seed: seed)
+        let store = MemoryTreeStore()
+        let tree = StateTree(store)
+        var keys = (0..<20_000).map { _ in rng.hash() }
+        store.apply(try tree.update(base: nil, version: 1, updates: keys.map { ($0, rng.bytes(8)) }))
+        var live: [Hash: [UInt8]] = [:]
+        var updates: [(key: Hash, value: [UInt8]?)] = []
+        for i in 0..<4_000 {
+            switch i % 4 {
+            case 0: updates.append((keys[Int(rng.next() % UInt64(keys.count))], nil))
+            case 1:
+                let key = rng.hash()
+                keys.append(key)
+                updates.append((key, rng.bytes(8)))
+            default: updates.append((keys[Int(rng.next() % UInt64(keys.count))], rng.bytes(8)))
+            }
+        }
+        let serial = try tree.update(base: 1, version: 2, updates: updates)
+        let parallel = try tree.update(base: 1, version: 2, updates: updates, parallelReaders: store.parallelReaders)
+        expectIdentical(serial, parallel)
+        store.apply(parallel)
+        for k in keys.prefix(20_000) { live[k] = try tree.get(k, at: 1) }
+        for (k, v) in updates { live[k] = v }
+        #expect(parallel.rootHash == naiveRoot(live.compactMapValues { $0 }))
+    }
+
     @Test func versionsMustIncrease() throws {
         let store = MemoryTreeStore()
         let tree = StateTree(store)
