@@ -111,10 +111,7 @@ public enum Node: Hashable, Sendable {
 
     /// Calls `body` with the canonical encoding, built on the stack.
     public func withEncoded<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try withUnsafeTemporaryAllocation(byteCount: Self.maxEncodedCount, alignment: 8) { buffer in
-            let count = write(to: buffer.baseAddress!)
-            return try body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[..<count]))
-        }
+        try withStackEncoding(capacity: Self.maxEncodedCount, write(to:), body)
     }
 
     /// The canonical encoding.

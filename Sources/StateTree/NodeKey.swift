@@ -67,10 +67,7 @@ public struct NodeKey: Hashable, Sendable, CustomStringConvertible {
 
     /// Calls `body` with the encoded key, built on the stack.
     public func withEncoded<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try withUnsafeTemporaryAllocation(byteCount: Self.maxEncodedCount, alignment: 8) { buffer in
-            let count = write(to: buffer.baseAddress!)
-            return try body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[..<count]))
-        }
+        try withStackEncoding(capacity: Self.maxEncodedCount, write(to:), body)
     }
 
     /// The encoded key.
@@ -132,5 +129,16 @@ public enum StateTreeError: Error, Equatable, Sendable, CustomStringConvertible 
             return "the witness hashes to \(actual), expected root \(expected)"
         case .malformedWitness(let why): return "malformed witness: \(why)"
         }
+    }
+}
+
+/// Encodes into a stack buffer of `capacity` bytes with `write` (which returns the length written)
+/// and calls `body` with the bytes: the allocation-free path of every stored key and node.
+func withStackEncoding<R>(
+    capacity: Int, _ write: (UnsafeMutableRawPointer) -> Int, _ body: (UnsafeRawBufferPointer) throws -> R
+) rethrows -> R {
+    try withUnsafeTemporaryAllocation(byteCount: capacity, alignment: 8) { buffer in
+        let count = write(buffer.baseAddress!)
+        return try body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[..<count]))
     }
 }

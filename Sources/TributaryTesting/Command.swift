@@ -51,12 +51,12 @@ public enum Command {
     }
 }
 
-/// A value shared with a background closure.
-final class LockedBox<T>: @unchecked Sendable {
+/// A value shared between threads, guarded by a lock.
+public final class LockedBox<T>: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: T
-    init(_ value: T) { stored = value }
-    var value: T {
+    public init(_ value: T) { stored = value }
+    public var value: T {
         get { lock.withLock { stored } }
         set { lock.withLock { stored = newValue } }
     }

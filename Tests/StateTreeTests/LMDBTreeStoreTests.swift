@@ -97,15 +97,7 @@ import TributaryTesting
         try env.read { (txn: ReadTransaction) throws in
             let tree = StateTree(LMDBTreeReader(txn))
             #expect(throws: StateTreeError.unknownVersion(14)) { _ = try tree.rootHash(at: 14) }
-            for version in Version(15)...20 {
-                let root = try tree.rootHash(at: version)
-                #expect(root == naiveRoot(history[Int(version)]))
-                for key in workload.pool {
-                    let (value, proof) = try tree.proof(for: key, at: version)
-                    #expect(value == history[Int(version)][key])
-                    #expect(proof.verify(key: key, value: value, root: root))
-                }
-            }
+            try expectProvable(tree, history: history, versions: 15...20, pool: workload.pool)
         }
     }
 

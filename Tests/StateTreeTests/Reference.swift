@@ -84,3 +84,20 @@ func expectIdentical(_ a: TreeUpdateBatch, _ b: TreeUpdateBatch, sourceLocation:
     #expect(a.staleValues.map(\.key) == b.staleValues.map(\.key), sourceLocation: sourceLocation)
     #expect(a.staleValues.map(\.version) == b.staleValues.map(\.version), sourceLocation: sourceLocation)
 }
+
+/// Asserts that each version's root is the reference root of its history entry and that every key
+/// of `pool` proves its value (or absence) against it.
+func expectProvable(
+    _ tree: StateTree, history: [[Hash: [UInt8]]], versions: ClosedRange<Version>, pool: [Hash],
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    for version in versions {
+        let root = try tree.rootHash(at: version)
+        #expect(root == naiveRoot(history[Int(version)]), sourceLocation: sourceLocation)
+        for key in pool {
+            let (value, proof) = try tree.proof(for: key, at: version)
+            #expect(value == history[Int(version)][key], sourceLocation: sourceLocation)
+            #expect(proof.verify(key: key, value: value, root: root), sourceLocation: sourceLocation)
+        }
+    }
+}

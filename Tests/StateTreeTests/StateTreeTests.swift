@@ -271,15 +271,7 @@ import TributaryTesting
         store.prune(before: 15)
         #expect(store.nodes.count < nodesBefore)
         #expect(store.values.count < valuesBefore)
-        for version in Version(15)...20 {
-            let root = try tree.rootHash(at: version)
-            #expect(root == naiveRoot(history[Int(version)]))
-            for key in workload.pool {
-                let (value, proof) = try tree.proof(for: key, at: version)
-                #expect(value == history[Int(version)][key])
-                #expect(proof.verify(key: key, value: value, root: root))
-            }
-        }
+        try expectProvable(tree, history: history, versions: 15...20, pool: workload.pool)
         #expect(throws: StateTreeError.unknownVersion(14)) { _ = try tree.rootHash(at: 14) }
         // The tree goes on from a surviving version.
         let next = try tree.update(base: 20, version: 21, updates: [(workload.pool[0], [9])])

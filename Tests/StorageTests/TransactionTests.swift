@@ -6,17 +6,6 @@ import TributaryTesting
 
 @testable import Storage
 
-/// A value shared with a background thread.
-private final class Shared<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
-    }
-}
-
 private struct Failure: Error {}
 
 @Test func putGetContainsCountAndDeleteRoundTrip() throws {
@@ -154,8 +143,8 @@ private struct Failure: Error {}
     let readerStarted = DispatchSemaphore(value: 0)
     let writerDone = DispatchSemaphore(value: 0)
     let readerDone = DispatchSemaphore(value: 0)
-    let seen = Shared<[String?]>([])
-    let writerWasBlocked = Shared(false)
+    let seen = LockedBox<[String?]>([])
+    let writerWasBlocked = LockedBox(false)
     let thread = Thread {
         do {
             try env.read { txn throws in
@@ -224,7 +213,7 @@ private struct Failure: Error {}
     let readerStarted = DispatchSemaphore(value: 0)
     let writerDone = DispatchSemaphore(value: 0)
     let readerDone = DispatchSemaphore(value: 0)
-    let seen = Shared<[String]>([])
+    let seen = LockedBox<[String]>([])
     Thread {
         do {
             try env.read { txn throws in
@@ -482,7 +471,7 @@ private struct Failure: Error {}
 @Test func concurrentWritersAllCommitWhileTheMapGrows() throws {
     let dir = try TemporaryDirectory()
     let env = try Environment(path: dir.path, options: .init(initialMapSize: 1 << 20, durability: .noSync))
-    let failures = Shared<[String]>([])
+    let failures = LockedBox<[String]>([])
     let done = DispatchGroup()
     let value = [UInt8](repeating: 0xCD, count: 4096)
     for writer in 0..<3 {
@@ -511,8 +500,8 @@ private struct Failure: Error {}
     let logs = CapturedLogs()
     let env = try Environment(
         path: dir.path, options: .init(initialMapSize: 1 << 20, durability: .noSync, logger: logs.logger))
-    let writerDone = Shared(false)
-    let problems = Shared<[String]>([])
+    let writerDone = LockedBox(false)
+    let problems = LockedBox<[String]>([])
     let readsDone = DispatchGroup()
     for _ in 0..<3 {
         readsDone.enter()
