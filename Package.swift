@@ -33,6 +33,7 @@ let package = Package(
         .target(
             name: "StateTree",
             dependencies: ["Primitives", "Storage", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "StateMachine", dependencies: ["Primitives", "StateTree"]),
         .target(
             name: "Benchmarks",
             dependencies: ["Primitives", "Storage", "Compression", "StateTree", "CLMDB", "TributaryTesting"]),
@@ -50,6 +51,8 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "CLMDB", "TributaryTesting"]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "TributaryTesting"]),
         .testTarget(name: "StateTreeTests", dependencies: ["StateTree", "Primitives", "Storage", "TributaryTesting"]),
+        .testTarget(
+            name: "StateMachineTests", dependencies: ["StateMachine", "StateTree", "Storage", "Primitives", "TributaryTesting"]),
         // Runs the built `tributary` as a real process.
         .testTarget(name: "IntegrationTests", dependencies: ["tributary", "TributaryTesting"]),
     ]

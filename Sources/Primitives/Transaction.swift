@@ -1,0 +1,145 @@
+/// An asset's name: 1 to 32 characters from `A-Z a-z 0-9 / . _ -` (`ALPHA`, or `alpha/ALPHA` for a
+/// wrapped asset). Encoded as a length-prefixed string.
+public struct AssetName: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible, CanonicalCodable {
+    public let rawValue: String
+
+    /// The longest name allowed, in bytes.
+    public static let maxLength = 32
+
+    public init?(rawValue: String) {
+        guard Self.isValid(rawValue) else { return nil }
+        self.rawValue = rawValue
+    }
+
+    static func isValid(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...maxLength).contains(bytes.count) else { return false }
+        return bytes.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)
+                || b == UInt8(ascii: "/") || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
+        }
+    }
+
+    public var description: String { rawValue }
+
+    public static func < (lhs: AssetName, rhs: AssetName) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    public func encode(to encoder: inout CanonicalEncoder) { encoder.write(rawValue) }
+
+    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
+        let name = try decoder.read(String.self, maxLength: Self.maxLength)
+        guard Self.isValid(name) else {
+            throw .invalidValue("asset name \"\(name)\" is not 1-32 of A-Z a-z 0-9 / . _ -")
+        }
+        rawValue = name
+    }
+}
+
+/// What a transaction does. Encoded as a tag byte and the call's fields.
+public enum Call: Hashable, Sendable, CanonicalCodable {
+    /// Moves `amount` of `asset` from the sender to `to`. Tag 1.
+    case transfer(to: Address, asset: AssetName, amount: UInt64)
+
+    public func encode(to encoder: inout CanonicalEncoder) {
+        switch self {
+        case .transfer(let to, let asset, let amount):
+            encoder.write(UInt8(1))
+            encoder.write(to)
+            encoder.write(asset)
+            encoder.write(amount)
+        }
+    }
+
+    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
+        switch try decoder.read(UInt8.self) {
+        case 1:
+            self = .transfer(
+                to: try decoder.read(Address.self), asset: try decoder.read(AssetName.self),
+                amount: try decoder.read(UInt64.self))
+        case let tag:
+            throw .invalidValue("unknown call tag \(tag)")
+        }
+    }
+}
+
+/// A rollup transaction: `{rollup id, nonce, sender public key, fee, call}` (DESIGN §3). The rollup
+/// id is part of the signed bytes, so a transaction signed for one rollup is invalid on every other.
+public struct Transaction: Hashable, Sendable, CanonicalCodable {
+    public var rollup: RollupID
+    public var nonce: UInt64
+    public var sender: PublicKey
+    /// Paid in the rollup's native asset to the sequencer, even when the call fails.
+    public var fee: UInt64
+    public var call: Call
+
+    public init(rollup: RollupID, nonce: UInt64, sender: PublicKey, fee: UInt64, call: Call) {
+        self.rollup = rollup
+        self.nonce = nonce
+        self.sender = sender
+        self.fee = fee
+        self.call = call
+    }
+
+    /// The domain prefix of the signed bytes.
+    public static let signingDomain = Array("tributary/tx/v1".utf8)
+
+    /// The bytes the sender signs: the domain prefix, then the canonical encoding.
+    public var signingBytes: [UInt8] { Self.signingDomain + canonicalBytes }
+
+    /// The transaction's id: SHA-256 of its signing bytes (the signature is not part of it).
+    public var id: Hash { Hash.sha256(signingBytes) }
+
+    /// The sender's address.
+    public var senderAddress: Address { sender.address }
+
+    public func encode(to encoder: inout CanonicalEncoder) {
+        encoder.write(rollup)
+        encoder.write(nonce)
+        encoder.write(sender)
+        encoder.write(fee)
+        encoder.write(call)
+    }
+
+    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
+        rollup = try decoder.read(RollupID.self)
+        nonce = try decoder.read(UInt64.self)
+        sender = try decoder.read(PublicKey.self)
+        fee = try decoder.read(UInt64.self)
+        call = try decoder.read(Call.self)
+    }
+
+    /// Signs the transaction with `key` (which must be the sender's).
+    public func signed(by key: SigningKey) -> SignedTransaction {
+        precondition(key.publicKey == sender, "a transaction must be signed by its sender")
+        return SignedTransaction(transaction: self, signature: key.sign(signingBytes))
+    }
+}
+
+/// A transaction with its sender's Ed25519 signature.
+public struct SignedTransaction: Hashable, Sendable, CanonicalCodable {
+    public var transaction: Transaction
+    public var signature: Signature
+
+    public init(transaction: Transaction, signature: Signature) {
+        self.transaction = transaction
+        self.signature = signature
+    }
+
+    /// The transaction's id (independent of the signature).
+    public var id: Hash { transaction.id }
+
+    /// Whether the signature is the sender's over the signing bytes.
+    public var hasValidSignature: Bool {
+        transaction.sender.isValidSignature(signature, for: transaction.signingBytes)
+    }
+
+    public func encode(to encoder: inout CanonicalEncoder) {
+        encoder.write(transaction)
+        encoder.write(signature)
+    }
+
+    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
+        transaction = try decoder.read(Transaction.self)
+        signature = try decoder.read(Signature.self)
+    }
+}

@@ -1,0 +1,158 @@
+import Primitives
+
+/// What a block is executed against: fixed by the block, never by a clock.
+public struct BlockContext: Hashable, Sendable {
+    public var rollup: RollupID
+    public var height: UInt64
+    /// Receives every transaction's fee.
+    public var sequencer: Address
+    /// Fees are paid in this asset.
+    public var nativeAsset: AssetName
+
+    public init(rollup: RollupID, height: UInt64, sequencer: Address, nativeAsset: AssetName) {
+        self.rollup = rollup
+        self.height = height
+        self.sequencer = sequencer
+        self.nativeAsset = nativeAsset
+    }
+}
+
+/// Why a transaction is invalid. Invalid transactions are never included in a block; a block that
+/// includes one is itself invalid.
+public enum InvalidTransaction: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Signed for another rollup.
+    case wrongRollup(expected: RollupID, actual: RollupID)
+    /// The nonce is not the sender's next nonce.
+    case wrongNonce(expected: UInt64, actual: UInt64)
+    /// The sender cannot pay the fee in the native asset.
+    case cannotPayFee(fee: UInt64, balance: UInt64)
+    /// The signature is not the sender's.
+    case badSignature
+
+    public var description: String {
+        switch self {
+        case .wrongRollup(let expected, let actual):
+            return "transaction is for rollup \(actual), this is rollup \(expected)"
+        case .wrongNonce(let expected, let actual): return "nonce \(actual) is not the sender's next nonce \(expected)"
+        case .cannotPayFee(let fee, let balance): return "fee \(fee) exceeds the sender's native balance \(balance)"
+        case .badSignature: return "signature does not verify against the sender's key"
+        }
+    }
+}
+
+/// The outcome of an included transaction.
+public enum ReceiptStatus: UInt8, Hashable, Sendable {
+    case success = 0
+    /// The sender's balance could not cover the amount (after the fee).
+    case insufficientBalance = 1
+    /// The recipient's balance would exceed 2^64 - 1.
+    case balanceOverflow = 2
+}
+
+/// What an included transaction did. Canonical encoding: `tx id ‖ status (u8) ‖ fee paid (u64)`.
+public struct Receipt: Hashable, Sendable, CanonicalCodable {
+    public var transaction: Hash
+    public var status: ReceiptStatus
+    public var feePaid: UInt64
+
+    public init(transaction: Hash, status: ReceiptStatus, feePaid: UInt64) {
+        self.transaction = transaction
+        self.status = status
+        self.feePaid = feePaid
+    }
+
+    public func encode(to encoder: inout CanonicalEncoder) {
+        encoder.write(transaction)
+        encoder.write(status.rawValue)
+        encoder.write(feePaid)
+    }
+
+    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
+        transaction = try decoder.read(Hash.self)
+        let raw = try decoder.read(UInt8.self)
+        guard let status = ReceiptStatus(rawValue: raw) else { throw .invalidValue("receipt status \(raw)") }
+        self.status = status
+        feePaid = try decoder.read(UInt64.self)
+    }
+}
+
+/// A block's execution: its receipts, its writes in key order, and every key it touched.
+public struct BlockOutcome: Sendable {
+    public var receipts: [Receipt]
+    public var writes: [(key: Hash, value: [UInt8]?)]
+    public var touchedKeys: [Hash]
+}
+
+/// The rollup's state machine: pure, deterministic, no I/O and no clock. Runs the same on the
+/// stored tree and on a witness.
+public enum Executor {
+    /// Checks that `tx` may be included next: right rollup, the sender's next nonce, a payable fee
+    /// (and, with `checkSignature`, a valid signature). Changes nothing.
+    public static func validate(
+        _ tx: SignedTransaction, context: BlockContext, accounts: Accounts, checkSignature: Bool
+    ) throws {
+        let t = tx.transaction
+        guard t.rollup == context.rollup else {
+            throw InvalidTransaction.wrongRollup(expected: context.rollup, actual: t.rollup)
+        }
+        let sender = t.senderAddress
+        let expected = try accounts.nonce(of: sender)
+        guard t.nonce == expected else { throw InvalidTransaction.wrongNonce(expected: expected, actual: t.nonce) }
+        let native = try accounts.balance(of: sender, context.nativeAsset)
+        guard native >= t.fee else { throw InvalidTransaction.cannotPayFee(fee: t.fee, balance: native) }
+        if checkSignature, !tx.hasValidSignature { throw InvalidTransaction.badSignature }
+    }
+
+    /// Applies a valid transaction: the fee goes to the sequencer and the nonce advances whatever
+    /// the call does; a call that fails leaves every other balance as it was.
+    public static func apply(_ tx: SignedTransaction, context: BlockContext, accounts: Accounts) throws -> Receipt {
+        let t = tx.transaction
+        let sender = t.senderAddress
+        try move(t.fee, of: context.nativeAsset, from: sender, to: context.sequencer, accounts: accounts)
+        accounts.setNonce(try accounts.nonce(of: sender) + 1, of: sender)
+        let status: ReceiptStatus
+        switch t.call {
+        case .transfer(let to, let asset, let amount):
+            let balance = try accounts.balance(of: sender, asset)
+            if balance < amount {
+                status = .insufficientBalance
+            } else if sender != to, try accounts.balance(of: to, asset).addingReportingOverflow(amount).overflow {
+                status = .balanceOverflow
+            } else {
+                try move(amount, of: asset, from: sender, to: to, accounts: accounts)
+                status = .success
+            }
+        }
+        return Receipt(transaction: tx.id, status: status, feePaid: t.fee)
+    }
+
+    /// Moves `amount` (which the sender holds) from one account to another.
+    static func move(_ amount: UInt64, of asset: AssetName, from: Address, to: Address, accounts: Accounts) throws {
+        guard amount > 0, from != to else { return }
+        let fromBalance = try accounts.balance(of: from, asset)
+        precondition(fromBalance >= amount, "move of more than the sender holds")
+        accounts.setBalance(fromBalance - amount, of: from, asset)
+        let toBalance = try accounts.balance(of: to, asset)
+        let (sum, overflow) = toBalance.addingReportingOverflow(amount)
+        // Only fees reach here unchecked; a fee cannot overflow the sequencer when the supply fits in u64.
+        precondition(!overflow, "balance overflow")
+        accounts.setBalance(sum, of: to, asset)
+    }
+
+    /// Executes a block's transactions in order on `base`. Every transaction must be valid in turn
+    /// (otherwise the block is invalid and this throws `InvalidTransaction`); valid ones that fail
+    /// are included with a failure receipt.
+    public static func execute(
+        _ transactions: [SignedTransaction], context: BlockContext, base: any StateReader, checkSignatures: Bool
+    ) throws -> BlockOutcome {
+        let state = StateOverlay(base: base)
+        let accounts = Accounts(state)
+        var receipts: [Receipt] = []
+        receipts.reserveCapacity(transactions.count)
+        for tx in transactions {
+            try validate(tx, context: context, accounts: accounts, checkSignature: checkSignatures)
+            receipts.append(try apply(tx, context: context, accounts: accounts))
+        }
+        return BlockOutcome(receipts: receipts, writes: state.writes, touchedKeys: state.touchedKeys)
+    }
+}
