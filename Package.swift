@@ -34,6 +34,8 @@ let package = Package(
             name: "StateTree",
             dependencies: ["Primitives", "Storage", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "StateMachine", dependencies: ["Primitives", "StateTree"]),
+        // Genesis and other configuration documents, validated with JSON paths.
+        .target(name: "Config", dependencies: ["Primitives"]),
         .target(
             name: "Benchmarks",
             dependencies: ["Primitives", "Storage", "Compression", "StateTree", "CLMDB", "TributaryTesting"]),
@@ -53,6 +55,7 @@ let package = Package(
         .testTarget(name: "StateTreeTests", dependencies: ["StateTree", "Primitives", "Storage", "TributaryTesting"]),
         .testTarget(
             name: "StateMachineTests", dependencies: ["StateMachine", "StateTree", "Storage", "Primitives", "TributaryTesting"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "Primitives"]),
         // Runs the built `tributary` as a real process.
         .testTarget(name: "IntegrationTests", dependencies: ["tributary", "TributaryTesting"]),
     ]

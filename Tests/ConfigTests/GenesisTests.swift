@@ -1,0 +1,87 @@
+import Config
+import Foundation
+import Primitives
+import Testing
+
+/// The repository's `Genesis/` folder.
+let genesisFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Genesis")
+
+@Suite struct GenesisTests {
+    @Test func theDevnetGenesisLoadsWithThreeRollups() throws {
+        let genesis = try Genesis.load(path: genesisFolder.appendingPathComponent("devnet.json").path)
+        #expect(genesis.rollups.map(\.name) == ["alpha", "beta", "gamma"])
+        #expect(genesis.rollups.map(\.id.rawValue) == [1, 2, 3])
+        #expect(genesis.rollups.map(\.nativeAsset.rawValue) == ["ALPHA", "BETA", "GAMMA"])
+        #expect(genesis.l1.fraudWindowBlocks == 10)
+        let alpha = try #require(genesis.rollup(named: "alpha"))
+        #expect(alpha.sequencer.name == "alpha/sequencer")
+        #expect(alpha.sequencer.publicKey == DevKeys.key(named: "alpha/sequencer").publicKey)
+        #expect(alpha.devAccountKeys.first == DevKeys.account(0).publicKey)
+        #expect(alpha.genesisBalances.reduce(0) { $0 + $1.amount } == alpha.supply)
+        #expect(alpha.genesisBalances.map(\.address) == alpha.genesisBalances.map(\.address).sorted())
+        #expect(genesis.rollup(id: RollupID(2))?.name == "beta")
+    }
+
+    @Test func everyProblemIsReportedWithItsJSONPath() throws {
+        let json = """
+            {
+              "l1": { "rpc": "not a url", "blockTimeMs": 5, "fraudWindowBlocks": 1.5, "bond": -1,
+                      "proposerSilenceBlocks": 3, "colour": "blue" },
+              "rollups": [
+                { "id": 1, "name": "Alpha", "rpc": "http://127.0.0.1:9545", "blockTimeMs": 500,
+                  "maxBlockTransactions": 10, "outputIntervalBlocks": 5,
+                  "batch": { "maxBytes": 65536, "maxBlocks": 5, "maxAgeMs": 1000 },
+                  "nativeAsset": { "name": "AL PHA", "supply": 100 },
+                  "devAccounts": { "count": 2, "balance": 60 }, "keys": {} },
+                { "id": 1, "name": "beta", "rpc": "http://127.0.0.1:9545", "blockTimeMs": 500,
+                  "maxBlockTransactions": 10, "outputIntervalBlocks": 5,
+                  "batch": { "maxBytes": 65536, "maxBlocks": 5, "maxAgeMs": 1000, "zstdLevel": 30 },
+                  "nativeAsset": { "name": "BETA", "supply": 100 },
+                  "devAccounts": { "count": 1, "balance": 1 } }
+              ]
+            }
+            """
+        do {
+            _ = try Genesis.parse(Data(json.utf8), source: "test.json")
+            Issue.record("an invalid genesis loaded")
+        } catch {
+            let paths = Set(error.problems.map(\.path))
+            for expected in [
+                "$.l1.rpc", "$.l1.blockTimeMs", "$.l1.fraudWindowBlocks", "$.l1.bond", "$.l1.colour",
+                "$.rollups[0].name", "$.rollups[0].nativeAsset.name", "$.rollups[0].devAccounts",
+                "$.rollups[1].batch.zstdLevel", "$.rollups[1].keys",
+            ] {
+                #expect(paths.contains(expected), "missing \(expected) in \(error)")
+            }
+            #expect(error.description.hasPrefix("test.json: "))
+            #expect(error.problems.contains { $0.path == "$.l1.colour" && $0.message.contains("not a known field") })
+            #expect(
+                error.problems.contains { $0.path == "$.l1.fraudWindowBlocks" && $0.message.contains("whole number") })
+        }
+    }
+
+    @Test func duplicateIdsNamesAndAddressesAreReported() throws {
+        let url = genesisFolder.appendingPathComponent("devnet.json")
+        var text = try String(contentsOf: url, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"id\": 2,", with: "\"id\": 1,")
+        text = text.replacingOccurrences(of: "9546", with: "9545")
+        do {
+            _ = try Genesis.parse(Data(text.utf8))
+            Issue.record("a genesis with duplicate ids loaded")
+        } catch {
+            #expect(error.problems.contains { $0.path == "$.rollups[1].id" && $0.message.contains("$.rollups[0]") })
+            #expect(error.problems.contains { $0.path == "$.rollups[1].rpc" })
+        }
+    }
+
+    @Test func unreadableOrMalformedFilesSayWhy() {
+        #expect(throws: ConfigError.self) { _ = try Genesis.load(path: "/nonexistent/genesis.json") }
+        do {
+            _ = try Genesis.parse(Data("{ not json".utf8), source: "x.json")
+        } catch {
+            #expect(error.problems.first?.path == "$")
+            #expect(error.problems.first?.message.contains("not valid JSON") == true)
+        }
+    }
+}
