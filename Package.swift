@@ -13,6 +13,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
     ],
     targets: [
         // System libraries. Debian: liblmdb-dev, libzstd-dev (Scripts/bootstrap installs them).
@@ -37,6 +42,12 @@ let package = Package(
         // Genesis and other configuration documents, validated with JSON paths.
         .target(name: "Config", dependencies: ["Primitives"]),
         .target(
+            name: "Chain",
+            dependencies: [
+                "Primitives", "Storage", "StateTree", "StateMachine", "Config",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
             name: "Benchmarks",
             dependencies: ["Primitives", "Storage", "Compression", "StateTree", "CLMDB", "TributaryTesting"]),
         // Test support: seeded randomness, temporary directories, process helpers.
@@ -56,6 +67,8 @@ let package = Package(
         .testTarget(
             name: "StateMachineTests", dependencies: ["StateMachine", "StateTree", "Storage", "Primitives", "TributaryTesting"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Primitives"]),
+        .testTarget(
+            name: "ChainTests", dependencies: ["Chain", "Config", "StateMachine", "Primitives", "Storage", "TributaryTesting"]),
         // Runs the built `tributary` as a real process.
         .testTarget(name: "IntegrationTests", dependencies: ["tributary", "TributaryTesting"]),
     ]

@@ -38,3 +38,14 @@ extension Address: StorageCodable {
         self = address
     }
 }
+
+/// Consensus values are stored in their canonical encoding: declare `extension T: StorageCodable {}`.
+extension StorageCodable where Self: CanonicalCodable {
+    public func withStorageBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try canonicalBytes.withUnsafeBytes(body)
+    }
+
+    public init(storageBytes raw: UnsafeRawBufferPointer) throws {
+        try self.init(canonicalBytes: Array(raw))
+    }
+}

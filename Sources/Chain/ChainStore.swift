@@ -1,0 +1,260 @@
+import Config
+import Logging
+import Primitives
+import StateMachine
+import StateTree
+import Storage
+
+/// What can go wrong with a chain store beyond storage errors.
+public enum ChainError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The store was created for another genesis (or another rollup).
+    case genesisMismatch(stored: Hash, expected: Hash)
+    /// The store has data but no head pointer, or a head without its header.
+    case corrupt(String)
+    /// Verification found a block whose stored data disagrees with its re-execution.
+    case verificationFailed(height: UInt64, what: String)
+
+    public var description: String {
+        switch self {
+        case .genesisMismatch(let stored, let expected):
+            return
+                "the store belongs to genesis \(stored), not \(expected): use another --datadir or the matching genesis"
+        case .corrupt(let why): return "the chain store is damaged: \(why)"
+        case .verificationFailed(let height, let what): return "block \(height) does not verify: \(what)"
+        }
+    }
+}
+
+/// A block that was just committed, with what the sequencer needs to report.
+public struct CommittedBlock: Sendable {
+    public var block: Block
+    public var receipts: [Receipt]
+    /// Candidates left out because they were invalid when their turn came.
+    public var dropped: [(transaction: SignedTransaction, reason: InvalidTransaction)]
+}
+
+/// A rollup's persistent chain: blocks, receipts, the transaction index and the state tree, in one
+/// LMDB environment. Every block is committed in ONE write transaction together with its state
+/// nodes and the head pointer, so the head is never ahead of the data and a crash loses nothing
+/// that was committed.
+public final class ChainStore: @unchecked Sendable {
+    public let environment: Environment
+    public let rollup: RollupParameters
+    /// The genesis block's hash.
+    public let genesisHash: Hash
+
+    /// Opens (creating and writing the genesis block if empty) the store in `datadir`.
+    public init(datadir: String, rollup: RollupParameters, options: Environment.Options = Environment.Options()) throws
+    {
+        self.rollup = rollup
+        environment = try Environment(path: datadir, options: options)
+        let genesis = try Self.genesisBlock(rollup)
+        genesisHash = genesis.block.header.hash
+        let stored: Hash? = try environment.read { txn in
+            try txn.get(Meta.self, Meta.genesis).flatMap { Hash(bytes: $0) }
+        }
+        if let stored {
+            guard stored == genesisHash else { throw ChainError.genesisMismatch(stored: stored, expected: genesisHash) }
+            return
+        }
+        guard !options.readOnly else { throw ChainError.corrupt("no genesis block in a store opened read-only") }
+        try environment.write { txn in
+            try LMDBTreeStore.write(genesis.state, in: txn)
+            try Self.put(genesis.block, receipts: [], in: txn)
+            try txn.put(Meta.self, Meta.genesis, genesis.block.header.hash.bytes)
+        }
+    }
+
+    /// The genesis block of `rollup` and its state (tree version 0). Deterministic: no clock.
+    static func genesisBlock(_ rollup: RollupParameters) throws -> (block: Block, state: TreeUpdateBatch) {
+        let writes = rollup.genesisBalances.map {
+            (key: StateKey.balance($0.address, rollup.nativeAsset), value: Optional($0.amount.canonicalBytes))
+        }
+        let state = try StateTree(MemoryTreeStore()).update(base: nil, version: 0, updates: writes)
+        let header = BlockHeader(
+            rollup: rollup.id, height: 0, parent: .zero, l1Origin: .none, timestamp: 0,
+            transactionsRoot: MerkleList.root([]),
+            stateRoot: state.rootHash, outboxRoot: .zero, receiptsRoot: MerkleList.root([]))
+        return (Block(header: header, transactions: []), state)
+    }
+
+    static func put(_ block: Block, receipts: [Receipt], in txn: WriteTransaction) throws {
+        let height = block.header.height
+        try txn.put(Headers.self, height, block.header, append: true)
+        try txn.put(BlockHashes.self, block.header.hash, height)
+        try txn.put(Bodies.self, height, BlockBody(block.transactions), append: true)
+        try txn.put(Receipts.self, height, BlockReceipts(receipts), append: true)
+        for (i, tx) in block.transactions.enumerated() {
+            try txn.put(TransactionIndex.self, tx.id, TransactionLocation(height: height, index: UInt32(i)))
+        }
+        try txn.put(Meta.self, Meta.head, height.canonicalBytes)
+    }
+
+    // MARK: Reads
+
+    /// The newest committed header.
+    public func head() throws -> BlockHeader { try environment.read { try Self.head(in: $0) } }
+
+    static func head(in txn: ReadTransaction) throws -> BlockHeader {
+        guard let raw = try txn.get(Meta.self, Meta.head) else { throw ChainError.corrupt("no head pointer") }
+        let height = try UInt64(canonicalBytes: raw)
+        guard let header = try txn.get(Headers.self, height) else {
+            throw ChainError.corrupt("head \(height) has no header")
+        }
+        return header
+    }
+
+    /// The header at `height`, or nil.
+    public func header(at height: UInt64) throws -> BlockHeader? {
+        try environment.read { try $0.get(Headers.self, height) }
+    }
+
+    /// The height of the block with `hash`, or nil.
+    public func height(ofBlock hash: Hash) throws -> UInt64? {
+        try environment.read { try $0.get(BlockHashes.self, hash) }
+    }
+
+    /// The block at `height`, or nil.
+    public func block(at height: UInt64) throws -> Block? {
+        try environment.read { txn in
+            guard let header = try txn.get(Headers.self, height), let body = try txn.get(Bodies.self, height) else {
+                return nil
+            }
+            return Block(header: header, transactions: body.transactions)
+        }
+    }
+
+    /// The receipts of the block at `height`, or nil.
+    public func receipts(at height: UInt64) throws -> [Receipt]? {
+        try environment.read { try $0.get(Receipts.self, height)?.receipts }
+    }
+
+    /// Where transaction `id` was included, or nil.
+    public func location(ofTransaction id: Hash) throws -> TransactionLocation? {
+        try environment.read { try $0.get(TransactionIndex.self, id) }
+    }
+
+    /// Runs `body` with the state after the block at `height` (default: the head).
+    public func withState<R>(at height: UInt64? = nil, _ body: (StateOverlay, UInt64) throws -> R) throws -> R {
+        try environment.read { txn in
+            let at = try height ?? Self.head(in: txn).height
+            let overlay = StateOverlay(base: TreeStateReader(tree: StateTree(LMDBTreeReader(txn)), version: at))
+            return try body(overlay, at)
+        }
+    }
+
+    /// A state proof of `key` against the state root after the block at `height` (default: head).
+    public func proof(of key: Hash, at height: UInt64? = nil) throws -> (
+        value: [UInt8]?, proof: SparseMerkleProof, height: UInt64
+    ) {
+        try environment.read { txn in
+            let at = try height ?? Self.head(in: txn).height
+            let (value, proof) = try StateTree(LMDBTreeReader(txn)).proof(for: key, at: at)
+            return (value, proof, at)
+        }
+    }
+
+    // MARK: Block production
+
+    /// Executes `candidates` in order on the head state, leaving out those invalid when their turn
+    /// comes, and commits the resulting block — header, body, receipts, index, state and head —
+    /// in one write transaction. Signatures must already have been checked (the mempool does, in
+    /// parallel); everything else is checked here.
+    public func commitBlock(
+        candidates: [SignedTransaction], timestamp: UInt64, l1Origin: L1Origin = .none
+    ) throws -> CommittedBlock {
+        try environment.write { txn in
+            let parent = try Self.head(in: txn)
+            let height = parent.height + 1
+            let tree = StateTree(LMDBTreeReader(txn))
+            let state = StateOverlay(base: TreeStateReader(tree: tree, version: parent.height))
+            let accounts = Accounts(state)
+            let context = BlockContext(
+                rollup: rollup.id, height: height, sequencer: rollup.sequencer.publicKey.address,
+                nativeAsset: rollup.nativeAsset)
+            var included: [SignedTransaction] = []
+            var receipts: [Receipt] = []
+            var dropped: [(transaction: SignedTransaction, reason: InvalidTransaction)] = []
+            for tx in candidates {
+                do {
+                    try Executor.validate(tx, context: context, accounts: accounts, checkSignature: false)
+                } catch let reason as InvalidTransaction {
+                    dropped.append((tx, reason))
+                    continue
+                }
+                receipts.append(try Executor.apply(tx, context: context, accounts: accounts))
+                included.append(tx)
+            }
+            let batch = try tree.update(
+                base: parent.height, version: height, updates: state.writes,
+                parallelReaders: LMDBTreeReaderProvider(environment))
+            let header = BlockHeader(
+                rollup: rollup.id, height: height, parent: parent.hash, l1Origin: l1Origin, timestamp: timestamp,
+                transactionsRoot: MerkleList.root(included.map(\.id)), stateRoot: batch.rootHash, outboxRoot: .zero,
+                receiptsRoot: MerkleList.root(receipts.map { Hash.sha256($0.canonicalBytes) }))
+            let block = Block(header: header, transactions: included)
+            try LMDBTreeStore.write(batch, in: txn)
+            try Self.put(block, receipts: receipts, in: txn)
+            return CommittedBlock(block: block, receipts: receipts, dropped: dropped)
+        }
+    }
+
+    // MARK: Verification
+
+    /// Re-executes every block from genesis (signatures checked) in memory and compares every
+    /// header's roots, parent link and receipts, and the stored state root, with the results.
+    /// Returns the number of blocks checked; throws `verificationFailed` at the first difference.
+    @discardableResult
+    public func verify() throws -> UInt64 {
+        let genesis = try Self.genesisBlock(rollup)
+        let memory = MemoryTreeStore()
+        memory.apply(genesis.state)
+        return try environment.read { txn in
+            let head = try Self.head(in: txn)
+            guard try txn.get(Headers.self, 0) == genesis.block.header else {
+                throw ChainError.verificationFailed(
+                    height: 0, what: "the genesis header differs from the genesis file's")
+            }
+            var parent = genesis.block.header
+            for height in stride(from: UInt64(1), through: head.height, by: 1) {
+                guard let header = try txn.get(Headers.self, height), let body = try txn.get(Bodies.self, height),
+                    let stored = try txn.get(Receipts.self, height)
+                else { throw ChainError.verificationFailed(height: height, what: "header, body or receipts missing") }
+                func fail(_ what: String) -> ChainError { .verificationFailed(height: height, what: what) }
+                guard header.parent == parent.hash, header.rollup == rollup.id else {
+                    throw fail("parent link or rollup id")
+                }
+                guard header.transactionsRoot == MerkleList.root(body.transactions.map(\.id)) else {
+                    throw fail("transactions root")
+                }
+                let context = BlockContext(
+                    rollup: rollup.id, height: height, sequencer: rollup.sequencer.publicKey.address,
+                    nativeAsset: rollup.nativeAsset)
+                let outcome: BlockOutcome
+                do {
+                    outcome = try Executor.execute(
+                        body.transactions, context: context,
+                        base: TreeStateReader(tree: StateTree(memory), version: height - 1),
+                        checkSignatures: true)
+                } catch let invalid as InvalidTransaction {
+                    throw fail("an invalid transaction: \(invalid)")
+                }
+                guard outcome.receipts == stored.receipts else { throw fail("receipts differ from re-execution") }
+                guard header.receiptsRoot == MerkleList.root(outcome.receipts.map { Hash.sha256($0.canonicalBytes) })
+                else {
+                    throw fail("receipts root")
+                }
+                let batch = try StateTree(memory).update(base: height - 1, version: height, updates: outcome.writes)
+                memory.apply(batch)
+                guard header.stateRoot == batch.rootHash else {
+                    throw fail("state root \(header.stateRoot), re-executed \(batch.rootHash)")
+                }
+                guard try StateTree(LMDBTreeReader(txn)).rootHash(at: height) == batch.rootHash else {
+                    throw fail("the stored state tree's root")
+                }
+                parent = header
+            }
+            return head.height
+        }
+    }
+}
