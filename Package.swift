@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
@@ -66,7 +67,18 @@ let package = Package(
         .testTarget(name: "StateTreeTests", dependencies: ["StateTree", "Primitives", "Storage", "TributaryTesting"]),
         .testTarget(
             name: "StateMachineTests", dependencies: ["StateMachine", "StateTree", "Storage", "Primitives", "TributaryTesting"]),
+        .target(
+            name: "Rollup",
+            dependencies: [
+                "Primitives", "Chain", "Config", "StateMachine",
+                .product(name: "Collections", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Primitives"]),
+        .testTarget(
+            name: "RollupTests", dependencies: ["Rollup", "Chain", "Config", "Primitives", "StateMachine", "TributaryTesting"]),
         .testTarget(
             name: "ChainTests", dependencies: ["Chain", "Config", "StateMachine", "Primitives", "Storage", "TributaryTesting"]),
         // Runs the built `tributary` as a real process.
