@@ -143,3 +143,59 @@ final class JSONReader {
         return n
     }
 }
+
+extension JSONValue: Encodable {
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .integer(let i): try c.encode(i)
+        case .unsigned(let u): try c.encode(u)
+        case .fraction(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+
+    /// The JSON text (object keys sorted, so equal values print equally).
+    public func serialized() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+
+    /// An unsigned integer, kept exact.
+    public static func number(_ value: some BinaryInteger) -> JSONValue {
+        if let i = Int64(exactly: value) { return .integer(i) }
+        return .unsigned(UInt64(value))
+    }
+
+    /// The value as an unsigned integer, if it is one.
+    public var unsignedValue: UInt64? {
+        switch self {
+        case .integer(let i) where i >= 0: return UInt64(i)
+        case .unsigned(let u): return u
+        default: return nil
+        }
+    }
+
+    /// The value as a string, if it is one.
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    /// The value as a boolean, if it is one.
+    public var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
+    /// The member `key` of an object.
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let o) = self { return o[key] }
+        return nil
+    }
+}
