@@ -16,11 +16,21 @@ public struct RPCError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String { "JSON-RPC error \(code): \(message)" }
 
-    public static func parseError(_ detail: String) -> RPCError { RPCError(code: -32700, message: "parse error: \(detail)") }
-    public static func invalidRequest(_ detail: String) -> RPCError { RPCError(code: -32600, message: "invalid request: \(detail)") }
-    public static func methodNotFound(_ name: String) -> RPCError { RPCError(code: -32601, message: "method not found: \(name)") }
-    public static func invalidParams(_ detail: String) -> RPCError { RPCError(code: -32602, message: "invalid params: \(detail)") }
-    public static func internalError(_ detail: String) -> RPCError { RPCError(code: -32603, message: "internal error: \(detail)") }
+    public static func parseError(_ detail: String) -> RPCError {
+        RPCError(code: -32700, message: "parse error: \(detail)")
+    }
+    public static func invalidRequest(_ detail: String) -> RPCError {
+        RPCError(code: -32600, message: "invalid request: \(detail)")
+    }
+    public static func methodNotFound(_ name: String) -> RPCError {
+        RPCError(code: -32601, message: "method not found: \(name)")
+    }
+    public static func invalidParams(_ detail: String) -> RPCError {
+        RPCError(code: -32602, message: "invalid params: \(detail)")
+    }
+    public static func internalError(_ detail: String) -> RPCError {
+        RPCError(code: -32603, message: "internal error: \(detail)")
+    }
 
     var json: JSONValue {
         var o: [String: JSONValue] = ["code": .integer(Int64(code)), "message": .string(message)]
@@ -43,7 +53,9 @@ public struct RPCParams: Sendable {
     }
 
     public func string(_ index: Int, _ name: String) throws(RPCError) -> String {
-        guard let s = optional(index)?.stringValue else { throw .invalidParams("parameter \(index) (\(name)) must be a string") }
+        guard let s = optional(index)?.stringValue else {
+            throw .invalidParams("parameter \(index) (\(name)) must be a string")
+        }
         return s
     }
 
@@ -54,7 +66,9 @@ public struct RPCParams: Sendable {
 
     /// Refuses more parameters than the method takes.
     public func expect(atMost count: Int) throws(RPCError) {
-        guard values.count <= count else { throw .invalidParams("expected at most \(count) parameters, got \(values.count)") }
+        guard values.count <= count else {
+            throw .invalidParams("expected at most \(count) parameters, got \(values.count)")
+        }
     }
 }
 
@@ -80,9 +94,12 @@ public struct RPCDispatcher: Sendable {
         }
         switch document {
         case .array(let requests):
-            guard !requests.isEmpty else { return encode(response(id: .null, .failure(.invalidRequest("empty batch")))) }
+            guard !requests.isEmpty else {
+                return encode(response(id: .null, .failure(.invalidRequest("empty batch"))))
+            }
             guard requests.count <= maxBatch else {
-                return encode(response(id: .null, .failure(.invalidRequest("batch of \(requests.count) exceeds \(maxBatch)"))))
+                return encode(
+                    response(id: .null, .failure(.invalidRequest("batch of \(requests.count) exceeds \(maxBatch)"))))
             }
             var responses: [JSONValue] = []
             for request in requests { if let r = await handleOne(request) { responses.append(r) } }

@@ -36,9 +36,12 @@ public struct RPCServer: Sendable {
                 let error = RPCError.invalidRequest("the request body exceeds \(server.maxBodyBytes) bytes")
                 return Self.json(server.dispatcher.response(id: .null, .failure(error)), status: .contentTooLarge)
             }
-            guard let reply = await server.dispatcher.handle(Data(buffer: body)) else { return Response(status: .noContent) }
+            guard let reply = await server.dispatcher.handle(Data(buffer: body)) else {
+                return Response(status: .noContent)
+            }
             return Response(
-                status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: reply)))
+                status: .ok, headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(data: reply)))
         }
         router.get("/health") { _, _ -> Response in
             let (ok, body) = await server.health()
@@ -56,6 +59,8 @@ public struct RPCServer: Sendable {
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status) -> Response {
         let data = (try? value.serialized()) ?? Data()
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: data)))
+        return Response(
+            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: data))
+        )
     }
 }

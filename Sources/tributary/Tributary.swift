@@ -5,11 +5,11 @@ let tributaryVersion = "0.1.0"
 
 /// The one Tributary executable: daemons, operator tools, client and benchmarks as subcommands.
 @main
-struct Tributary: ParsableCommand {
+struct Tributary: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tributary",
         abstract: "A persistent multi-rollup ledger node: L1, rollup nodes, operator tools and benchmarks.",
         version: "tributary \(tributaryVersion)",
-        subcommands: [Bench.self]
+        subcommands: [NodeCommand.self, TxCommand.self, AccountCommand.self, BlockCommand.self, Bench.self]
     )
 }

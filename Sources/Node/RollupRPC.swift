@@ -1,0 +1,271 @@
+import Chain
+import Config
+import Foundation
+import Primitives
+import RPC
+import Rollup
+import StateMachine
+import StateTree
+
+/// Application error codes of the rollup RPC (docs/rpc.md); the standard ones are -32700…-32603.
+public enum RollupErrorCode {
+    public static let badSignature = -32001
+    public static let wrongRollup = -32002
+    public static let nonceTooLow = -32003
+    public static let nonceTooHigh = -32004
+    public static let cannotPayFee = -32005
+    public static let alreadyKnown = -32006
+    public static let nonceTaken = -32007
+    public static let senderFull = -32008
+    public static let mempoolFull = -32009
+    public static let tooLarge = -32010
+    public static let notFound = -32011
+}
+
+/// The `rollup_*` methods of a rollup node.
+public struct RollupRPC: Sendable {
+    public let store: ChainStore
+    public let mempool: Mempool
+
+    public init(store: ChainStore, mempool: Mempool) {
+        self.store = store
+        self.mempool = mempool
+    }
+
+    var rollup: RollupParameters { store.rollup }
+
+    public func register(into d: inout RPCDispatcher) {
+        d.register("rollup_sendTransaction") { try await self.sendTransaction($0) }
+        d.register("rollup_getTransaction") { try self.getTransaction($0) }
+        d.register("rollup_getReceipt") { try self.getReceipt($0) }
+        d.register("rollup_getBlock") { try self.getBlock($0) }
+        d.register("rollup_blockNumber") { params in
+            try params.expect(atMost: 0)
+            return .number(try self.store.head().height)
+        }
+        d.register("rollup_getAccount") { try self.getAccount($0) }
+        d.register("rollup_getNonce") { try self.getNonce($0) }
+        d.register("rollup_status") { _ in try self.status() }
+    }
+
+    // MARK: Transactions
+
+    func sendTransaction(_ params: RPCParams) async throws -> JSONValue {
+        try params.expect(atMost: 1)
+        let raw = try params.hex(0, "signed transaction")
+        let tx: SignedTransaction
+        do {
+            tx = try SignedTransaction(canonicalBytes: raw, limits: DecodingLimits(maxLength: 4096, maxCount: 16))
+        } catch {
+            throw RPCError.invalidParams("parameter 0 is not a canonical signed transaction: \(error)")
+        }
+        let sender = tx.transaction.senderAddress
+        let account = try store.withState { state, _ in
+            let accounts = Accounts(state)
+            return (
+                nonce: try accounts.nonce(of: sender),
+                nativeBalance: try accounts.balance(of: sender, rollup.nativeAsset)
+            )
+        }
+        do {
+            try mempool.add(tx, encodedSize: raw.count, account: account)
+        } catch {
+            throw Self.rpcError(error)
+        }
+        return .string(tx.id.hex)
+    }
+
+    static func rpcError(_ error: MempoolError) -> RPCError {
+        let code: Int
+        switch error {
+        case .tooLarge: code = RollupErrorCode.tooLarge
+        case .wrongRollup: code = RollupErrorCode.wrongRollup
+        case .badSignature: code = RollupErrorCode.badSignature
+        case .nonceTooLow: code = RollupErrorCode.nonceTooLow
+        case .nonceTooHigh: code = RollupErrorCode.nonceTooHigh
+        case .cannotPayFee: code = RollupErrorCode.cannotPayFee
+        case .alreadyKnown: code = RollupErrorCode.alreadyKnown
+        case .nonceTaken: code = RollupErrorCode.nonceTaken
+        case .senderFull: code = RollupErrorCode.senderFull
+        case .full: code = RollupErrorCode.mempoolFull
+        }
+        return RPCError(code: code, message: error.description)
+    }
+
+    func transactionID(_ params: RPCParams) throws -> Hash {
+        try params.expect(atMost: 1)
+        let text = try params.string(0, "transaction id")
+        guard let id = try? Hash(hex: text) else {
+            throw RPCError.invalidParams("parameter 0 (transaction id) must be 32 bytes of hex")
+        }
+        return id
+    }
+
+    func getTransaction(_ params: RPCParams) throws -> JSONValue {
+        let id = try transactionID(params)
+        if let location = try store.location(ofTransaction: id), let block = try store.block(at: location.height) {
+            var json = Self.json(block.transactions[Int(location.index)])
+            json["status"] = .string("included")
+            json["blockHeight"] = .number(location.height)
+            json["blockHash"] = .string(block.header.hash.hex)
+            json["index"] = .number(location.index)
+            return .object(json)
+        }
+        switch mempool.status(of: id) {
+        case .pending: return .object(["id": .string(id.hex), "status": .string("pending")])
+        case .dropped(let reason):
+            return .object(["id": .string(id.hex), "status": .string("dropped"), "reason": .string(reason)])
+        case .unknown: return .null
+        }
+    }
+
+    func getReceipt(_ params: RPCParams) throws -> JSONValue {
+        let id = try transactionID(params)
+        guard let location = try store.location(ofTransaction: id),
+            let receipts = try store.receipts(at: location.height),
+            let header = try store.header(at: location.height)
+        else { return .null }
+        let receipt = receipts[Int(location.index)]
+        return .object([
+            "transaction": .string(receipt.transaction.hex), "status": .string(Self.name(receipt.status)),
+            "success": .bool(receipt.status == .success), "feePaid": .number(receipt.feePaid),
+            "blockHeight": .number(location.height), "blockHash": .string(header.hash.hex),
+            "index": .number(location.index),
+        ])
+    }
+
+    static func name(_ status: ReceiptStatus) -> String {
+        switch status {
+        case .success: return "success"
+        case .insufficientBalance: return "insufficientBalance"
+        case .balanceOverflow: return "balanceOverflow"
+        }
+    }
+
+    // MARK: Blocks
+
+    func getBlock(_ params: RPCParams) throws -> JSONValue {
+        try params.expect(atMost: 2)
+        let height: UInt64?
+        switch params.optional(0) {
+        case nil, .string("latest")?: height = try store.head().height
+        case .string(let text)?:
+            guard let hash = try? Hash(hex: text) else {
+                throw RPCError.invalidParams("parameter 0 must be a height, \"latest\" or a 32-byte block hash")
+            }
+            height = try store.height(ofBlock: hash)
+        case let value?:
+            guard let h = value.unsignedValue else {
+                throw RPCError.invalidParams("parameter 0 must be a height, \"latest\" or a block hash")
+            }
+            height = h
+        }
+        let full = params.optional(1)?.boolValue ?? false
+        guard let height, let block = try store.block(at: height) else { return .null }
+        var json = Self.json(block.header)
+        json["transactions"] = .array(block.transactions.map { full ? .object(Self.json($0)) : .string($0.id.hex) })
+        return .object(json)
+    }
+
+    // MARK: Accounts
+
+    func address(_ params: RPCParams) throws -> Address {
+        let text = try params.string(0, "address")
+        guard let address = try? Address(hex: text) else {
+            throw RPCError.invalidParams("parameter 0 (address) must be 20 bytes of hex")
+        }
+        return address
+    }
+
+    func getAccount(_ params: RPCParams) throws -> JSONValue {
+        try params.expect(atMost: 2)
+        let address = try address(params)
+        let options = params.optional(1)
+        var assets = [rollup.nativeAsset]
+        if let list = options?["assets"] {
+            guard case .array(let names) = list else {
+                throw RPCError.invalidParams("assets must be an array of asset names")
+            }
+            assets = try names.map { value in
+                guard let name = value.stringValue.flatMap(AssetName.init(rawValue:)) else {
+                    throw RPCError.invalidParams("\(value) is not an asset name")
+                }
+                return name
+            }
+        }
+        let withProof = options?["proof"]?.boolValue ?? false
+        return try store.withState { state, height in
+            let accounts = Accounts(state)
+            var balances: [String: JSONValue] = [:]
+            for asset in assets { balances[asset.rawValue] = .number(try accounts.balance(of: address, asset)) }
+            let nonce = try accounts.nonce(of: address)
+            var json: [String: JSONValue] = [
+                "address": .string(address.hex), "nonce": .number(nonce), "balances": .object(balances),
+                "height": .number(height),
+                "pendingNonce": .number(mempool.pendingNonce(of: address) ?? nonce),
+            ]
+            if withProof {
+                let root = try store.header(at: height)?.stateRoot ?? .zero
+                json["stateRoot"] = .string(root.hex)
+                var proofs: [String: JSONValue] = [:]
+                proofs["nonce"] = .string(
+                    "0x" + Hex.encode(try store.proof(of: StateKey.nonce(address), at: height).proof.canonicalBytes))
+                for asset in assets {
+                    let p = try store.proof(of: StateKey.balance(address, asset), at: height).proof
+                    proofs["balance:" + asset.rawValue] = .string("0x" + Hex.encode(p.canonicalBytes))
+                }
+                json["proofs"] = .object(proofs)
+            }
+            return .object(json)
+        }
+    }
+
+    func getNonce(_ params: RPCParams) throws -> JSONValue {
+        try params.expect(atMost: 1)
+        let address = try address(params)
+        let nonce = try store.withState { state, _ in try Accounts(state).nonce(of: address) }
+        return .object(["nonce": .number(nonce), "pending": .number(mempool.pendingNonce(of: address) ?? nonce)])
+    }
+
+    func status() throws -> JSONValue {
+        let head = try store.head()
+        return .object([
+            "rollup": .number(rollup.id.rawValue), "name": .string(rollup.name),
+            "nativeAsset": .string(rollup.nativeAsset.rawValue),
+            "genesisHash": .string(store.genesisHash.hex), "head": .object(Self.json(head)),
+            "mempool": .number(mempool.count), "sequencer": .string(rollup.sequencer.publicKey.address.hex),
+        ])
+    }
+
+    // MARK: JSON forms
+
+    static func json(_ header: BlockHeader) -> [String: JSONValue] {
+        [
+            "rollup": .number(header.rollup.rawValue), "height": .number(header.height),
+            "hash": .string(header.hash.hex),
+            "parent": .string(header.parent.hex),
+            "l1Origin": .object(["height": .number(header.l1Origin.height), "hash": .string(header.l1Origin.hash.hex)]),
+            "timestamp": .number(header.timestamp), "transactionsRoot": .string(header.transactionsRoot.hex),
+            "stateRoot": .string(header.stateRoot.hex), "outboxRoot": .string(header.outboxRoot.hex),
+            "receiptsRoot": .string(header.receiptsRoot.hex),
+        ]
+    }
+
+    static func json(_ tx: SignedTransaction) -> [String: JSONValue] {
+        let t = tx.transaction
+        var call: [String: JSONValue]
+        switch t.call {
+        case .transfer(let to, let asset, let amount):
+            call = [
+                "type": .string("transfer"), "to": .string(to.hex), "asset": .string(asset.rawValue),
+                "amount": .number(amount),
+            ]
+        }
+        return [
+            "id": .string(tx.id.hex), "rollup": .number(t.rollup.rawValue), "nonce": .number(t.nonce),
+            "sender": .string(t.sender.hex), "from": .string(t.senderAddress.hex), "fee": .number(t.fee),
+            "call": .object(call),
+            "signature": .string(tx.signature.hex),
+        ]
+    }
+}

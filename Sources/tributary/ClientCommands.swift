@@ -1,0 +1,163 @@
+import ArgumentParser
+import Config
+import Foundation
+import Primitives
+import RPC
+
+/// `tributary tx …`: build, sign and send transactions.
+struct TxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tx", abstract: "Build, sign and send transactions.", subcommands: [TransferCommand.self])
+}
+
+/// `tributary tx transfer`.
+struct TransferCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transfer", abstract: "Send an asset to an address.",
+        discussion:
+            "--from takes a dev account name (dev0, dev1, …; insecure keys from the published dev seed) or a 32-byte hex key seed."
+    )
+
+    @OptionGroup var client: ClientOptions
+
+    @Option(help: "The sender: devN or a 0x… 32-byte key seed.")
+    var from: String
+
+    @Option(help: "The recipient's address (0x… 20 bytes) or a dev account name.")
+    var to: String
+
+    @Option(help: "The asset's name (e.g. ALPHA).")
+    var asset: String
+
+    @Option(help: "The amount, in the asset's smallest unit.")
+    var amount: UInt64
+
+    @Option(help: "The fee, paid in the rollup's native asset.")
+    var fee: UInt64 = 1
+
+    @Option(help: "The seed of dev account names.")
+    var devSeed = DevKeys.publishedSeed
+
+    @Flag(help: "Wait until the transaction is in a block and print its receipt.")
+    var wait = false
+
+    @Option(help: "Seconds to wait with --wait.")
+    var timeout = 60.0
+
+    func run() async throws {
+        let key = try resolveKey(from, seed: devSeed)
+        let recipient = try resolveAddress(to, seed: devSeed)
+        guard let assetName = AssetName(rawValue: asset) else {
+            throw ValidationError("\"\(asset)\" is not an asset name")
+        }
+        let rpc = client.client
+        let status = try await rpc.call("rollup_status")
+        guard let rollup = status["rollup"]?.unsignedValue else {
+            throw ValidationError("the node did not report its rollup id")
+        }
+        let nonces = try await rpc.call("rollup_getNonce", [.string(key.address.hex)])
+        let nonce = nonces["pending"]?.unsignedValue ?? 0
+        let tx = Transaction(
+            rollup: RollupID(UInt32(rollup)), nonce: nonce, sender: key.publicKey, fee: fee,
+            call: .transfer(to: recipient, asset: assetName, amount: amount)
+        ).signed(by: key)
+        let id = try await rpc.call("rollup_sendTransaction", [.string("0x" + Hex.encode(tx.canonicalBytes))])
+        guard wait else {
+            try client.output(.object(["id": id, "nonce": .number(nonce)])) { _ in "sent \(render(id)) (nonce \(nonce))"
+            }
+            return
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let receipt = try await rpc.call("rollup_getReceipt", [id])
+            if receipt != .null {
+                try client.output(receipt) {
+                    summary($0, ["transaction", "status", "feePaid", "blockHeight", "blockHash", "index"])
+                }
+                if receipt["success"]?.boolValue != true { throw ExitCode(2) }
+                return
+            }
+            if let info = try? await rpc.call("rollup_getTransaction", [id]), info["status"]?.stringValue == "dropped" {
+                throw ValidationError("transaction \(render(id)) was dropped: \(info["reason"]?.stringValue ?? "")")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ValidationError("transaction \(render(id)) was not included within \(timeout) s")
+    }
+}
+
+/// `tributary account`.
+struct AccountCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "account", abstract: "Show an account's nonce and balances.")
+
+    @OptionGroup var client: ClientOptions
+
+    @Argument(help: "The address (0x… 20 bytes) or a dev account name.")
+    var address: String
+
+    @Option(parsing: .upToNextOption, help: "Assets to show (default: the rollup's native asset).")
+    var assets: [String] = []
+
+    @Flag(help: "Include state proofs against the state root.")
+    var proof = false
+
+    @Option(help: "The seed of dev account names.")
+    var devSeed = DevKeys.publishedSeed
+
+    func run() async throws {
+        let target = try resolveAddress(address, seed: devSeed)
+        var options: [String: JSONValue] = ["proof": .bool(proof)]
+        if !assets.isEmpty { options["assets"] = .array(assets.map(JSONValue.string)) }
+        let account = try await client.client.call("rollup_getAccount", [.string(target.hex), .object(options)])
+        try client.output(account) {
+            summary($0, ["address", "nonce", "pendingNonce", "balances", "height", "stateRoot"])
+        }
+    }
+}
+
+/// `tributary block`.
+struct BlockCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "block", abstract: "Show a block by height, hash or \"latest\".")
+
+    @OptionGroup var client: ClientOptions
+
+    @Argument(help: "A height, a block hash, or latest.")
+    var block = "latest"
+
+    @Flag(help: "Include whole transactions, not only their ids.")
+    var full = false
+
+    func run() async throws {
+        let selector: JSONValue = UInt64(block).map { .number($0) } ?? .string(block)
+        let result = try await client.client.call("rollup_getBlock", [selector, .bool(full)])
+        guard result != .null else { throw ValidationError("no block \(block)") }
+        try client.output(result) {
+            summary($0, ["height", "hash", "parent", "timestamp", "stateRoot", "transactionsRoot", "receiptsRoot"])
+                + "\ntransactions: \(($0["transactions"]).map { if case .array(let a) = $0 { return a.count } else { return 0 } } ?? 0)"
+        }
+    }
+}
+
+/// A signing key from `devN` or a hex seed.
+func resolveKey(_ text: String, seed: String) throws -> SigningKey {
+    if text.hasPrefix("dev"), let index = Int(text.dropFirst(3)), index >= 0 {
+        return DevKeys.account(index, seed: seed)
+    }
+    guard let bytes = try? Hex.decode(text, count: 32), let key = SigningKey(seed: bytes) else {
+        throw ValidationError("\"\(text)\" is neither a dev account (dev0, dev1, …) nor a 32-byte hex key seed")
+    }
+    return key
+}
+
+/// An address from hex or a dev account name.
+func resolveAddress(_ text: String, seed: String) throws -> Address {
+    if text.hasPrefix("dev"), let index = Int(text.dropFirst(3)), index >= 0 {
+        return DevKeys.account(index, seed: seed).address
+    }
+    guard let address = try? Address(hex: text) else {
+        throw ValidationError("\"\(text)\" is not a 20-byte hex address or devN")
+    }
+    return address
+}
