@@ -102,6 +102,8 @@ let package = Package(
         .testTarget(
             name: "ChainTests", dependencies: ["Chain", "Config", "StateMachine", "Primitives", "Storage", "TributaryTesting"]),
         // Runs the built `tributary` as a real process.
-        .testTarget(name: "IntegrationTests", dependencies: ["tributary", "TributaryTesting"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["tributary", "TributaryTesting", "RPC", "Config", "Primitives", "Chain", "StateMachine"]),
     ]
 )

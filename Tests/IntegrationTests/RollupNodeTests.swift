@@ -1,0 +1,223 @@
+import Chain
+import Config
+import Foundation
+import Primitives
+import RPC
+import StateMachine
+import Testing
+import TributaryTesting
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+let devnetGenesis = repositoryRoot.appendingPathComponent("Genesis/devnet.json").path
+let ALPHA = AssetName(rawValue: "ALPHA")!
+
+/// A rollup node for one test: its own datadir and a free port.
+func startAlpha(_ dir: TemporaryDirectory) throws -> NodeProcess {
+    try NodeProcess(
+        [
+            "node", "--genesis", devnetGenesis, "--rollup", "alpha", "--datadir", dir.appending("alpha"), "--rpc-port",
+            "0",
+        ],
+        logPath: dir.appending("alpha.log"))
+}
+
+func signedTransfer(_ from: SigningKey, nonce: UInt64, to: Address, amount: UInt64, fee: UInt64 = 1, rollup: UInt32 = 1)
+    -> SignedTransaction
+{
+    Transaction(
+        rollup: RollupID(rollup), nonce: nonce, sender: from.publicKey, fee: fee,
+        call: .transfer(to: to, asset: ALPHA, amount: amount)
+    ).signed(by: from)
+}
+
+func hexParam(_ tx: SignedTransaction) -> JSONValue { .string("0x" + Hex.encode(tx.canonicalBytes)) }
+
+/// Polls until `condition` holds or `seconds` pass.
+func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    return false
+}
+
+@Suite(.serialized) struct RollupNodeTests {
+    @Test func twoThousandSignedTransfersFromSeveralSendersLandExactly() async throws {
+        let dir = try TemporaryDirectory("node")
+        let node = try startAlpha(dir)
+        let rpc = RPCClient(url: node.url)
+        let alpha = try #require(try Genesis.load(path: devnetGenesis).rollup(named: "alpha"))
+        let senders = (0..<8).map { DevKeys.account($0) }
+        let recipients =
+            (0..<10).map { DevKeys.account($0).address } + (0..<6).map { DevKeys.account(100 + $0).address }
+        var rng = SplitMix64(seed: 2000)
+        var expected: [Address: UInt64] = [:]
+        for i in 0..<alpha.devAccountCount { expected[DevKeys.account(i).address] = alpha.devAccountBalance }
+        var transactions: [SignedTransaction] = []
+        for (s, sender) in senders.enumerated() {
+            for nonce in 0..<250 {
+                let to = recipients[Int(rng.next() % UInt64(recipients.count))]
+                let amount = 1 + rng.next() % 10_000
+                transactions.append(signedTransfer(sender, nonce: UInt64(nonce), to: to, amount: amount, fee: 2))
+                expected[sender.address, default: 0] -= amount + 2
+                expected[to, default: 0] += amount
+                _ = s
+            }
+        }
+        expected[alpha.sequencer.publicKey.address, default: 0] += 2 * 2_000
+        // Send concurrently, 32 requests in flight.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (i, tx) in transactions.enumerated() {
+                if i >= 32 { try await group.next() }
+                group.addTask {
+                    let id = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
+                    #expect(id.stringValue == tx.id.hex)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let landed = try await eventually(120) {
+            var done = true
+            for sender in senders {
+                let account = try await rpc.call("rollup_getNonce", [.string(sender.address.hex)])
+                if account["nonce"]?.unsignedValue != 250 { done = false }
+            }
+            return done
+        }
+        #expect(landed)
+        for tx in transactions {
+            let receipt = try await rpc.call("rollup_getReceipt", [.string(tx.id.hex)])
+            #expect(receipt["status"]?.stringValue == "success", "\(tx.id)")
+            #expect(receipt["feePaid"]?.unsignedValue == 2)
+        }
+        for (address, balance) in expected {
+            let account = try await rpc.call("rollup_getAccount", [.string(address.hex)])
+            #expect(account["balances"]?["ALPHA"]?.unsignedValue == balance, "\(address)")
+        }
+        #expect(node.stop() == 0)
+        let store = try ChainStore(datadir: dir.appending("alpha"), rollup: alpha)
+        #expect(try store.verify() >= 1)
+    }
+
+    @Test func badInputIsRefusedWithItsErrorAndChangesNothing() async throws {
+        let dir = try TemporaryDirectory("node")
+        let node = try startAlpha(dir)
+        defer { node.stop() }
+        let rpc = RPCClient(url: node.url)
+        let dev0 = DevKeys.account(0), dev1 = DevKeys.account(1)
+        func code(_ body: String) async throws -> Int? {
+            let reply = try await rpc.post(Data(body.utf8))
+            if case .integer(let c)? = reply["error"]?["code"] { return Int(c) }
+            return nil
+        }
+        func callCode(_ method: String, _ params: [JSONValue]) async -> Int? {
+            do {
+                _ = try await rpc.call(method, params)
+                return nil
+            } catch let error as RPCError {
+                return error.code
+            } catch {
+                return nil
+            }
+        }
+        let before = try await rpc.call("rollup_getAccount", [.string(dev0.address.hex)])
+        #expect(try await code("{not json") == -32700)
+        #expect(try await code(#"{"jsonrpc":"1.0","id":1,"method":"rollup_status"}"#) == -32600)
+        #expect(try await code(#"{"jsonrpc":"2.0","id":1,"method":"rollup_status","params":{"a":1}}"#) == -32602)
+        #expect(try await code(#"{"jsonrpc":"2.0","id":1,"method":"rollup_nope"}"#) == -32601)
+        #expect(try await code("[]") == -32600)
+        #expect(await callCode("rollup_sendTransaction", [.integer(5)]) == -32602)
+        #expect(await callCode("rollup_sendTransaction", [.string("0x00ff")]) == -32602)
+        #expect(await callCode("rollup_getAccount", [.string("0x1234")]) == -32602)
+        let oversized =
+            #"{"jsonrpc":"2.0","id":1,"method":"rollup_sendTransaction","params":[""#
+            + String(repeating: "a", count: 2 << 20) + #""]}"#
+        #expect(try await code(oversized) == -32600)
+        var forged = signedTransfer(dev0, nonce: 0, to: dev1.address, amount: 5)
+        forged.transaction.call = .transfer(to: dev1.address, asset: ALPHA, amount: 5_000_000)
+        #expect(await callCode("rollup_sendTransaction", [hexParam(forged)]) == -32001)
+        #expect(
+            await callCode(
+                "rollup_sendTransaction",
+                [hexParam(signedTransfer(dev0, nonce: 0, to: dev1.address, amount: 5, rollup: 2))]) == -32002)
+        #expect(
+            await callCode(
+                "rollup_sendTransaction",
+                [hexParam(signedTransfer(dev0, nonce: 0, to: dev1.address, amount: 5, fee: UInt64.max))]) == -32005)
+        // A batch answers each request.
+        let batch = try await rpc.post(
+            Data(
+                #"[{"jsonrpc":"2.0","id":1,"method":"rollup_blockNumber"},{"jsonrpc":"2.0","id":2,"method":"x"}]"#.utf8)
+        )
+        if case .array(let replies) = batch {
+            #expect(replies.count == 2)
+        } else {
+            Issue.record("batch reply is not an array")
+        }
+        // Nothing above changed the account.
+        let after = try await rpc.call("rollup_getAccount", [.string(dev0.address.hex)])
+        #expect(after["balances"] == before["balances"])
+        #expect(after["nonce"] == before["nonce"])
+        // A replayed nonce: include one transaction, then send it (and another with its nonce) again.
+        let good = signedTransfer(dev0, nonce: 0, to: dev1.address, amount: 5)
+        _ = try await rpc.call("rollup_sendTransaction", [hexParam(good)])
+        #expect(await callCode("rollup_sendTransaction", [hexParam(good)]) == -32006)
+        #expect(try await eventually(30) { try await rpc.call("rollup_getReceipt", [.string(good.id.hex)]) != .null })
+        #expect(await callCode("rollup_sendTransaction", [hexParam(good)]) == -32003)
+        #expect(
+            await callCode(
+                "rollup_sendTransaction", [hexParam(signedTransfer(dev0, nonce: 0, to: dev1.address, amount: 6))])
+                == -32003)
+        let health = try await Command.run(
+            "curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", node.url + "/health"])
+        #expect(health.output == "200")
+    }
+
+    @Test func killedNodesLoseNoTransactionWhoseReceiptWasReturned() async throws {
+        let dir = try TemporaryDirectory("node-crash")
+        let alpha = try #require(try Genesis.load(path: devnetGenesis).rollup(named: "alpha"))
+        let senders = (0..<4).map { DevKeys.account($0) }
+        var acknowledged: [Hash] = []
+        var rng = SplitMix64(seed: 9)
+        for round in 0..<4 {
+            let node = try startAlpha(dir)
+            let rpc = RPCClient(url: node.url)
+            let seen = LockedBox<[Hash]>([])
+            let load = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for sender in senders {
+                        group.addTask {
+                            var nonce =
+                                try await rpc.call("rollup_getNonce", [.string(sender.address.hex)])["nonce"]?
+                                .unsignedValue ?? 0
+                            while !Task.isCancelled {
+                                let tx = signedTransfer(sender, nonce: nonce, to: DevKeys.account(7).address, amount: 1)
+                                _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
+                                while try await rpc.call("rollup_getReceipt", [.string(tx.id.hex)]) == .null {
+                                    try await Task.sleep(for: .milliseconds(20))
+                                }
+                                seen.value.append(tx.id)
+                                nonce += 1
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            try await Task.sleep(for: .milliseconds(800 + Int(rng.next() % 1200)))
+            node.kill()
+            load.cancel()
+            _ = await load.result
+            acknowledged += seen.value
+            // Everything acknowledged so far is in the store, and the store verifies.
+            let store = try ChainStore(datadir: dir.appending("alpha"), rollup: alpha)
+            for id in acknowledged {
+                #expect(try store.location(ofTransaction: id) != nil, "round \(round): \(id) lost")
+            }
+            #expect(try store.verify() >= 0)
+        }
+        #expect(acknowledged.count > 10)
+    }
+}
