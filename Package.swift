@@ -51,7 +51,10 @@ let package = Package(
             ]),
         .target(
             name: "Benchmarks",
-            dependencies: ["Primitives", "Storage", "Compression", "StateTree", "CLMDB", "TributaryTesting"]),
+            dependencies: [
+                "Primitives", "Storage", "Compression", "StateTree", "CLMDB", "TributaryTesting", "Chain", "Config", "RPC",
+                "StateMachine",
+            ]),
         // Test support: seeded randomness, temporary directories, process helpers.
         .target(name: "TributaryTesting", dependencies: ["Primitives"]),
         .executableTarget(
@@ -104,6 +107,6 @@ let package = Package(
         // Runs the built `tributary` as a real process.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["tributary", "TributaryTesting", "RPC", "Config", "Primitives", "Chain", "StateMachine"]),
+            dependencies: ["tributary", "TributaryTesting", "RPC", "Config", "Primitives", "Chain", "StateMachine", "StateTree"]),
     ]
 )

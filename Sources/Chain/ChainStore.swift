@@ -25,6 +25,23 @@ public enum ChainError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
+/// The state after one block, valid only inside `ChainStore.withState`.
+public struct StateView {
+    /// The block whose post-state this is.
+    public let header: BlockHeader
+    let tree: StateTree
+    /// Reads (and scratch writes that are never committed) over the state.
+    public let state: StateOverlay
+
+    public var height: UInt64 { header.height }
+    public var accounts: Accounts { Accounts(state) }
+
+    /// A proof of `key`'s value (or absence) against `header.stateRoot`.
+    public func proof(of key: Hash) throws -> (value: [UInt8]?, proof: SparseMerkleProof) {
+        try tree.proof(for: key, at: header.height)
+    }
+}
+
 /// A block that was just committed, with what the sequencer needs to report.
 public struct CommittedBlock: Sendable {
     public var block: Block
@@ -134,23 +151,18 @@ public final class ChainStore: @unchecked Sendable {
         try environment.read { try $0.get(TransactionIndex.self, id) }
     }
 
-    /// Runs `body` with the state after the block at `height` (default: the head).
-    public func withState<R>(at height: UInt64? = nil, _ body: (StateOverlay, UInt64) throws -> R) throws -> R {
+    /// Runs `body` with a consistent view of the state after the block at `height` (default: the
+    /// head): values, the header and proofs all from one read transaction.
+    public func withState<R>(at height: UInt64? = nil, _ body: (StateView) throws -> R) throws -> R {
         try environment.read { txn in
             let at = try height ?? Self.head(in: txn).height
-            let overlay = StateOverlay(base: TreeStateReader(tree: StateTree(LMDBTreeReader(txn)), version: at))
-            return try body(overlay, at)
-        }
-    }
-
-    /// A state proof of `key` against the state root after the block at `height` (default: head).
-    public func proof(of key: Hash, at height: UInt64? = nil) throws -> (
-        value: [UInt8]?, proof: SparseMerkleProof, height: UInt64
-    ) {
-        try environment.read { txn in
-            let at = try height ?? Self.head(in: txn).height
-            let (value, proof) = try StateTree(LMDBTreeReader(txn)).proof(for: key, at: at)
-            return (value, proof, at)
+            guard let header = try txn.get(Headers.self, at) else {
+                throw ChainError.corrupt("no header at height \(at)")
+            }
+            let tree = StateTree(LMDBTreeReader(txn))
+            return try body(
+                StateView(
+                    header: header, tree: tree, state: StateOverlay(base: TreeStateReader(tree: tree, version: at))))
         }
     }
 

@@ -60,12 +60,8 @@ public struct RollupRPC: Sendable {
             throw RPCError.invalidParams("parameter 0 is not a canonical signed transaction: \(error)")
         }
         let sender = tx.transaction.senderAddress
-        let account = try store.withState { state, _ in
-            let accounts = Accounts(state)
-            return (
-                nonce: try accounts.nonce(of: sender),
-                nativeBalance: try accounts.balance(of: sender, rollup.nativeAsset)
-            )
+        let account = try store.withState { view in
+            (nonce: try view.accounts.nonce(of: sender), nativeBalance: try view.accounts.balance(of: sender, rollup.nativeAsset))
         }
         do {
             try mempool.add(tx, encodedSize: raw.count, account: account)
@@ -194,24 +190,22 @@ public struct RollupRPC: Sendable {
             }
         }
         let withProof = options?["proof"]?.boolValue ?? false
-        return try store.withState { state, height in
-            let accounts = Accounts(state)
+        return try store.withState { view in
+            let accounts = view.accounts
             var balances: [String: JSONValue] = [:]
             for asset in assets { balances[asset.rawValue] = .number(try accounts.balance(of: address, asset)) }
             let nonce = try accounts.nonce(of: address)
             var json: [String: JSONValue] = [
                 "address": .string(address.hex), "nonce": .number(nonce), "balances": .object(balances),
-                "height": .number(height),
+                "height": .number(view.height), "stateRoot": .string(view.header.stateRoot.hex),
                 "pendingNonce": .number(mempool.pendingNonce(of: address) ?? nonce),
             ]
             if withProof {
-                let root = try store.header(at: height)?.stateRoot ?? .zero
-                json["stateRoot"] = .string(root.hex)
                 var proofs: [String: JSONValue] = [:]
                 proofs["nonce"] = .string(
-                    "0x" + Hex.encode(try store.proof(of: StateKey.nonce(address), at: height).proof.canonicalBytes))
+                    "0x" + Hex.encode(try view.proof(of: StateKey.nonce(address)).proof.canonicalBytes))
                 for asset in assets {
-                    let p = try store.proof(of: StateKey.balance(address, asset), at: height).proof
+                    let p = try view.proof(of: StateKey.balance(address, asset)).proof
                     proofs["balance:" + asset.rawValue] = .string("0x" + Hex.encode(p.canonicalBytes))
                 }
                 json["proofs"] = .object(proofs)
@@ -223,7 +217,7 @@ public struct RollupRPC: Sendable {
     func getNonce(_ params: RPCParams) throws -> JSONValue {
         try params.expect(atMost: 1)
         let address = try address(params)
-        let nonce = try store.withState { state, _ in try Accounts(state).nonce(of: address) }
+        let nonce = try store.withState { try $0.accounts.nonce(of: address) }
         return .object(["nonce": .number(nonce), "pending": .number(mempool.pendingNonce(of: address) ?? nonce)])
     }
 

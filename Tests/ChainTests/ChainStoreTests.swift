@@ -33,10 +33,14 @@ func transfer(_ from: SigningKey, nonce: UInt64, to: Address, amount: UInt64, fe
         let head = try store.head()
         #expect(head.height == 0)
         #expect(head.parent == .zero)
-        try store.withState { (state: StateOverlay, height: UInt64) throws in
-            #expect(height == 0)
-            #expect(try Accounts(state).balance(of: dev0.address, alpha.nativeAsset) == alpha.devAccountBalance)
-            #expect(try Accounts(state).nonce(of: dev0.address) == 0)
+        try store.withState { (view: StateView) throws in
+            #expect(view.height == 0)
+            #expect(try view.accounts.balance(of: dev0.address, alpha.nativeAsset) == alpha.devAccountBalance)
+            #expect(try view.accounts.nonce(of: dev0.address) == 0)
+            let (value, proof) = try view.proof(of: StateKey.balance(dev0.address, alpha.nativeAsset))
+            #expect(
+                proof.verify(
+                    key: StateKey.balance(dev0.address, alpha.nativeAsset), value: value, root: view.header.stateRoot))
         }
         #expect(try store.verify() == 0)
     }

@@ -4,6 +4,7 @@ import Foundation
 import Primitives
 import RPC
 import StateMachine
+import StateTree
 import Testing
 import TributaryTesting
 
@@ -96,6 +97,18 @@ func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async t
             let account = try await rpc.call("rollup_getAccount", [.string(address.hex)])
             #expect(account["balances"]?["ALPHA"]?.unsignedValue == balance, "\(address)")
         }
+        // A balance with its proof verifies against the reported state root.
+        let proven = try await rpc.call(
+            "rollup_getAccount", [.string(senders[0].address.hex), .object(["proof": .bool(true)])])
+        let root = try Hash(hex: try #require(proven["stateRoot"]?.stringValue))
+        let proofBytes = try Hex.decode(try #require(proven["proofs"]?["balance:ALPHA"]?.stringValue))
+        let proof = try SparseMerkleProof(canonicalBytes: proofBytes)
+        let balance = try #require(proven["balances"]?["ALPHA"]?.unsignedValue)
+        #expect(
+            proof.verify(key: StateKey.balance(senders[0].address, ALPHA), value: balance.canonicalBytes, root: root))
+        #expect(
+            !proof.verify(
+                key: StateKey.balance(senders[0].address, ALPHA), value: (balance + 1).canonicalBytes, root: root))
         #expect(node.stop() == 0)
         let store = try ChainStore(datadir: dir.appending("alpha"), rollup: alpha)
         #expect(try store.verify() >= 1)
