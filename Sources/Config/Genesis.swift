@@ -243,7 +243,7 @@ extension Genesis {
         }
         var roles: [String: RoleKey] = [:]
         let roleNames = ["sequencer", "batcher", "proposer", "treasury"]
-        if let k = r.object(o["keys"], "\(p).keys", allowed: Set(roleNames)) {
+        if let k = r.object(o["keys"] ?? .object([:]), "\(p).keys", allowed: Set(roleNames)) {
             for role in roleNames {
                 let fallback = name.map { "\($0)/\(role)" }
                 let keyName: String?

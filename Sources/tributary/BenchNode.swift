@@ -26,11 +26,7 @@ struct BenchNode: AsyncParsableCommand {
     @Option(help: "Repetitions per figure (the median is reported).")
     var repetitions = 3
 
-    @Flag(help: "Print the figures as JSON.")
-    var json = false
-
-    @Flag(help: "Print no progress lines on standard error.")
-    var quiet = false
+    @OptionGroup var output: BenchOutput
 
     func validate() throws {
         guard senders > 1, transfersPerSender > 0, batchSize > 0, concurrency > 0, repetitions > 0 else {
@@ -48,16 +44,6 @@ struct BenchNode: AsyncParsableCommand {
         config.batchSize = batchSize
         config.concurrency = concurrency
         config.repetitions = repetitions
-        let quiet = self.quiet
-        let figures = try await NodeBenchmark(config: config) { line in
-            if !quiet { FileHandle.standardError.write(Data("bench: \(line)\n".utf8)) }
-        }.run()
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(figures), as: UTF8.self))
-        } else {
-            print(renderTable(figures))
-        }
+        try output.print(try await NodeBenchmark(config: config, progress: output.progress).run())
     }
 }

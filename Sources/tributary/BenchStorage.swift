@@ -33,11 +33,7 @@ struct BenchStorage: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "zstd levels to measure.")
     var zstdLevels: [Int32] = [1, 3, 19]
 
-    @Flag(help: "Print the figures as JSON.")
-    var json = false
-
-    @Flag(help: "Print no progress lines on standard error.")
-    var quiet = false
+    @OptionGroup var output: BenchOutput
 
     func validate() throws {
         guard lmdbKeys > 0, treeKeys > 0, repetitions > 0, corpusBytes > 0 else {
@@ -54,17 +50,6 @@ struct BenchStorage: ParsableCommand {
         config.repetitions = repetitions
         config.corpusBytes = corpusBytes
         config.zstdLevels = zstdLevels
-        let quiet = self.quiet
-        let benchmark = StorageBenchmark(config: config) { line in
-            if !quiet { FileHandle.standardError.write(Data("bench: \(line)\n".utf8)) }
-        }
-        let figures = try benchmark.run()
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(figures), as: UTF8.self))
-        } else {
-            print(renderTable(figures))
-        }
+        try output.print(try StorageBenchmark(config: config, progress: output.progress).run())
     }
 }

@@ -10,6 +10,9 @@ struct Tributary: AsyncParsableCommand {
         commandName: "tributary",
         abstract: "A persistent multi-rollup ledger node: L1, rollup nodes, operator tools and benchmarks.",
         version: "tributary \(tributaryVersion)",
-        subcommands: [NodeCommand.self, TxCommand.self, AccountCommand.self, BlockCommand.self, Bench.self]
+        subcommands: [
+            NodeCommand.self, TxCommand.self, AccountCommand.self, BlockCommand.self, KeysCommand.self,
+            GenesisCommand.self, Bench.self,
+        ]
     )
 }

@@ -50,7 +50,7 @@ let genesisFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
             for expected in [
                 "$.l1.rpc", "$.l1.blockTimeMs", "$.l1.fraudWindowBlocks", "$.l1.bond", "$.l1.colour",
                 "$.rollups[0].name", "$.rollups[0].nativeAsset.name", "$.rollups[0].devAccounts",
-                "$.rollups[1].batch.zstdLevel", "$.rollups[1].keys",
+                "$.rollups[1].batch.zstdLevel",
             ] {
                 #expect(paths.contains(expected), "missing \(expected) in \(error)")
             }

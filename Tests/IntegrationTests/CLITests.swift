@@ -1,4 +1,6 @@
+import Config
 import Foundation
+import Primitives
 import Testing
 import TributaryTesting
 
@@ -37,6 +39,48 @@ import TributaryTesting
             #expect(figure.median > 0, "\(figure.section)/\(figure.name)")
             #expect(figure.samples.count == 1)
         }
+    }
+
+    @Test func clientCommandsPrintTheirSummaries() async throws {
+        let dir = try TemporaryDirectory("cli")
+        let node = try startAlpha(dir)
+        defer { node.stop() }
+        let sent = try TributaryBinary.run([
+            "tx", "transfer", "--rpc", node.url, "--from", "dev0", "--to", "dev1", "--asset", "ALPHA", "--amount",
+            "100",
+            "--fee", "3", "--wait",
+        ])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let lines = sent.output.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasPrefix("transaction: 0x") == true)
+        #expect(lines.contains("status: success"))
+        #expect(lines.contains("feePaid: 3"))
+        let account = try TributaryBinary.run(["account", "dev1", "--rpc", node.url])
+        #expect(account.output.contains("balances: ALPHA=1000000000100"), "\(account.output)")
+        #expect(account.output.contains("address: \(DevKeys.account(1).address.hex)"))
+        let block = try TributaryBinary.run(["block", "latest", "--rpc", node.url, "--json"])
+        let json = try JSONValue.parse(Data(block.stdout))
+        #expect(json["height"]?.unsignedValue ?? 0 >= 1)
+        let badKey = try TributaryBinary.run([
+            "tx", "transfer", "--rpc", node.url, "--from", "alice", "--to", "dev1", "--asset", "ALPHA", "--amount", "1",
+        ])
+        #expect(badKey.status != 0)
+        #expect(badKey.stderr.contains("neither a dev account"))
+    }
+
+    @Test func daemonsAndGenesisCommandsExplainBadInput() throws {
+        let rollups = try TributaryBinary.run(["genesis", "rollups", "--genesis", devnetGenesis])
+        #expect(rollups.output.split(separator: "\n").first == "alpha 1 http://127.0.0.1:9545 ALPHA")
+        let dir = try TemporaryDirectory("cli")
+        let unknown = try TributaryBinary.run([
+            "node", "--genesis", devnetGenesis, "--rollup", "delta", "--datadir", dir.path,
+        ])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("no rollup \"delta\" (it has: alpha, beta, gamma)"))
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: dir.appending("bad.json")))
+        let bad = try TributaryBinary.run(["genesis", "rollups", "--genesis", dir.appending("bad.json")])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("$.l1: is required"))
     }
 
     @Test func badBenchArgumentsFailWithAClearMessage() throws {
