@@ -14,18 +14,19 @@ public indirect enum JSONValue: Equatable, Sendable, Decodable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
+        // Strings first: they are most of a JSON-RPC body, and every failed attempt costs a thrown error.
         if c.decodeNil() {
             self = .null
-        } else if let b = try? c.decode(Bool.self) {
-            self = .bool(b)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
         } else if let i = try? c.decode(Int64.self) {
             self = .integer(i)
         } else if let u = try? c.decode(UInt64.self) {
             self = .unsigned(u)
         } else if let d = try? c.decode(Double.self) {
             self = .fraction(d)
-        } else if let s = try? c.decode(String.self) {
-            self = .string(s)
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
         } else if let a = try? c.decode([JSONValue].self) {
             self = .array(a)
         } else {
