@@ -184,15 +184,22 @@ func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async t
                 "rollup_sendTransaction", [hexParam(signedTransfer(dev0, nonce: 0, to: dev1.address, amount: 6))])
                 == -32003)
         // Hostile bodies: deep nesting, a 5,000-digit number, binary garbage, an oversized batch.
-        #expect(try await code(String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)) == -32700)
         #expect(
-            try await code(String(repeating: #"{"a":"#, count: 50_000) + "1" + String(repeating: "}", count: 50_000)) == -32700)
-        let longNumber = #"{"jsonrpc":"2.0","id":1,"method":"rollup_getBlock","params":[1"# + String(repeating: "0", count: 5000) + "]}"
+            try await code(String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)) == -32700)
+        #expect(
+            try await code(String(repeating: #"{"a":"#, count: 50_000) + "1" + String(repeating: "}", count: 50_000))
+                == -32700)
+        let longNumber =
+            #"{"jsonrpc":"2.0","id":1,"method":"rollup_getBlock","params":[1"# + String(repeating: "0", count: 5000)
+            + "]}"
         #expect(try await code(longNumber) == -32700)
         #expect(try await code(#"{"jsonrpc":"2.0","id":1,"method":"rollup_getBlock","params":[-1]}"#) == -32602)
-        #expect(try await code(String(decoding: (0..<2560).map { UInt8(truncatingIfNeeded: $0) }, as: UTF8.self)) == -32700)
+        #expect(
+            try await code(String(decoding: (0..<2560).map { UInt8(truncatingIfNeeded: $0) }, as: UTF8.self)) == -32700)
         let batch1001 =
-            "[" + (0..<1001).map { #"{"jsonrpc":"2.0","id":\#($0),"method":"rollup_blockNumber"}"# }.joined(separator: ",") + "]"
+            "["
+            + (0..<1001).map { #"{"jsonrpc":"2.0","id":\#($0),"method":"rollup_blockNumber"}"# }.joined(separator: ",")
+            + "]"
         #expect(try await code(batch1001) == -32600)
         // … and the node still serves.
         let health = try await Command.run(

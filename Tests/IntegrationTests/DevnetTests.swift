@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+import TributaryTesting
+
+/// `Scripts/devnet`, run as a person would, with the debug binary (TRIBUTARY_BIN) and a devnet
+/// directory of its own (DEVNET_DIR) on ports no default devnet uses.
+@Suite(.serialized) struct DevnetTests {
+    let script = repositoryRoot.appendingPathComponent("Scripts/devnet").path
+
+    func devnet(_ dir: TemporaryDirectory, _ arguments: [String]) throws -> CommandResult {
+        try Command.run("env", ["DEVNET_DIR=\(dir.path)", "TRIBUTARY_BIN=\(TributaryBinary.path)", script] + arguments)
+    }
+
+    func nodesRunning(in dir: TemporaryDirectory) throws -> Bool {
+        try Command.run("pgrep", ["-f", "--datadir \(dir.path)"]).status == 0
+    }
+
+    @Test func upStatusTransferDownAndResetAsAPersonWould() throws {
+        let dir = try TemporaryDirectory("devnet")
+        defer { _ = try? devnet(dir, ["down"]) }
+        let up = try devnet(dir, ["up", "--rollups", "2", "--base-port", "19545", "--block-time-ms", "200"])
+        #expect(up.status == 0, "\(up.stderr)")
+        for expected in [
+            "Tributary devnet is up", "alpha", "beta", "http://127.0.0.1:19545", "http://127.0.0.1:19546", "INSECURE",
+            "dev9",
+        ] {
+            #expect(up.output.contains(expected), "up did not print \(expected): \(up.output)")
+        }
+        let status = try devnet(dir, ["status"])
+        let lines = status.output.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines.allSatisfy { $0.contains(" up ") })
+        let sent = try TributaryBinary.run([
+            "tx", "transfer", "--rpc", "http://127.0.0.1:19546", "--from", "dev2", "--to", "dev3", "--asset", "BETA",
+            "--amount", "7", "--wait",
+        ])
+        #expect(sent.output.contains("status: success"), "\(sent.stderr)")
+        let again = try devnet(dir, ["up"])
+        #expect(again.status == 0)
+        #expect(again.output.contains("beta is already running"))
+        let logs = try devnet(dir, ["logs", "beta"])
+        #expect(logs.output.contains("rpc listening"))
+        let down = try devnet(dir, ["down"])
+        #expect(down.status == 0)
+        #expect(try !nodesRunning(in: dir), "a node outlived down")
+        #expect(try devnet(dir, ["status"]).output.split(separator: "\n").allSatisfy { $0.hasSuffix(" down") })
+        #expect(try devnet(dir, ["reset"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: dir.path))
+    }
+
+    @Test func helpAndMistakesAnswerClearly() throws {
+        let dir = try TemporaryDirectory("devnet")
+        let help = try devnet(dir, ["--help"])
+        #expect(help.status == 0)
+        #expect(help.output.contains("Usage: Scripts/devnet COMMAND"))
+        let unknown = try devnet(dir, ["frobnicate"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("unknown command 'frobnicate'"))
+        let badOption = try devnet(dir, ["up", "--colour", "blue"])
+        #expect(badOption.status != 0)
+        #expect(badOption.stderr.contains("unknown option '--colour'"))
+        let tooMany = try devnet(dir, ["up", "--rollups", "99", "--base-port", "19600"])
+        #expect(tooMany.status != 0)
+        #expect(tooMany.stderr.contains("--rollups must be 1-64"))
+        #expect(try !nodesRunning(in: dir))
+    }
+}
