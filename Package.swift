@@ -107,6 +107,8 @@ let package = Package(
         // Runs the built `tributary` as a real process.
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["tributary", "TributaryTesting", "RPC", "Config", "Primitives", "Chain", "StateMachine", "StateTree"]),
+            dependencies: [
+                "tributary", "TributaryTesting", "RPC", "Config", "Primitives", "Chain", "StateMachine", "StateTree", "Storage",
+            ]),
     ]
 )

@@ -82,6 +82,21 @@ public final class ChainStore: @unchecked Sendable {
         }
     }
 
+    /// Opens the store in `datadir` for the rollup of `genesis` it was created for (found by its
+    /// stored genesis hash), read-only unless `readOnly` is false.
+    public static func open(datadir: String, genesis: Genesis, readOnly: Bool = true) throws -> ChainStore {
+        var options = Environment.Options()
+        options.readOnly = readOnly
+        let stored: Hash? = try Environment(path: datadir, options: options).read { txn in
+            try txn.get(Meta.self, Meta.genesis).flatMap { Hash(bytes: $0) }
+        }
+        guard let stored else { throw ChainError.corrupt("\(datadir) holds no rollup chain (no genesis hash in its meta table)") }
+        for rollup in genesis.rollups where try genesisBlock(rollup).block.header.hash == stored {
+            return try ChainStore(datadir: datadir, rollup: rollup, options: options)
+        }
+        throw ChainError.corrupt("\(datadir) belongs to genesis block \(stored), which no rollup of this genesis file has")
+    }
+
     /// The genesis block of `rollup` and its state (tree version 0). Deterministic: no clock.
     static func genesisBlock(_ rollup: RollupParameters) throws -> (block: Block, state: TreeUpdateBatch) {
         let writes = rollup.genesisBalances.map {

@@ -12,7 +12,7 @@ struct Tributary: AsyncParsableCommand {
         version: "tributary \(tributaryVersion)",
         subcommands: [
             NodeCommand.self, TxCommand.self, AccountCommand.self, BlockCommand.self, KeysCommand.self,
-            GenesisCommand.self, Bench.self,
+            GenesisCommand.self, DBCommand.self, Bench.self,
         ]
     )
 }
