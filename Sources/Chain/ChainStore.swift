@@ -90,11 +90,14 @@ public final class ChainStore: @unchecked Sendable {
         let stored: Hash? = try Environment(path: datadir, options: options).read { txn in
             try txn.get(Meta.self, Meta.genesis).flatMap { Hash(bytes: $0) }
         }
-        guard let stored else { throw ChainError.corrupt("\(datadir) holds no rollup chain (no genesis hash in its meta table)") }
+        guard let stored else {
+            throw ChainError.corrupt("\(datadir) holds no rollup chain (no genesis hash in its meta table)")
+        }
         for rollup in genesis.rollups where try genesisBlock(rollup).block.header.hash == stored {
             return try ChainStore(datadir: datadir, rollup: rollup, options: options)
         }
-        throw ChainError.corrupt("\(datadir) belongs to genesis block \(stored), which no rollup of this genesis file has")
+        throw ChainError.corrupt(
+            "\(datadir) belongs to genesis block \(stored), which no rollup of this genesis file has")
     }
 
     /// The genesis block of `rollup` and its state (tree version 0). Deterministic: no clock.
@@ -166,6 +169,42 @@ public final class ChainStore: @unchecked Sendable {
         try environment.read { try $0.get(TransactionIndex.self, id) }
     }
 
+    /// An included transaction with its block header, position and receipt, read from one snapshot;
+    /// nil when `id` is not in the chain.
+    public func inclusion(of id: Hash) throws -> Inclusion? {
+        try environment.read { txn in
+            guard let location = try txn.get(TransactionIndex.self, id),
+                let header = try txn.get(Headers.self, location.height),
+                let body = try txn.get(Bodies.self, location.height),
+                let receipts = try txn.get(Receipts.self, location.height),
+                Int(location.index) < body.transactions.count, Int(location.index) < receipts.receipts.count
+            else { return nil }
+            let i = Int(location.index)
+            return Inclusion(
+                header: header, location: location, transaction: body.transactions[i], receipt: receipts.receipts[i])
+        }
+    }
+
+    /// What the chain holds about one included transaction.
+    public struct Inclusion: Sendable {
+        public var header: BlockHeader
+        public var location: TransactionLocation
+        public var transaction: SignedTransaction
+        public var receipt: Receipt
+    }
+
+    /// The context a block at `height` of this rollup executes in.
+    func context(height: UInt64) -> BlockContext {
+        BlockContext(
+            rollup: rollup.id, height: height, sequencer: rollup.sequencer.publicKey.address,
+            nativeAsset: rollup.nativeAsset)
+    }
+
+    /// The receipts root of a header: the list root of the receipts' hashes.
+    static func receiptsRoot(_ receipts: [Receipt]) -> Hash {
+        MerkleList.root(receipts.map { Hash.sha256($0.canonicalBytes) })
+    }
+
     /// Runs `body` with a consistent view of the state after the block at `height` (default: the
     /// head): values, the header and proofs all from one read transaction.
     public func withState<R>(at height: UInt64? = nil, _ body: (StateView) throws -> R) throws -> R {
@@ -196,9 +235,7 @@ public final class ChainStore: @unchecked Sendable {
             let tree = StateTree(LMDBTreeReader(txn))
             let state = StateOverlay(base: TreeStateReader(tree: tree, version: parent.height))
             let accounts = Accounts(state)
-            let context = BlockContext(
-                rollup: rollup.id, height: height, sequencer: rollup.sequencer.publicKey.address,
-                nativeAsset: rollup.nativeAsset)
+            let context = self.context(height: height)
             var included: [SignedTransaction] = []
             var receipts: [Receipt] = []
             var dropped: [(transaction: SignedTransaction, reason: InvalidTransaction)] = []
@@ -218,7 +255,7 @@ public final class ChainStore: @unchecked Sendable {
             let header = BlockHeader(
                 rollup: rollup.id, height: height, parent: parent.hash, l1Origin: l1Origin, timestamp: timestamp,
                 transactionsRoot: MerkleList.root(included.map(\.id)), stateRoot: batch.rootHash, outboxRoot: .zero,
-                receiptsRoot: MerkleList.root(receipts.map { Hash.sha256($0.canonicalBytes) }))
+                receiptsRoot: Self.receiptsRoot(receipts))
             let block = Block(header: header, transactions: included)
             try LMDBTreeStore.write(batch, in: txn)
             try Self.put(block, receipts: receipts, in: txn)
@@ -254,9 +291,7 @@ public final class ChainStore: @unchecked Sendable {
                 guard header.transactionsRoot == MerkleList.root(body.transactions.map(\.id)) else {
                     throw fail("transactions root")
                 }
-                let context = BlockContext(
-                    rollup: rollup.id, height: height, sequencer: rollup.sequencer.publicKey.address,
-                    nativeAsset: rollup.nativeAsset)
+                let context = self.context(height: height)
                 let outcome: BlockOutcome
                 do {
                     outcome = try Executor.execute(
@@ -267,7 +302,7 @@ public final class ChainStore: @unchecked Sendable {
                     throw fail("an invalid transaction: \(invalid)")
                 }
                 guard outcome.receipts == stored.receipts else { throw fail("receipts differ from re-execution") }
-                guard header.receiptsRoot == MerkleList.root(outcome.receipts.map { Hash.sha256($0.canonicalBytes) })
+                guard header.receiptsRoot == Self.receiptsRoot(outcome.receipts)
                 else {
                     throw fail("receipts root")
                 }

@@ -61,7 +61,10 @@ public struct RollupRPC: Sendable {
         }
         let sender = tx.transaction.senderAddress
         let account = try store.withState { view in
-            (nonce: try view.accounts.nonce(of: sender), nativeBalance: try view.accounts.balance(of: sender, rollup.nativeAsset))
+            (
+                nonce: try view.accounts.nonce(of: sender),
+                nativeBalance: try view.accounts.balance(of: sender, rollup.nativeAsset)
+            )
         }
         do {
             try mempool.add(tx, encodedSize: raw.count, account: account)
@@ -99,12 +102,12 @@ public struct RollupRPC: Sendable {
 
     func getTransaction(_ params: RPCParams) throws -> JSONValue {
         let id = try transactionID(params)
-        if let location = try store.location(ofTransaction: id), let block = try store.block(at: location.height) {
-            var json = Self.json(block.transactions[Int(location.index)])
+        if let found = try store.inclusion(of: id) {
+            var json = Self.json(found.transaction)
             json["status"] = .string("included")
-            json["blockHeight"] = .number(location.height)
-            json["blockHash"] = .string(block.header.hash.hex)
-            json["index"] = .number(location.index)
+            json["blockHeight"] = .number(found.location.height)
+            json["blockHash"] = .string(found.header.hash.hex)
+            json["index"] = .number(found.location.index)
             return .object(json)
         }
         switch mempool.status(of: id) {
@@ -117,16 +120,13 @@ public struct RollupRPC: Sendable {
 
     func getReceipt(_ params: RPCParams) throws -> JSONValue {
         let id = try transactionID(params)
-        guard let location = try store.location(ofTransaction: id),
-            let receipts = try store.receipts(at: location.height),
-            let header = try store.header(at: location.height)
-        else { return .null }
-        let receipt = receipts[Int(location.index)]
+        guard let found = try store.inclusion(of: id) else { return .null }
+        let receipt = found.receipt
         return .object([
             "transaction": .string(receipt.transaction.hex), "status": .string(Self.name(receipt.status)),
             "success": .bool(receipt.status == .success), "feePaid": .number(receipt.feePaid),
-            "blockHeight": .number(location.height), "blockHash": .string(header.hash.hex),
-            "index": .number(location.index),
+            "blockHeight": .number(found.location.height), "blockHash": .string(found.header.hash.hex),
+            "index": .number(found.location.index),
         ])
     }
 

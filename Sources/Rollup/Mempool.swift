@@ -183,7 +183,7 @@ public final class Mempool: Sendable {
             var senders: Set<Address> = []
             for tx in committed.block.transactions {
                 let address = tx.transaction.senderAddress
-                Self.remove(tx.id, from: &s)
+                Self.remove(tx, from: &s)
                 s.senders[address, default: Sender(committedNonce: 0)].committedNonce = max(
                     s.senders[address]?.committedNonce ?? 0, tx.transaction.nonce + 1)
                 senders.insert(address)
@@ -191,27 +191,31 @@ public final class Mempool: Sendable {
             for address in senders {
                 guard let sender = s.senders[address] else { continue }
                 for (nonce, entry) in sender.entries where nonce < sender.committedNonce {
-                    Self.drop(entry.transaction.id, reason: "nonce \(nonce) was used by another transaction", from: &s)
+                    Self.drop(entry.transaction, reason: "nonce \(nonce) was used by another transaction", from: &s)
                 }
                 if s.senders[address]?.entries.isEmpty == true { s.senders[address] = nil }
             }
             for (tx, reason) in committed.dropped {
-                Self.drop(tx.id, reason: reason.description, from: &s)
+                Self.drop(tx, reason: reason.description, from: &s)
             }
         }
     }
 
-    private static func remove(_ id: Hash, from s: inout State) {
+    /// Forgets `tx` if it is pending; its sender and nonce locate it without a scan.
+    private static func remove(_ tx: SignedTransaction, from s: inout State) {
+        let id = tx.id
         guard let address = s.ids.removeValue(forKey: id), var sender = s.senders[address] else { return }
-        if let nonce = sender.entries.first(where: { $0.value.transaction.id == id })?.key {
+        let nonce = tx.transaction.nonce
+        if sender.entries[nonce]?.transaction.id == id {
             sender.entries[nonce] = nil
             s.count -= 1
         }
         s.senders[address] = sender.entries.isEmpty ? nil : sender
     }
 
-    private static func drop(_ id: Hash, reason: String, from s: inout State) {
-        remove(id, from: &s)
+    private static func drop(_ tx: SignedTransaction, reason: String, from s: inout State) {
+        remove(tx, from: &s)
+        let id = tx.id
         s.dropped[id] = reason
         s.droppedOrder.append(id)
         while s.droppedOrder.count > droppedMemory {
