@@ -61,10 +61,17 @@ public final class ChainStore: @unchecked Sendable {
     public let genesisHash: Hash
 
     /// Opens (creating and writing the genesis block if empty) the store in `datadir`.
-    public init(datadir: String, rollup: RollupParameters, options: Environment.Options = Environment.Options()) throws
-    {
+    public convenience init(
+        datadir: String, rollup: RollupParameters, options: Environment.Options = Environment.Options()
+    ) throws {
+        try self.init(environment: Environment(path: datadir, options: options), rollup: rollup)
+    }
+
+    /// Uses an open environment (creating and writing the genesis block if it is empty).
+    public init(environment: Environment, rollup: RollupParameters) throws {
         self.rollup = rollup
-        environment = try Environment(path: datadir, options: options)
+        self.environment = environment
+        let options = environment.options
         let genesis = try Self.genesisBlock(rollup)
         genesisHash = genesis.block.header.hash
         let stored: Hash? = try environment.read { txn in
@@ -87,14 +94,15 @@ public final class ChainStore: @unchecked Sendable {
     public static func open(datadir: String, genesis: Genesis, readOnly: Bool = true) throws -> ChainStore {
         var options = Environment.Options()
         options.readOnly = readOnly
-        let stored: Hash? = try Environment(path: datadir, options: options).read { txn in
+        let environment = try Environment(path: datadir, options: options)
+        let stored: Hash? = try environment.read { txn in
             try txn.get(Meta.self, Meta.genesis).flatMap { Hash(bytes: $0) }
         }
         guard let stored else {
             throw ChainError.corrupt("\(datadir) holds no rollup chain (no genesis hash in its meta table)")
         }
         for rollup in genesis.rollups where try genesisBlock(rollup).block.header.hash == stored {
-            return try ChainStore(datadir: datadir, rollup: rollup, options: options)
+            return try ChainStore(environment: environment, rollup: rollup)
         }
         throw ChainError.corrupt(
             "\(datadir) belongs to genesis block \(stored), which no rollup of this genesis file has")
