@@ -80,6 +80,19 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        // The settlement protocol: batches, outputs, L1 transactions, derivation and adjudication.
+        .target(
+            name: "Settlement",
+            dependencies: ["Primitives", "Compression", "StateTree", "StateMachine", "Config", "Chain"]),
+        // The L1 node: its chain store, block production and RPC.
+        .target(
+            name: "L1",
+            dependencies: [
+                "Primitives", "Storage", "Settlement", "Config", "Chain", "RPC",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         .target(
             name: "RPC",
             dependencies: [

@@ -4,6 +4,7 @@ import Primitives
 import StateMachine
 import StateTree
 import Storage
+import Synchronization
 
 /// What can go wrong with a chain store beyond storage errors.
 public enum ChainError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -109,7 +110,7 @@ public final class ChainStore: @unchecked Sendable {
     }
 
     /// The genesis block of `rollup` and its state (tree version 0). Deterministic: no clock.
-    static func genesisBlock(_ rollup: RollupParameters) throws -> (block: Block, state: TreeUpdateBatch) {
+    public static func genesisBlock(_ rollup: RollupParameters) throws -> (block: Block, state: TreeUpdateBatch) {
         let writes = rollup.genesisBalances.map {
             (key: StateKey.balance($0.address, rollup.nativeAsset), value: Optional($0.amount.canonicalBytes))
         }
@@ -202,14 +203,14 @@ public final class ChainStore: @unchecked Sendable {
     }
 
     /// The context a block at `height` of this rollup executes in.
-    func context(height: UInt64) -> BlockContext {
+    public func context(height: UInt64) -> BlockContext {
         BlockContext(
             rollup: rollup.id, height: height, sequencer: rollup.sequencer.publicKey.address,
             nativeAsset: rollup.nativeAsset)
     }
 
     /// The receipts root of a header: the list root of the receipts' hashes.
-    static func receiptsRoot(_ receipts: [Receipt]) -> Hash {
+    public static func receiptsRoot(_ receipts: [Receipt]) -> Hash {
         MerkleList.root(receipts.map { Hash.sha256($0.canonicalBytes) })
     }
 
@@ -235,40 +236,42 @@ public final class ChainStore: @unchecked Sendable {
     /// in one write transaction. Signatures must already have been checked (the mempool does, in
     /// parallel); everything else is checked here.
     public func commitBlock(
-        candidates: [SignedTransaction], timestamp: UInt64, l1Origin: L1Origin = .none
+        candidates: [SignedTransaction], timestamp: UInt64, l1Origin: L1Origin = .none, checkSignatures: Bool = false
     ) throws -> CommittedBlock {
         try environment.write { txn in
             let parent = try Self.head(in: txn)
             let height = parent.height + 1
             let tree = StateTree(LMDBTreeReader(txn))
             let state = StateOverlay(base: TreeStateReader(tree: tree, version: parent.height))
-            let accounts = Accounts(state)
-            let context = self.context(height: height)
-            var included: [SignedTransaction] = []
-            var receipts: [Receipt] = []
-            var dropped: [(transaction: SignedTransaction, reason: InvalidTransaction)] = []
-            for tx in candidates {
-                do {
-                    try Executor.validate(tx, context: context, accounts: accounts, checkSignature: false)
-                } catch let reason as InvalidTransaction {
-                    dropped.append((tx, reason))
-                    continue
-                }
-                receipts.append(try Executor.apply(tx, context: context, accounts: accounts))
-                included.append(tx)
-            }
+            let result = try Executor.include(
+                candidates, context: context(height: height), state: state, checkSignatures: checkSignatures)
             let batch = try tree.update(
                 base: parent.height, version: height, updates: state.writes,
                 parallelReaders: LMDBTreeReaderProvider(environment))
+            var claimedRoot = batch.rootHash
+            if let from = faultStateRootFrom, height >= from { claimedRoot = Self.faultyRoot(batch.rootHash) }
             let header = BlockHeader(
                 rollup: rollup.id, height: height, parent: parent.hash, l1Origin: l1Origin, timestamp: timestamp,
-                transactionsRoot: MerkleList.root(included.map(\.id)), stateRoot: batch.rootHash, outboxRoot: .zero,
-                receiptsRoot: Self.receiptsRoot(receipts))
-            let block = Block(header: header, transactions: included)
+                transactionsRoot: MerkleList.root(result.included.map(\.id)), stateRoot: claimedRoot,
+                outboxRoot: .zero, receiptsRoot: Self.receiptsRoot(result.receipts))
+            let block = Block(header: header, transactions: result.included)
             try LMDBTreeStore.write(batch, in: txn)
-            try Self.put(block, receipts: receipts, in: txn)
-            return CommittedBlock(block: block, receipts: receipts, dropped: dropped)
+            try Self.put(block, receipts: result.receipts, in: txn)
+            return CommittedBlock(block: block, receipts: result.receipts, dropped: result.dropped)
         }
+    }
+
+    /// Testing knob (`--fault state-root-at=H`): from this height on, headers claim a wrong state
+    /// root (the stored tree stays right), so the node's batches and outputs carry a false claim.
+    public var faultStateRootFrom: UInt64? {
+        get { faultBox.withLock { $0 } }
+        set { faultBox.withLock { $0 = newValue } }
+    }
+    private let faultBox = Mutex<UInt64?>(nil)
+
+    /// The false root a faulty sequencer claims instead of `root`.
+    public static func faultyRoot(_ root: Hash) -> Hash {
+        Hash.sha256(Array("tributary/fault/state-root".utf8) + root.bytes)
     }
 
     // MARK: Verification

@@ -95,6 +95,8 @@ public struct RollupParameters: Equatable, Sendable {
     public var proposer: RoleKey
     /// Holds the part of the supply no dev account holds.
     public var treasury: RoleKey
+    /// Signs a following node's challenges and fallback outputs (funded with bonds on the L1).
+    public var challenger: RoleKey
 
     /// The genesis balances of the native asset, in address order.
     public var genesisBalances: [(address: Address, amount: UInt64)] {
@@ -242,7 +244,7 @@ extension Genesis {
             }
         }
         var roles: [String: RoleKey] = [:]
-        let roleNames = ["sequencer", "batcher", "proposer", "treasury"]
+        let roleNames = ["sequencer", "batcher", "proposer", "treasury", "challenger"]
         if let k = r.object(o["keys"] ?? .object([:]), "\(p).keys", allowed: Set(roleNames)) {
             for role in roleNames {
                 let fallback = name.map { "\($0)/\(role)" }
@@ -260,13 +262,13 @@ extension Genesis {
         }
         guard let id, let name, let rpc, let blockTime, let maxTxs, let interval, let batch, let asset, let supply,
             let count, let balance, let sequencer = roles["sequencer"], let batcher = roles["batcher"],
-            let proposer = roles["proposer"], let treasury = roles["treasury"]
+            let proposer = roles["proposer"], let treasury = roles["treasury"], let challenger = roles["challenger"]
         else { return nil }
         var rollup = RollupParameters(
             id: RollupID(UInt32(id)), name: name, rpc: rpc, blockTimeMs: blockTime, maxBlockTransactions: maxTxs,
             batch: batch, outputIntervalBlocks: interval, nativeAsset: asset, supply: supply,
             devAccountCount: Int(count), devAccountBalance: balance, sequencer: sequencer, batcher: batcher,
-            proposer: proposer, treasury: treasury)
+            proposer: proposer, treasury: treasury, challenger: challenger)
         rollup.devKeys = (0..<Int(count)).map { DevKeys.account($0, seed: seed).publicKey }
         return rollup
     }

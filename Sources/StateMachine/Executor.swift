@@ -139,6 +139,34 @@ public enum Executor {
         accounts.setBalance(sum, of: to, asset)
     }
 
+    /// The sequencer's and derivation's rule: executes `candidates` in order on `state`, leaving out
+    /// each one that is invalid when its turn comes (with `checkSignatures`, a bad signature too).
+    /// Returns the included transactions, their receipts and the ones left out with the reason.
+    public static func include(
+        _ candidates: [SignedTransaction], context: BlockContext, state: StateOverlay, checkSignatures: Bool
+    ) throws -> (
+        included: [SignedTransaction], receipts: [Receipt],
+        dropped: [(transaction: SignedTransaction, reason: InvalidTransaction)]
+    ) {
+        let accounts = Accounts(state)
+        var included: [SignedTransaction] = []
+        var receipts: [Receipt] = []
+        var dropped: [(transaction: SignedTransaction, reason: InvalidTransaction)] = []
+        included.reserveCapacity(candidates.count)
+        receipts.reserveCapacity(candidates.count)
+        for tx in candidates {
+            do {
+                try validate(tx, context: context, accounts: accounts, checkSignature: checkSignatures)
+            } catch let reason as InvalidTransaction {
+                dropped.append((tx, reason))
+                continue
+            }
+            receipts.append(try apply(tx, context: context, accounts: accounts))
+            included.append(tx)
+        }
+        return (included, receipts, dropped)
+    }
+
     /// Executes a block's transactions in order on `base`. Every transaction must be valid in turn
     /// (otherwise the block is invalid and this throws `InvalidTransaction`); valid ones that fail
     /// are included with a failure receipt.

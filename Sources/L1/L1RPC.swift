@@ -1,0 +1,271 @@
+import Config
+import Foundation
+import Primitives
+import RPC
+import Settlement
+
+/// The `l1_*` methods (docs/rpc.md). Binary payloads travel as `0x` hex of their canonical
+/// encoding.
+public struct L1RPC: Sendable {
+    public let store: L1Store
+    public let producer: L1Producer
+
+    public init(store: L1Store, producer: L1Producer) {
+        self.store = store
+        self.producer = producer
+    }
+
+    var genesis: Genesis { store.genesis }
+
+    public func register(into d: inout RPCDispatcher) {
+        d.register("l1_blockNumber") { params in
+            try params.expect(atMost: 0)
+            return .number(try self.store.head().height)
+        }
+        d.register("l1_getBlock") { try self.getBlock($0) }
+        d.register("l1_postBlob") { try await self.postBlob($0) }
+        d.register("l1_getBlob") { try self.getBlob($0) }
+        d.register("l1_getBlobs") { try self.getBlobs($0) }
+        d.register("l1_proposeOutput") { try await self.proposeOutput($0) }
+        d.register("l1_getOutputs") { try self.getOutputs($0) }
+        d.register("l1_challenge") { try await self.challenge($0) }
+        d.register("l1_getChallenge") { try self.getChallenge($0) }
+        d.register("l1_getBalance") { try self.getBalance($0) }
+        d.register("l1_status") { params in
+            try params.expect(atMost: 0)
+            return try self.status()
+        }
+    }
+
+    static func error(_ rejection: L1Rejection) -> RPCError { RPCError(code: rejection.code, message: rejection.message) }
+
+    func submit(_ tx: L1Transaction) async throws -> L1Outcome {
+        do { return try await producer.submit(tx) } catch let rejection as L1Rejection { throw Self.error(rejection) }
+    }
+
+    func decode<T: CanonicalDecodable>(_ type: T.Type, _ params: RPCParams, _ name: String, maxLength: Int) throws -> T {
+        try params.expect(atMost: 1)
+        let raw = try params.hex(0, name)
+        do {
+            return try T(canonicalBytes: raw, limits: DecodingLimits(maxLength: maxLength, maxCount: 1 << 20))
+        } catch {
+            throw RPCError.invalidParams("parameter 0 is not a canonical \(name): \(error)")
+        }
+    }
+
+    func rollupID(_ params: RPCParams, _ index: Int) throws -> RollupID {
+        let rollup: RollupParameters?
+        switch params.optional(index) {
+        case .string(let name)?: rollup = genesis.rollup(named: name)
+        case let value?:
+            guard let n = value.unsignedValue, n <= UInt64(UInt32.max) else {
+                throw RPCError.invalidParams("parameter \(index) (rollup) must be a rollup name or id")
+            }
+            rollup = genesis.rollup(id: RollupID(UInt32(n)))
+        case nil: throw RPCError.invalidParams("parameter \(index) (rollup) is required")
+        }
+        guard let rollup else {
+            throw RPCError(code: L1ErrorCode.unknownRollup, message: "no such rollup in the genesis")
+        }
+        return rollup.id
+    }
+
+    func unsigned(_ params: RPCParams, _ index: Int, _ name: String, default value: UInt64) throws -> UInt64 {
+        guard let v = params.optional(index) else { return value }
+        guard let n = v.unsignedValue else { throw RPCError.invalidParams("parameter \(index) (\(name)) must be an unsigned integer") }
+        return n
+    }
+
+    // MARK: Blocks
+
+    func getBlock(_ params: RPCParams) throws -> JSONValue {
+        try params.expect(atMost: 1)
+        let height: UInt64
+        switch params.optional(0) {
+        case nil, .string("latest")?: height = try store.head().height
+        case let value?:
+            guard let h = value.unsignedValue else {
+                throw RPCError.invalidParams("parameter 0 must be a height or \"latest\"")
+            }
+            height = h
+        }
+        guard let (header, body) = try store.block(at: height) else { return .null }
+        return .object([
+            "height": .number(header.height), "hash": .string(header.hash.hex), "parent": .string(header.parent.hex),
+            "timestamp": .number(header.timestamp), "entriesRoot": .string(header.entriesRoot.hex),
+            "transactions": .array(body.entries.map(Self.json)),
+        ])
+    }
+
+    static func json(_ entry: L1Entry) -> JSONValue {
+        switch entry {
+        case .blob(let header, let commitment, let size, _):
+            return .object([
+                "type": .string("postBlob"), "id": .string(entry.id.hex), "rollup": .number(header.rollup.rawValue),
+                "seq": .number(header.seq), "firstHeight": .number(header.firstHeight),
+                "lastHeight": .number(header.lastHeight), "commitment": .string(commitment.hex), "size": .number(size),
+            ])
+        case .output(let index, let proposal):
+            return .object([
+                "type": .string("proposeOutput"), "id": .string(entry.id.hex),
+                "rollup": .number(proposal.output.rollup.rawValue), "index": .number(index),
+                "l2Height": .number(proposal.output.l2Height), "outputRoot": .string(proposal.output.root.hex),
+                "proposer": .string(proposal.proposer.address.hex),
+            ])
+        case .challenge(let id, let rollup, let outputIndex, let kind, let challenger, let invalidated):
+            return .object([
+                "type": .string("challenge"), "id": .string(entry.id.hex), "challenge": .string(id.hex),
+                "rollup": .number(rollup.rawValue), "outputIndex": .number(outputIndex), "kind": .string(kind),
+                "challenger": .string(challenger.address.hex), "invalidated": .number(invalidated),
+            ])
+        }
+    }
+
+    // MARK: Blobs
+
+    func postBlob(_ params: RPCParams) async throws -> JSONValue {
+        let post = try decode(
+            BlobPost.self, params, "blob post", maxLength: Int(genesis.l1.maxBlobBytes) + (1 << 20))
+        guard case .blob(let commitment, let l1Height, let duplicate) = try await submit(.postBlob(post)) else {
+            throw RPCError.internalError("unexpected outcome")
+        }
+        return .object([
+            "commitment": .string(commitment.hex), "l1Height": .number(l1Height), "duplicate": .bool(duplicate),
+            "rollup": .number(post.header.rollup.rawValue), "seq": .number(post.header.seq),
+        ])
+    }
+
+    static func json(_ record: BlobRecord, data: Bool) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "rollup": .number(record.header.rollup.rawValue), "seq": .number(record.header.seq),
+            "firstHeight": .number(record.header.firstHeight), "lastHeight": .number(record.header.lastHeight),
+            "commitment": .string(record.commitment.hex), "signature": .string(record.signature.hex),
+            "l1Height": .number(record.l1Height), "size": .number(record.frame.count),
+        ]
+        if data { o["data"] = .string("0x" + Hex.encode(record.frame)) }
+        return .object(o)
+    }
+
+    func getBlob(_ params: RPCParams) throws -> JSONValue {
+        try params.expect(atMost: 2)
+        let rollup = try rollupID(params, 0)
+        guard let seq = params.optional(1)?.unsignedValue else {
+            throw RPCError.invalidParams("parameter 1 (seq) must be an unsigned integer")
+        }
+        guard let record = try store.blob(rollup: rollup, seq: seq) else { return .null }
+        return Self.json(record, data: true)
+    }
+
+    /// `[rollup, fromSeq, limit?]`: up to `limit` (≤ 100) blobs with data, at most 16 MiB of frames.
+    func getBlobs(_ params: RPCParams) throws -> JSONValue {
+        try params.expect(atMost: 3)
+        let rollup = try rollupID(params, 0)
+        let from = try unsigned(params, 1, "fromSeq", default: 0)
+        let limit = min(try unsigned(params, 2, "limit", default: 100), 100)
+        let records = try store.blobs(rollup: rollup, from: from, limit: Int(limit), maxBytes: 16 << 20)
+        return .array(records.map { Self.json($0, data: true) })
+    }
+
+    // MARK: Outputs
+
+    func proposeOutput(_ params: RPCParams) async throws -> JSONValue {
+        let proposal = try decode(OutputProposal.self, params, "output proposal", maxLength: 1024)
+        guard case .output(let index, let l1Height, let windowEnd) = try await submit(.proposeOutput(proposal)) else {
+            throw RPCError.internalError("unexpected outcome")
+        }
+        return .object([
+            "index": .number(index), "l1Height": .number(l1Height), "windowEndsAt": .number(windowEnd),
+            "outputRoot": .string(proposal.output.root.hex),
+        ])
+    }
+
+    static func json(_ r: OutputRecord, height: UInt64) -> JSONValue {
+        let status = r.status(atL1Height: height)
+        var o: [String: JSONValue] = [
+            "index": .number(r.index), "rollup": .number(r.output.rollup.rawValue), "l2Height": .number(r.output.l2Height),
+            "blockHash": .string(r.output.blockHash.hex), "stateRoot": .string(r.output.stateRoot.hex),
+            "outboxRoot": .string(r.output.outboxRoot.hex), "outputRoot": .string(r.output.root.hex),
+            "proposer": .string(r.proposer.hex), "bond": .number(r.bond), "l1Height": .number(r.l1Height),
+            "windowEndsAt": .number(r.windowEnd), "status": .string(status.rawValue),
+            "blocksLeft": .number(status == .pending ? r.windowEnd - height : 0),
+        ]
+        if r.isInvalidated {
+            o["invalidatedAt"] = .number(r.invalidatedAt)
+            o["invalidatedBy"] = .string(r.invalidatedBy.hex)
+        }
+        return .object(o)
+    }
+
+    /// `[rollup, fromIndex?, limit?]`: outputs with their status as of the L1 head.
+    func getOutputs(_ params: RPCParams) throws -> JSONValue {
+        try params.expect(atMost: 3)
+        let rollup = try rollupID(params, 0)
+        let from = try unsigned(params, 1, "fromIndex", default: 0)
+        let limit = min(try unsigned(params, 2, "limit", default: 1000), 1000)
+        let height = try store.head().height
+        return .array(try store.outputs(rollup: rollup, from: from, limit: Int(limit)).map { Self.json($0, height: height) })
+    }
+
+    // MARK: Challenges
+
+    func challenge(_ params: RPCParams) async throws -> JSONValue {
+        let challenge = try decode(Challenge.self, params, "challenge", maxLength: 64 << 20)
+        guard case .challenge(let id, let l1Height, let reason, let invalidated, let payout) = try await submit(
+            .challenge(challenge))
+        else { throw RPCError.internalError("unexpected outcome") }
+        return .object([
+            "id": .string(id.hex), "verdict": .string("won"), "reason": .string(reason), "l1Height": .number(l1Height),
+            "invalidated": .number(invalidated), "payout": .number(payout),
+        ])
+    }
+
+    func getChallenge(_ params: RPCParams) throws -> JSONValue {
+        try params.expect(atMost: 1)
+        guard let id = try? Hash(hex: try params.string(0, "challenge id")) else {
+            throw RPCError.invalidParams("parameter 0 (challenge id) must be 32 bytes of hex")
+        }
+        guard let r = try store.challenge(id) else { return .null }
+        return .object([
+            "id": .string(id.hex), "rollup": .number(r.rollup.rawValue), "outputIndex": .number(r.outputIndex),
+            "kind": .string(r.kind), "challenger": .string(r.challenger.address.hex), "l1Height": .number(r.l1Height),
+            "reason": .string(r.reason), "invalidated": .number(r.invalidated), "payout": .number(r.payout),
+        ])
+    }
+
+    func getBalance(_ params: RPCParams) throws -> JSONValue {
+        try params.expect(atMost: 1)
+        guard let address = try? Address(hex: try params.string(0, "address")) else {
+            throw RPCError.invalidParams("parameter 0 (address) must be 20 bytes of hex")
+        }
+        return .number(try store.balance(of: address))
+    }
+
+    func status() throws -> JSONValue {
+        let head = try store.head()
+        var rollups: [JSONValue] = []
+        for rollup in genesis.rollups {
+            guard let s = try store.rollupState(rollup.id) else { continue }
+            let outputs = try store.outputs(rollup: rollup.id, from: 0, limit: Int.max)
+            let standing = outputs.filter { !$0.isInvalidated }
+            let finalized = standing.last { $0.status(atL1Height: head.height) == .finalized }
+            let openAt = s.lastProposerL1Height + genesis.l1.proposerSilenceBlocks
+            rollups.append(
+                .object([
+                    "id": .number(rollup.id.rawValue), "name": .string(rollup.name), "blobs": .number(s.nextSeq),
+                    "daHeight": .number(s.daHeight), "outputs": .number(s.outputCount),
+                    "latestOutputHeight": .number(standing.last?.output.l2Height ?? 0),
+                    "finalizedHeight": .number(finalized?.output.l2Height ?? 0),
+                    "invalidatedOutputs": .number(outputs.count - standing.count),
+                    "brokenAt": s.brokenAt == 0 ? .null : .number(s.brokenAt),
+                    "proposing": .string(
+                        s.brokenAt != 0 || head.height >= openAt ? "permissionless" : "registered"),
+                    "batcher": .string(rollup.batcher.publicKey.hex), "proposer": .string(rollup.proposer.publicKey.hex),
+                ]))
+        }
+        return .object([
+            "height": .number(head.height), "hash": .string(head.hash.hex), "timestamp": .number(head.timestamp),
+            "blockTimeMs": .number(genesis.l1.blockTimeMs), "fraudWindowBlocks": .number(genesis.l1.fraudWindowBlocks),
+            "bond": .number(genesis.l1.bond), "genesisDigest": .string(store.digest.hex), "rollups": .array(rollups),
+        ])
+    }
+}
