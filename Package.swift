@@ -61,6 +61,7 @@ let package = Package(
             name: "tributary",
             dependencies: [
                 "Primitives", "Storage", "Compression", "StateTree", "Benchmarks", "Node", "RPC", "Config", "Chain",
+                "L1", "Settlement",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -106,7 +107,8 @@ let package = Package(
         .target(
             name: "Node",
             dependencies: [
-                "Chain", "Config", "Primitives", "RPC", "Rollup", "StateMachine", "StateTree", "Storage",
+                "Chain", "Config", "Primitives", "RPC", "Rollup", "StateMachine", "StateTree", "Storage", "Settlement",
+                "Compression",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -236,7 +236,8 @@ public final class ChainStore: @unchecked Sendable {
     /// in one write transaction. Signatures must already have been checked (the mempool does, in
     /// parallel); everything else is checked here.
     public func commitBlock(
-        candidates: [SignedTransaction], timestamp: UInt64, l1Origin: L1Origin = .none, checkSignatures: Bool = false
+        candidates: [SignedTransaction], timestamp: UInt64, l1Origin: L1Origin = .none, checkSignatures: Bool = false,
+        alsoWrite: ((Block, WriteTransaction) throws -> Void)? = nil
     ) throws -> CommittedBlock {
         try environment.write { txn in
             let parent = try Self.head(in: txn)
@@ -257,6 +258,7 @@ public final class ChainStore: @unchecked Sendable {
             let block = Block(header: header, transactions: result.included)
             try LMDBTreeStore.write(batch, in: txn)
             try Self.put(block, receipts: result.receipts, in: txn)
+            try alsoWrite?(block, txn)
             return CommittedBlock(block: block, receipts: result.receipts, dropped: result.dropped)
         }
     }
@@ -328,6 +330,32 @@ public final class ChainStore: @unchecked Sendable {
                 parent = header
             }
             return head.height
+        }
+    }
+}
+
+// MARK: Fraud-proof witnesses
+
+extension ChainStore {
+    /// The witness a challenge needs to re-execute `blocks` (transaction lists for heights
+    /// `after + 1`, `after + 2`, …) statelessly: a multiproof, against the state after block
+    /// `after`, of every key those blocks read or write.
+    public func witness(replaying blocks: [[SignedTransaction]], after: UInt64) throws -> (
+        witness: Witness, keys: Int
+    ) {
+        try environment.read { txn in
+            let tree = StateTree(LMDBTreeReader(txn))
+            var keys = Set<Hash>()
+            for (i, transactions) in blocks.enumerated() {
+                let height = after + 1 + UInt64(i)
+                // Each block reads the stored state before it: the canonical chain's.
+                let state = StateOverlay(base: TreeStateReader(tree: tree, version: height - 1))
+                _ = try Executor.include(
+                    transactions, context: context(height: height), state: state, checkSignatures: true)
+                keys.formUnion(state.touchedKeys)
+            }
+            let sorted = keys.sorted()
+            return (try tree.witness(for: sorted, at: after), sorted.count)
         }
     }
 }

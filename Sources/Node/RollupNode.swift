@@ -3,10 +3,12 @@ import Config
 import Foundation
 import Logging
 import Metrics
+import Primitives
 import Prometheus
 import RPC
 import Rollup
 import ServiceLifecycle
+import Settlement
 import Storage
 
 /// Process-wide metrics: swift-metrics backed by a Prometheus registry, bootstrapped once.
@@ -18,9 +20,35 @@ public enum NodeMetrics {
     public static func bootstrap() { _ = bootstrapped }
 }
 
-/// A rollup node process: the chain store, the mempool, the sequencer and the RPC server, run as a
-/// service group that shuts down gracefully on SIGTERM or SIGINT (the server stops first, then the
-/// sequencer finishes the block in flight).
+/// A service that runs `body` every `interval` until shutdown; errors are logged, not fatal.
+struct LoopService: Service {
+    let name: String
+    let interval: Duration
+    let logger: Logger
+    let body: @Sendable () async throws -> Void
+
+    func run() async throws {
+        var last = ""
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                try await body()
+                last = ""
+            } catch {
+                let text = "\(error)"
+                if text != last { logger.warning("\(name) failed; retrying", metadata: ["error": "\(text)"]) }
+                last = text
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
+
+/// A rollup node process, run as a service group that shuts down gracefully on SIGTERM or SIGINT.
+///
+/// * Sequencer (default): catches up from the L1's blobs first (so an empty datadir syncs its own
+///   rollup from DA), then runs the mempool, the sequencer, the batcher and the proposer.
+/// * Follower (`follow`): builds the rollup's chain from the L1's blobs alone, checks every claimed
+///   root, challenges false outputs, and proposes honest ones when the L1 lets anyone propose.
 public struct RollupNode: Sendable {
     public var genesis: Genesis
     public var rollup: RollupParameters
@@ -29,31 +57,114 @@ public struct RollupNode: Sendable {
     /// 0 picks any free port; the bound URL is reported through `onListening`.
     public var rpcPort = 0
     public var storage = Environment.Options()
+    /// The L1 node's RPC URL (default: the genesis's).
+    public var l1URL: String
+    /// Follow the rollup from the L1 instead of sequencing it.
+    public var follow = false
+    /// Run without an L1: no sync, batcher or proposer (tests of the sequencer alone).
+    public var standalone = false
+    /// Testing knob: claim a wrong state root from this height on.
+    public var faultStateRootFrom: UInt64?
 
     public init(genesis: Genesis, rollup: RollupParameters, datadir: String) {
         self.genesis = genesis
         self.rollup = rollup
         self.datadir = datadir
+        self.l1URL = genesis.l1.rpc
     }
+
+    func key(_ role: RoleKey) -> SigningKey { DevKeys.key(named: role.name, seed: genesis.devSeed) }
 
     public func run(logger: Logger, onListening: @escaping @Sendable (String) -> Void = { _ in }) async throws {
         NodeMetrics.bootstrap()
         var storage = self.storage
         storage.logger = logger
         let store = try ChainStore(datadir: datadir, rollup: rollup, options: storage)
+        store.faultStateRootFrom = faultStateRootFrom
+        if let fault = faultStateRootFrom {
+            logger.warning(
+                "FAULT INJECTION: this node claims a wrong state root from height \(fault) on (a testing knob)")
+        }
         let head = try store.head()
         logger.info(
             "chain opened",
             metadata: [
                 "rollup.name": "\(rollup.name)", "rollup.id": "\(rollup.id)", "block.height": "\(head.height)",
                 "state.root": "\(head.stateRoot)", "storage.path": "\(datadir)",
+                "mode": "\(follow ? "follower" : "sequencer")",
             ])
+        let l1 = L1Client(url: l1URL)
+        let deriver = Deriver(store: store, l1: l1, logger: logger)
+        let watcher = L1Watcher(l1: l1)
+        let l1Tick = Duration.milliseconds(Int64(max(50, genesis.l1.blockTimeMs / 2)))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let mempool = Mempool(rollup: rollup.id)
-        let sequencer = Sequencer(
-            store: store, mempool: mempool, blockTime: .milliseconds(Int64(rollup.blockTimeMs)),
-            maxTransactions: Int(rollup.maxBlockTransactions), logger: logger)
+
+        if !standalone {
+            services.append(
+                .init(service: LoopService(name: "l1 watcher", interval: l1Tick, logger: logger) { await watcher.poll() }))
+        }
+        if follow {
+            services.append(
+                .init(
+                    service: LoopService(name: "derivation", interval: l1Tick, logger: logger) {
+                        try await deriver.catchUp()
+                    }))
+            services.append(
+                .init(service: Challenger(deriver: deriver, key: key(rollup.challenger), interval: l1Tick, logger: logger)))
+            services.append(
+                .init(
+                    service: Proposer(
+                        store: store, l1: l1, key: key(rollup.challenger), interval: l1Tick, fallbackOnly: true,
+                        logger: logger)))
+        } else {
+            if !standalone {
+                // Sync what the L1 already has (a fresh or restored datadir) before sequencing.
+                do {
+                    try await deriver.catchUp()
+                    await watcher.poll()
+                    let synced = try store.head().height
+                    if synced > head.height {
+                        logger.info("synced from the L1", metadata: ["block.height": "\(synced)"])
+                    }
+                } catch {
+                    logger.warning(
+                        "the L1 is unreachable; sequencing without syncing from it", metadata: ["error": "\(error)"])
+                }
+            }
+            let sequencer = Sequencer(
+                store: store, mempool: mempool, blockTime: .milliseconds(Int64(rollup.blockTimeMs)),
+                maxTransactions: Int(rollup.maxBlockTransactions), logger: logger, l1Origin: { watcher.origin })
+            services.append(.init(service: sequencer))
+            if !standalone {
+                services.append(.init(service: Batcher(store: store, l1: l1, key: key(rollup.batcher), logger: logger)))
+                services.append(
+                    .init(
+                        service: Proposer(
+                            store: store, l1: l1, key: key(rollup.proposer), interval: l1Tick, fallbackOnly: false,
+                            logger: logger)))
+            }
+        }
+
+        var rpc = RollupRPC(store: store, mempool: mempool)
+        rpc.followOnly = follow
+        let standalone = self.standalone
+        rpc.statusExtras = {
+            guard !standalone else { return [:] }
+            var l1Info: [String: JSONValue] = ["url": .string(l1.rpc.url)]
+            let origin = watcher.origin
+            l1Info["height"] = .number(origin.height)
+            if let s = watcher.lastStatus?.rollups[store.rollup.id.rawValue] {
+                l1Info["daHeight"] = .number(s.daHeight)
+                l1Info["finalizedHeight"] = .number(s.finalizedHeight)
+                l1Info["brokenAt"] = s.brokenAt.map { .number($0) } ?? .null
+            }
+            if let fault = try? deriver.firstFault() { l1Info["firstFault"] = .number(fault.height) }
+            if let halt = deriver.haltReason { l1Info["halted"] = .string(halt) }
+            return ["l1": .object(l1Info)]
+        }
         var dispatcher = RPCDispatcher()
-        RollupRPC(store: store, mempool: mempool).register(into: &dispatcher)
+        rpc.register(into: &dispatcher)
         let server = RPCServer(
             dispatcher: dispatcher,
             health: {
@@ -74,11 +185,11 @@ public struct RollupNode: Sendable {
             logger.info("rpc listening", metadata: ["rpc.url": "\(url)"])
             onListening(url)
         }
+        // Services stop in reverse order: the server first, then the rest.
+        services.append(.init(service: app))
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: sequencer), .init(service: app)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

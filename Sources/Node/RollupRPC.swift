@@ -20,12 +20,18 @@ public enum RollupErrorCode {
     public static let mempoolFull = -32009
     public static let tooLarge = -32010
     public static let notFound = -32011
+    public static let followOnly = -32012
 }
 
 /// The `rollup_*` methods of a rollup node.
 public struct RollupRPC: Sendable {
     public let store: ChainStore
     public let mempool: Mempool
+
+    /// Set on a following node: transactions go to the rollup's sequencer, not here.
+    public var followOnly = false
+    /// Extra fields of `rollup_status` (the node's view of the L1).
+    public var statusExtras: @Sendable () -> [String: JSONValue] = { [:] }
 
     public init(store: ChainStore, mempool: Mempool) {
         self.store = store
@@ -51,6 +57,11 @@ public struct RollupRPC: Sendable {
     // MARK: Transactions
 
     func sendTransaction(_ params: RPCParams) async throws -> JSONValue {
+        if followOnly {
+            throw RPCError(
+                code: RollupErrorCode.followOnly,
+                message: "this node follows \(rollup.name) from the L1 and takes no transactions; send them to its sequencer at \(rollup.rpc)")
+        }
         try params.expect(atMost: 1)
         let raw = try params.hex(0, "signed transaction")
         let tx: SignedTransaction
@@ -223,12 +234,15 @@ public struct RollupRPC: Sendable {
 
     func status() throws -> JSONValue {
         let head = try store.head()
-        return .object([
+        var json: [String: JSONValue] = [
             "rollup": .number(rollup.id.rawValue), "name": .string(rollup.name),
             "nativeAsset": .string(rollup.nativeAsset.rawValue),
             "genesisHash": .string(store.genesisHash.hex), "head": .object(Self.json(head)),
             "mempool": .number(mempool.count), "sequencer": .string(rollup.sequencer.publicKey.address.hex),
-        ])
+            "mode": .string(followOnly ? "follower" : "sequencer"),
+        ]
+        for (k, v) in statusExtras() { json[k] = v }
+        return .object(json)
     }
 
     // MARK: JSON forms

@@ -18,6 +18,8 @@ public final class Sequencer: Service, Sendable {
     /// Commits run here: an LMDB commit blocks, and the cooperative pool has one thread per core.
     let committer = DispatchQueue(label: "tributary.sequencer.commit")
     let onCommit: @Sendable (CommittedBlock) -> Void
+    /// The L1 block the next rollup block builds on (the newest one the node has seen).
+    let l1Origin: @Sendable () -> L1Origin
 
     let blocks = Counter(label: "tributary_blocks_total")
     let transactions = Counter(label: "tributary_transactions_total")
@@ -28,8 +30,10 @@ public final class Sequencer: Service, Sendable {
 
     public init(
         store: ChainStore, mempool: Mempool, blockTime: Duration, maxTransactions: Int, logger: Logger,
+        l1Origin: @escaping @Sendable () -> L1Origin = { .none },
         onCommit: @escaping @Sendable (CommittedBlock) -> Void = { _ in }
     ) {
+        self.l1Origin = l1Origin
         self.store = store
         self.mempool = mempool
         self.blockTime = blockTime
@@ -61,10 +65,11 @@ public final class Sequencer: Service, Sendable {
         let timestamp = UInt64(Date().timeIntervalSince1970 * 1000)
         let start = ContinuousClock.now
         let store = self.store
+        let origin = l1Origin()
         let committed = try await withCheckedThrowingContinuation { continuation in
             committer.async {
                 continuation.resume(
-                    with: Result { try store.commitBlock(candidates: candidates, timestamp: timestamp) })
+                    with: Result { try store.commitBlock(candidates: candidates, timestamp: timestamp, l1Origin: origin) })
             }
         }
         commitLatency.recordInterval(since: start)

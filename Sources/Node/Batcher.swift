@@ -1,0 +1,217 @@
+import Chain
+import Config
+import Foundation
+import Logging
+import Metrics
+import Primitives
+import RPC
+import ServiceLifecycle
+import Settlement
+import Storage
+
+/// Retries with exponential backoff (100 ms doubling to 5 s) while the L1 is unreachable.
+struct Backoff {
+    var delay: Duration = .milliseconds(100)
+    mutating func failed() -> Duration {
+        defer { delay = min(delay * 2, .seconds(5)) }
+        return delay
+    }
+    mutating func succeeded() { delay = .milliseconds(100) }
+}
+
+/// Packs consecutive blocks into batches (one zstd frame each), signs them with the batcher key
+/// and posts them to the L1. A batch is written to the `batches` table BEFORE it is posted, so a
+/// retry — after an error or a restart — re-posts exactly the same bytes under its sequence
+/// number; the L1 answers a re-post with the original placement.
+public final class Batcher: Service, Sendable {
+    public let store: ChainStore
+    public let l1: L1Client
+    let key: SigningKey
+    let logger: Logger
+    let posted = Counter(label: "tributary_batches_posted_total")
+    let postedBytes = Counter(label: "tributary_batch_bytes_total")
+    let failures = Counter(label: "tributary_batch_post_failures_total")
+
+    public init(store: ChainStore, l1: L1Client, key: SigningKey, logger: Logger) {
+        self.store = store
+        self.l1 = l1
+        self.key = key
+        self.logger = logger
+    }
+
+    var parameters: BatchParameters { store.rollup.batch }
+
+    public func run() async throws {
+        var backoff = Backoff()
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                let worked = try await step()
+                backoff.succeeded()
+                if !worked { try? await Task.sleep(for: .milliseconds(50)) }
+            } catch {
+                failures.increment()
+                let delay = backoff.failed()
+                logger.warning(
+                    "batch post failed; retrying", metadata: ["error": "\(error)", "retry.in": "\(delay)"])
+                try? await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    /// The newest batch record.
+    func last() throws -> (seq: UInt64, batch: PostedBatch)? {
+        try store.environment.read { txn in
+            var found: (UInt64, PostedBatch)?
+            try txn.forEach(Batches.self, reverse: true) { seq, batch in
+                found = (seq, batch)
+                return false
+            }
+            return found
+        }
+    }
+
+    /// The highest block height in a batch the L1 has accepted.
+    public func postedHeight() throws -> UInt64 {
+        try store.environment.read { txn in
+            var height: UInt64 = 0
+            try txn.forEach(Batches.self, reverse: true) { _, batch in
+                guard batch.l1Height != 0 else { return true }
+                height = batch.header.lastHeight
+                return false
+            }
+            return height
+        }
+    }
+
+    /// Posts a pending batch, or closes and posts the next one. Returns whether it did anything.
+    @discardableResult
+    public func step(now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000), force: Bool = false) async throws -> Bool {
+        let last = try last()
+        if let last, last.batch.l1Height == 0 {
+            try await post(last.batch)
+            return true
+        }
+        guard let batch = try nextBatch(after: last, now: now, force: force) else { return false }
+        try store.environment.write { txn in try txn.put(Batches.self, batch.header.seq, batch) }
+        try await post(batch)
+        return true
+    }
+
+    /// Closes the next batch if a limit is reached: `maxBlocks` blocks, `maxBytes` of encoding, or
+    /// a first block older than `maxAgeMs`.
+    func nextBatch(after last: (seq: UInt64, batch: PostedBatch)?, now: UInt64, force: Bool) throws -> PostedBatch? {
+        let first = (last?.batch.header.lastHeight ?? 0) + 1
+        let head = try store.head().height
+        guard head >= first else { return nil }
+        let p = parameters
+        var blocks: [Block] = []
+        var rawBytes = 0
+        var height = first
+        while height <= head, UInt64(blocks.count) < p.maxBlocks, rawBytes < Int(p.maxBytes) {
+            guard let block = try store.block(at: height) else { break }
+            rawBytes += block.canonicalBytes.count
+            blocks.append(block)
+            height += 1
+        }
+        guard let oldest = blocks.first else { return nil }
+        let full = UInt64(blocks.count) >= p.maxBlocks || rawBytes >= Int(p.maxBytes)
+        let old = now >= oldest.header.timestamp &+ p.maxAgeMs
+        guard full || old || force else { return nil }
+        var frame = try BatchCodec.encode(blocks, level: p.zstdLevel)
+        while frame.count > Int(p.maxBytes), blocks.count > 1 {
+            blocks.removeLast(max(1, blocks.count / 4))
+            frame = try BatchCodec.encode(blocks, level: p.zstdLevel)
+        }
+        let header = BatchHeader(
+            rollup: store.rollup.id, seq: (last?.seq).map { $0 + 1 } ?? 0, firstHeight: first,
+            lastHeight: first + UInt64(blocks.count) - 1)
+        return PostedBatch(header: header, l1Height: 0, frame: frame)
+    }
+
+    func post(_ batch: PostedBatch) async throws {
+        let post = BlobPost(header: batch.header, frame: batch.frame, signedBy: key)
+        let result = try await l1.postBlob(post)
+        try store.environment.write { txn in
+            var updated = batch
+            updated.l1Height = result.l1Height
+            try txn.put(Batches.self, batch.header.seq, updated)
+        }
+        posted.increment()
+        postedBytes.increment(by: batch.frame.count)
+        logger.debug(
+            "batch posted",
+            metadata: [
+                "batch.seq": "\(batch.header.seq)", "batch.blocks": "\(batch.header.firstHeight)…\(batch.header.lastHeight)",
+                "batch.bytes": "\(batch.frame.count)", "l1.height": "\(result.l1Height)",
+            ])
+    }
+}
+
+/// Posts an output every `outputIntervalBlocks` blocks once the blocks it covers are in DA. The
+/// L1 is the source of truth for what was proposed, so a restart simply carries on.
+public final class Proposer: Service, Sendable {
+    public let store: ChainStore
+    public let l1: L1Client
+    let key: SigningKey
+    let logger: Logger
+    let interval: Duration
+    /// A follower proposes only when the L1 lets anyone propose (fallback), and only on top of
+    /// outputs it agrees with.
+    let fallbackOnly: Bool
+    let proposed = Counter(label: "tributary_outputs_proposed_total")
+
+    public init(store: ChainStore, l1: L1Client, key: SigningKey, interval: Duration, fallbackOnly: Bool, logger: Logger) {
+        self.store = store
+        self.l1 = l1
+        self.key = key
+        self.interval = interval
+        self.fallbackOnly = fallbackOnly
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        var lastError = ""
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                try await step()
+                lastError = ""
+            } catch {
+                let text = "\(error)"
+                if text != lastError { logger.warning("output proposal failed", metadata: ["error": "\(text)"]) }
+                lastError = text
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Proposes the next output if it is due. Returns its L2 height.
+    @discardableResult
+    public func step() async throws -> UInt64? {
+        let rollup = store.rollup
+        let status = try await l1.status()
+        guard let info = status.rollups[rollup.id.rawValue] else { return nil }
+        if fallbackOnly, !info.permissionless { return nil }
+        let outputs = try await l1.outputs(rollup: rollup.id)
+        let standing = outputs.filter { $0.status != "invalidated" }
+        if let top = standing.last {
+            // Never build on an output this node disagrees with: the challenger deals with it.
+            guard let mine = try store.header(at: top.output.l2Height) else { return nil }
+            if fallbackOnly, !top.output.matches(mine) { return nil }
+        }
+        let n = rollup.outputIntervalBlocks
+        let floor = standing.last?.output.l2Height ?? 0
+        let target = (floor / n + 1) * n
+        let head = try store.head().height
+        guard target <= head, target <= info.daHeight else { return nil }
+        guard let header = try store.header(at: target) else { return nil }
+        let result = try await l1.proposeOutput(OutputProposal(output: Output(header: header), signedBy: key))
+        proposed.increment()
+        logger.info(
+            "output proposed",
+            metadata: [
+                "output.index": "\(result.index)", "output.l2Height": "\(target)",
+                "output.windowEndsAt": "\(result.windowEnd)",
+            ])
+        return target
+    }
+}

@@ -1,0 +1,149 @@
+import Chain
+import Foundation
+import Logging
+import Primitives
+import RPC
+import Settlement
+import Storage
+import Synchronization
+
+/// Builds a rollup's canonical chain purely from the L1's blobs (docs/protocol.md, "Derivation"):
+/// every posted block is executed with signatures checked, invalid transactions are left out, and
+/// every claimed root is compared with the result. Where a posted header's claims differ, the
+/// posted block is kept in `claims` for the challenger.
+public final class Deriver: Sendable {
+    public let store: ChainStore
+    public let l1: L1Client
+    let logger: Logger
+    /// Set when a blob does not decode: derivation cannot go past it.
+    let halted = Mutex<String?>(nil)
+
+    public init(store: ChainStore, l1: L1Client, logger: Logger) {
+        self.store = store
+        self.l1 = l1
+        self.logger = logger
+    }
+
+    public var haltReason: String? { halted.withLock { $0 } }
+
+    /// The next batch sequence number this node has not recorded.
+    public func nextSeq() throws -> UInt64 {
+        try store.environment.read { txn in
+            var next: UInt64 = 0
+            try txn.forEach(Batches.self, reverse: true) { seq, _ in
+                next = seq + 1
+                return false
+            }
+            return next
+        }
+    }
+
+    /// The first height whose posted header differs from this node's execution, if any.
+    public func firstFault() throws -> (height: UInt64, posted: Block)? {
+        try store.environment.read { txn in
+            var found: (UInt64, Block)?
+            try txn.forEach(Claims.self) { h, block in
+                found = (h, block)
+                return false
+            }
+            return found
+        }
+    }
+
+    /// The posted header at `height`: the claim when it differs, else the node's own.
+    public func postedHeader(at height: UInt64) throws -> BlockHeader? {
+        try store.environment.read { txn in
+            if let claim = try txn.get(Claims.self, height) { return claim.header }
+            return try txn.get(Headers.self, height)
+        }
+    }
+
+    public func postedBlock(at height: UInt64) throws -> Block? {
+        if let claim = try store.environment.read({ try $0.get(Claims.self, height) }) { return claim }
+        return try store.block(at: height)
+    }
+
+    /// Fetches the blobs posted since the last step and imports their blocks. Returns how many
+    /// blobs were consumed (0: caught up, or halted).
+    @discardableResult
+    public func step() async throws -> Int {
+        guard haltReason == nil else { return 0 }
+        let rollup = store.rollup
+        let blobs = try await l1.blobs(rollup: rollup.id, from: try nextSeq())
+        for blob in blobs {
+            guard blob.commitment == Hash.sha256(blob.frame) else {
+                throw RPCClient.TransportError.malformedResponse("blob \(blob.header.seq)'s bytes do not match its commitment")
+            }
+            let blocks: [Block]
+            do { blocks = try BatchCodec.decode(blob.frame, header: blob.header) } catch {
+                let why = "batch \(blob.header.seq) of \(rollup.name) is not in DA: \(error); derivation stops before block \(blob.header.firstHeight)"
+                halted.withLock { $0 = why }
+                logger.error("derivation halted", metadata: ["reason": "\(why)"])
+                return 0
+            }
+            let record = PostedBatch(header: blob.header, l1Height: blob.l1Height, frame: blob.frame)
+            var head = try store.head().height
+            for block in blocks where block.header.height > head {
+                guard block.header.height == head + 1 else {
+                    let why = "batch \(blob.header.seq) starts at block \(block.header.height), after the node's head \(head)"
+                    halted.withLock { $0 = why }
+                    logger.error("derivation halted", metadata: ["reason": "\(why)"])
+                    return 0
+                }
+                let isLast = block.header.height == blob.header.lastHeight
+                let committed = try store.commitBlock(
+                    candidates: block.transactions, timestamp: block.header.timestamp,
+                    l1Origin: block.header.l1Origin, checkSignatures: true
+                ) { canonical, txn in
+                    if canonical.header != block.header { try txn.put(Claims.self, block.header.height, block) }
+                    if isLast { try txn.put(Batches.self, blob.header.seq, record) }
+                }
+                let differences = Derivation.differences(claimed: block.header, canonical: committed.block.header)
+                if !differences.isEmpty {
+                    logger.warning(
+                        "posted block disagrees with re-execution",
+                        metadata: [
+                            "block.height": "\(block.header.height)", "differences": "\(differences.joined(separator: "; "))",
+                        ])
+                }
+                head += 1
+            }
+            // A batch whose blocks the node already had (its own, or a re-run): record it.
+            try store.environment.write { txn in
+                if let existing = try txn.get(Batches.self, blob.header.seq), existing.commitment == record.commitment,
+                    existing.l1Height == record.l1Height
+                {
+                    return
+                }
+                try txn.put(Batches.self, blob.header.seq, record)
+            }
+        }
+        return blobs.count
+    }
+
+    /// Steps until no new blob arrives.
+    public func catchUp() async throws {
+        while try await step() > 0 {}
+    }
+}
+
+/// The newest L1 block a node has seen, polled from the L1: a sequencer's blocks build on it.
+public final class L1Watcher: Sendable {
+    let l1: L1Client
+    let latest = Mutex<L1Origin>(.none)
+    let status = Mutex<L1Client.Status?>(nil)
+
+    public init(l1: L1Client) { self.l1 = l1 }
+
+    public var origin: L1Origin { latest.withLock { $0 } }
+    public var lastStatus: L1Client.Status? { status.withLock { $0 } }
+
+    /// Polls once; returns the status, nil when the L1 is unreachable.
+    @discardableResult
+    public func poll() async -> L1Client.Status? {
+        guard let s = try? await l1.status() else { return nil }
+        latest.withLock { if s.height > $0.height { $0 = L1Origin(height: s.height, hash: s.hash) } }
+        status.withLock { $0 = s }
+        return s
+    }
+}

@@ -1,0 +1,145 @@
+import Config
+import Foundation
+import Primitives
+import RPC
+import Settlement
+
+/// A typed client of the L1 node's `l1_*` methods.
+public struct L1Client: Sendable {
+    public let rpc: RPCClient
+
+    public init(url: String) { rpc = RPCClient(url: url) }
+
+    /// A posted blob as the L1 returns it.
+    public struct PostedBlob: Sendable {
+        public var header: BatchHeader
+        public var frame: [UInt8]
+        public var commitment: Hash
+        public var l1Height: UInt64
+    }
+
+    /// An output and its status as of the L1 head.
+    public struct OutputInfo: Sendable {
+        public var index: UInt64
+        public var output: Output
+        public var proposer: PublicKey
+        public var l1Height: UInt64
+        public var windowEnd: UInt64
+        public var status: String
+        public var blocksLeft: UInt64
+    }
+
+    /// A rollup's row of `l1_status`.
+    public struct RollupInfo: Sendable {
+        public var daHeight: UInt64
+        public var nextSeq: UInt64
+        public var finalizedHeight: UInt64
+        public var brokenAt: UInt64?
+        public var permissionless: Bool
+    }
+
+    public struct Status: Sendable {
+        public var height: UInt64
+        public var hash: Hash
+        public var rollups: [UInt32: RollupInfo]
+    }
+
+    static func hex(_ value: some CanonicalEncodable) -> JSONValue {
+        .string("0x" + Hex.encode(value.canonicalBytes))
+    }
+
+    static func field<T>(_ json: JSONValue, _ key: String, _ parse: (JSONValue) -> T?) throws -> T {
+        guard let v = json[key], let t = parse(v) else {
+            throw RPCClient.TransportError.malformedResponse("field \(key) missing or malformed")
+        }
+        return t
+    }
+
+    static func hash(_ v: JSONValue) -> Hash? { v.stringValue.flatMap { try? Hash(hex: $0) } }
+
+    public func blockNumber() async throws -> UInt64 {
+        try Self.field(.object(["n": try await rpc.call("l1_blockNumber")]), "n") { $0.unsignedValue }
+    }
+
+    public func status() async throws -> Status {
+        let json = try await rpc.call("l1_status")
+        var rollups: [UInt32: RollupInfo] = [:]
+        if case .array(let items)? = json["rollups"] {
+            for item in items {
+                let id = try Self.field(item, "id") { $0.unsignedValue }
+                rollups[UInt32(id)] = RollupInfo(
+                    daHeight: try Self.field(item, "daHeight") { $0.unsignedValue },
+                    nextSeq: try Self.field(item, "blobs") { $0.unsignedValue },
+                    finalizedHeight: try Self.field(item, "finalizedHeight") { $0.unsignedValue },
+                    brokenAt: item["brokenAt"]?.unsignedValue,
+                    permissionless: item["proposing"]?.stringValue == "permissionless")
+            }
+        }
+        return Status(
+            height: try Self.field(json, "height") { $0.unsignedValue }, hash: try Self.field(json, "hash", Self.hash),
+            rollups: rollups)
+    }
+
+    /// Posts a blob; returns the L1 height that holds it (the original one for a re-post).
+    public func postBlob(_ post: BlobPost) async throws -> (commitment: Hash, l1Height: UInt64, duplicate: Bool) {
+        let json = try await rpc.call("l1_postBlob", [Self.hex(post)])
+        return (
+            try Self.field(json, "commitment", Self.hash), try Self.field(json, "l1Height") { $0.unsignedValue },
+            json["duplicate"]?.boolValue ?? false
+        )
+    }
+
+    public func blobs(rollup: RollupID, from seq: UInt64, limit: Int = 100) async throws -> [PostedBlob] {
+        let json = try await rpc.call(
+            "l1_getBlobs", [.number(rollup.rawValue), .number(seq), .number(limit)])
+        guard case .array(let items) = json else { throw RPCClient.TransportError.malformedResponse("not an array") }
+        return try items.map { item in
+            PostedBlob(
+                header: BatchHeader(
+                    rollup: rollup, seq: try Self.field(item, "seq") { $0.unsignedValue },
+                    firstHeight: try Self.field(item, "firstHeight") { $0.unsignedValue },
+                    lastHeight: try Self.field(item, "lastHeight") { $0.unsignedValue }),
+                frame: try Self.field(item, "data") { $0.stringValue.flatMap { try? Hex.decode($0) } },
+                commitment: try Self.field(item, "commitment", Self.hash),
+                l1Height: try Self.field(item, "l1Height") { $0.unsignedValue })
+        }
+    }
+
+    public func proposeOutput(_ proposal: OutputProposal) async throws -> (index: UInt64, windowEnd: UInt64) {
+        let json = try await rpc.call("l1_proposeOutput", [Self.hex(proposal)])
+        return (
+            try Self.field(json, "index") { $0.unsignedValue }, try Self.field(json, "windowEndsAt") { $0.unsignedValue }
+        )
+    }
+
+    public func outputs(rollup: RollupID, from index: UInt64 = 0) async throws -> [OutputInfo] {
+        var all: [OutputInfo] = []
+        var next = index
+        while true {
+            let json = try await rpc.call("l1_getOutputs", [.number(rollup.rawValue), .number(next), .number(1000)])
+            guard case .array(let items) = json else { throw RPCClient.TransportError.malformedResponse("not an array") }
+            for item in items {
+                all.append(
+                    OutputInfo(
+                        index: try Self.field(item, "index") { $0.unsignedValue },
+                        output: Output(
+                            rollup: rollup, l2Height: try Self.field(item, "l2Height") { $0.unsignedValue },
+                            blockHash: try Self.field(item, "blockHash", Self.hash),
+                            stateRoot: try Self.field(item, "stateRoot", Self.hash),
+                            outboxRoot: try Self.field(item, "outboxRoot", Self.hash)),
+                        proposer: try Self.field(item, "proposer") { $0.stringValue.flatMap { try? PublicKey(hex: $0) } },
+                        l1Height: try Self.field(item, "l1Height") { $0.unsignedValue },
+                        windowEnd: try Self.field(item, "windowEndsAt") { $0.unsignedValue },
+                        status: try Self.field(item, "status") { $0.stringValue },
+                        blocksLeft: try Self.field(item, "blocksLeft") { $0.unsignedValue }))
+            }
+            if items.count < 1000 { return all }
+            next = all.last!.index + 1
+        }
+    }
+
+    /// Submits a challenge; returns the L1's answer (a rejection throws `RPCError` with the reason).
+    public func challenge(_ challenge: Challenge) async throws -> JSONValue {
+        try await rpc.call("l1_challenge", [Self.hex(challenge)])
+    }
+}
