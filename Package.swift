@@ -124,6 +124,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "tributary", "TributaryTesting", "RPC", "Config", "Primitives", "Chain", "StateMachine", "StateTree", "Storage",
+                "Settlement", "Node", "Compression",
             ]),
     ]
 )

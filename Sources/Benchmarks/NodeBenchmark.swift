@@ -101,7 +101,7 @@ public struct NodeBenchmark: Sendable {
             let node = try NodeProcess(
                 [
                     "node", "--genesis", genesisPath, "--rollup", "bench", "--datadir", dir.appending("node-\(rep)"),
-                    "--rpc-port", "0",
+                    "--rpc-port", "0", "--standalone",
                     "--log-level", "warning",
                 ], logPath: dir.appending("node-\(rep).log"))
             defer { node.stop() }

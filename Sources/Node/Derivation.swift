@@ -100,7 +100,10 @@ public final class Deriver: Sendable {
                 }
                 let differences = Derivation.differences(claimed: block.header, canonical: committed.block.header)
                 if !differences.isEmpty {
-                    logger.warning(
+                    // The first disagreement is news; the ones after it follow from it.
+                    let first = try firstFault()?.height == block.header.height
+                    logger.log(
+                        level: first ? .warning : .debug,
                         "posted block disagrees with re-execution",
                         metadata: [
                             "block.height": "\(block.header.height)", "differences": "\(differences.joined(separator: "; "))",

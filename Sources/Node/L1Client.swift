@@ -8,7 +8,11 @@ import Settlement
 public struct L1Client: Sendable {
     public let rpc: RPCClient
 
-    public init(url: String) { rpc = RPCClient(url: url) }
+    public init(url: String, timeout: Duration = .seconds(10)) {
+        var rpc = RPCClient(url: url)
+        rpc.timeout = .seconds(Int64(timeout.components.seconds))
+        self.rpc = rpc
+    }
 
     /// A posted blob as the L1 returns it.
     public struct PostedBlob: Sendable {

@@ -19,5 +19,5 @@ public final class TemporaryDirectory: @unchecked Sendable {
     /// Deletes the directory and its contents.
     public func remove() { try? FileManager.default.removeItem(atPath: path) }
 
-    deinit { remove() }
+    deinit { if ProcessInfo.processInfo.environment["KEEP_TEST_DIRS"] == nil { remove() } }
 }

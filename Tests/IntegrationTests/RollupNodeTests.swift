@@ -18,7 +18,7 @@ func startAlpha(_ dir: TemporaryDirectory) throws -> NodeProcess {
     try NodeProcess(
         [
             "node", "--genesis", devnetGenesis, "--rollup", "alpha", "--datadir", dir.appending("alpha"), "--rpc-port",
-            "0",
+            "0", "--standalone",
         ],
         logPath: dir.appending("alpha.log"))
 }

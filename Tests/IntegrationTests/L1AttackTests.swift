@@ -1,0 +1,189 @@
+import Chain
+import Compression
+import Config
+import Foundation
+import Node
+import Primitives
+import RPC
+import Settlement
+import StateTree
+import Testing
+import TributaryTesting
+
+/// The JSON-RPC error code of `body`'s failure, or nil when it succeeds.
+func errorCode(_ body: () async throws -> Void) async -> (code: Int, message: String)? {
+    do {
+        try await body()
+        return nil
+    } catch let error as RPCError {
+        return (error.code, error.message)
+    } catch {
+        return (0, "\(error)")
+    }
+}
+
+func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.encode(value.canonicalBytes)) }
+
+@Suite(.serialized) struct L1AttackTests {
+    /// Forged challenges lose, say why, and change nothing: a challenge against a correct block,
+    /// wrong and incomplete witnesses, proofs of the other kinds against a correct output, a bad
+    /// signature, an unknown output, and a challenge after the window.
+    @Test func forgedChallengesLose() async throws {
+        let dir = try TemporaryDirectory("l1-forged")
+        let genesisPath = try fastGenesis(dir, window: 40)
+        let genesis = try Genesis.load(path: genesisPath)
+        let l1Node = try startL1(dir, genesis: genesisPath)
+        defer { l1Node.stop() }
+        let alphaNode = try startRollup(dir, genesis: genesisPath, l1: l1Node.url)
+        defer { alphaNode.stop() }
+        let alpha = RPCClient(url: alphaNode.url), l1 = L1Client(url: l1Node.url)
+        var nonces: [Int: UInt64] = [:]
+        let ids = try await sendTransfers(alpha, count: 40, seed: 7, nonces: &nonces)
+        var heights: [UInt64] = []
+        #expect(try await eventually(30) {
+            heights = []
+            for id in ids {
+                guard let h = try await alpha.call("rollup_getReceipt", [.string(id.hex)])["blockHeight"]?.unsignedValue
+                else { return false }
+                heights.append(h)
+            }
+            return true
+        })
+        let b = try #require(heights.max())
+        // A pending output covering block b.
+        var target: L1Client.OutputInfo?
+        #expect(try await eventually(30) {
+            target = try await outputs(l1).first { $0.output.l2Height >= b && $0.status == "pending" }
+            return target != nil
+        })
+        let output = try #require(target)
+        let store = try ChainStore.open(datadir: dir.appending("alpha"), genesis: genesis)
+        let block = try #require(try store.block(at: b))
+        #expect(!block.transactions.isEmpty)
+        let right = try store.witness(replaying: [block.transactions], after: b - 1).witness
+        let stale = try store.witness(replaying: [block.transactions], after: b - 2).witness
+        let empty = try store.witness(replaying: [[]], after: b - 1).witness
+        let key = DevKeys.key(named: "mallory")
+        func challenge(_ proof: FraudProof, index: UInt64? = nil) -> Challenge {
+            Challenge(rollup: RollupID(1), outputIndex: index ?? output.index, proof: proof, signedBy: key)
+        }
+        let before = try await outputs(l1)
+        let cases: [(FraudProof, String)] = [
+            (.block(height: b, witness: right), "re-executes to exactly its claimed roots"),
+            (.block(height: b, witness: stale), "does not verify against block \(b - 1)'s state root"),
+            (.block(height: b, witness: empty), "the witness does not cover block \(b)"),
+            (.block(height: output.output.l2Height + 1, witness: right), "outside the output's disputable range"),
+            (.output, "matches the DA header"),
+            (.notInDA, "are all in DA"),
+        ]
+        for (proof, reason) in cases {
+            let failure = await errorCode { _ = try await l1.challenge(challenge(proof)) }
+            #expect(failure?.code == -32028, "\(proof.kind): \(failure?.message ?? "accepted")")
+            #expect(failure?.message.contains(reason) == true, "\(failure?.message ?? "accepted")")
+        }
+        // A span proof of the correct chain from the anchor loses too.
+        let anchor = before.last { $0.index < output.index && $0.status == "finalized" }?.output.l2Height ?? 0
+        var spanBlocks: [[SignedTransaction]] = []
+        for h in (anchor + 1)...output.output.l2Height { spanBlocks.append(try #require(try store.block(at: h)).transactions) }
+        let span = try store.witness(replaying: spanBlocks, after: anchor).witness
+        let spanFailure = await errorCode { _ = try await l1.challenge(challenge(.span(witness: span))) }
+        #expect(spanFailure?.code == -32028)
+        #expect(spanFailure?.message.contains("gives exactly the output") == true, "\(spanFailure?.message ?? "")")
+        // A bad signature, an unknown output.
+        var forged = challenge(.output)
+        forged.signature = DevKeys.key(named: "other").sign([1, 2, 3])
+        #expect(await errorCode { _ = try await l1.rpc.call("l1_challenge", [hex(forged)]) }?.code == -32021)
+        #expect(await errorCode { _ = try await l1.challenge(challenge(.output, index: 999)) }?.code == -32030)
+        // Nothing changed.
+        let after = try await outputs(l1)
+        #expect(after.allSatisfy { $0.status != "invalidated" })
+        #expect(try await l1.status().rollups[1]?.brokenAt == nil)
+        let mallory = try await l1.rpc.call("l1_getBalance", [.string(key.address.hex)])
+        #expect(mallory.unsignedValue == 0)
+
+        // After the window the output is final: too late.
+        let first = try #require(after.first)
+        #expect(try await eventually(30) { try await outputs(l1).first?.status == "finalized" })
+        let late = await errorCode { _ = try await l1.challenge(challenge(.output, index: first.index)) }
+        #expect(late?.code == -32029, "\(late?.message ?? "accepted")")
+        #expect(late?.message.contains("closed at L1 height \(first.windowEnd)") == true)
+        #expect(alphaNode.stop() == 0)
+        #expect(l1Node.stop() == 0)
+    }
+
+    /// Bad input against the L1 over HTTP is refused with a clear error and changes nothing.
+    @Test func badBlobsAndOutputsAreRefusedAndChangeNothing() async throws {
+        let dir = try TemporaryDirectory("l1-bad")
+        let genesisPath = try fastGenesis(dir, maxBlob: 65536)
+        let genesis = try Genesis.load(path: genesisPath)
+        let alpha = try #require(genesis.rollup(named: "alpha")), beta = try #require(genesis.rollup(named: "beta"))
+        let batcher = DevKeys.key(named: alpha.batcher.name)
+        let l1Node = try startL1(dir, genesis: genesisPath)
+        defer { l1Node.stop() }
+        let l1 = L1Client(url: l1Node.url)
+        var rng = SplitMix64(seed: 9)
+        func random(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) } }
+        let frame = try Zstd.compress(random(200) + [UInt8](repeating: 7, count: 2000))
+        let header = BatchHeader(rollup: alpha.id, seq: 0, firstHeight: 1, lastHeight: 3)
+        let accepted = try await l1.postBlob(BlobPost(header: header, frame: frame, signedBy: batcher))
+        #expect(!accepted.duplicate)
+        // Idempotent re-post: the original placement.
+        let again = try await l1.postBlob(BlobPost(header: header, frame: frame, signedBy: batcher))
+        #expect(again.duplicate && again.l1Height == accepted.l1Height && again.commitment == accepted.commitment)
+
+        func post(_ p: BlobPost) async -> (code: Int, message: String)? {
+            await errorCode { _ = try await l1.rpc.call("l1_postBlob", [hex(p)]) }
+        }
+        let other = try Zstd.compress(random(300))
+        var unsigned = BlobPost(header: header, frame: other, signedBy: batcher)
+        unsigned.signature = Signature(bytes: [UInt8](repeating: 0, count: 64))!
+        let next = BatchHeader(rollup: alpha.id, seq: 1, firstHeight: 4, lastHeight: 4)
+        let bad: [(String, BlobPost, Int)] = [
+            ("replayed seq, other bytes", BlobPost(header: header, frame: other, signedBy: batcher), -32024),
+            ("unsigned", unsigned, -32021),
+            ("beta's batcher key", BlobPost(header: next, frame: other, signedBy: DevKeys.key(named: beta.batcher.name)), -32021),
+            ("alpha's proposer key", BlobPost(header: next, frame: other, signedBy: DevKeys.key(named: alpha.proposer.name)), -32021),
+            ("oversized", BlobPost(header: next, frame: try Zstd.compress(random(70_000)), signedBy: batcher), -32022),
+            ("not a zstd frame", BlobPost(header: next, frame: random(500), signedBy: batcher), -32023),
+            ("a gap in seq", BlobPost(header: BatchHeader(rollup: alpha.id, seq: 2, firstHeight: 4, lastHeight: 4), frame: other, signedBy: batcher), -32025),
+            ("a gap in heights", BlobPost(header: BatchHeader(rollup: alpha.id, seq: 1, firstHeight: 9, lastHeight: 9), frame: other, signedBy: batcher), -32025),
+            ("an unknown rollup", BlobPost(header: BatchHeader(rollup: RollupID(77), seq: 0, firstHeight: 1, lastHeight: 1), frame: other, signedBy: batcher), -32020),
+        ]
+        for (name, p, code) in bad {
+            let failure = await post(p)
+            #expect(failure?.code == code, "\(name): \(failure.map { "\($0.code) \($0.message)" } ?? "accepted")")
+            #expect(failure?.message.isEmpty == false)
+        }
+        // Malformed parameters and bodies.
+        #expect(await errorCode { _ = try await l1.rpc.call("l1_postBlob", [.string("0x1234")]) }?.code == -32602)
+        #expect(await errorCode { _ = try await l1.rpc.call("l1_postBlob", [.string("zz")]) }?.code == -32602)
+        let huge = try await l1.rpc.post(Data(repeating: 0x20, count: 33 << 20))
+        #expect(huge["error"]?["code"]?.unsignedValue == nil)  // a negative code
+        #expect(huge["error"] != nil)
+
+        // Outputs: a foreign key, a height not in DA, a bad signature.
+        let output = Output(rollup: alpha.id, l2Height: 3, blockHash: .zero, stateRoot: .zero, outboxRoot: .zero)
+        let foreign = OutputProposal(output: output, signedBy: DevKeys.key(named: beta.proposer.name))
+        #expect(await errorCode { _ = try await l1.proposeOutput(foreign) }?.code == -32021)
+        let proposer = DevKeys.key(named: alpha.proposer.name)
+        var beyond = output
+        beyond.l2Height = 4
+        let notInDA = await errorCode { _ = try await l1.proposeOutput(OutputProposal(output: beyond, signedBy: proposer)) }
+        #expect(notInDA?.code == -32027)
+        #expect(notInDA?.message.contains("not in DA yet") == true)
+        var tampered = OutputProposal(output: output, signedBy: proposer)
+        tampered.output.l2Height = 2
+        #expect(await errorCode { _ = try await l1.proposeOutput(tampered) }?.code == -32021)
+
+        // Nothing changed: one blob, the original bytes, no outputs, bonds untouched.
+        let status = try await l1.status()
+        #expect(status.rollups[1]?.nextSeq == 1 && status.rollups[1]?.daHeight == 3)
+        let blob = try await l1.rpc.call("l1_getBlob", [.number(1), .number(0)])
+        #expect(blob["commitment"]?.stringValue == accepted.commitment.hex)
+        #expect(blob["data"]?.stringValue == "0x" + Hex.encode(frame))
+        #expect(try await outputs(l1).isEmpty)
+        let balance = try await l1.rpc.call("l1_getBalance", [.string(proposer.address.hex)])
+        #expect(balance.unsignedValue == genesis.l1.bond * 1000)
+        #expect(l1Node.stop() == 0)
+    }
+}

@@ -1,0 +1,248 @@
+import Chain
+import Compression
+import Config
+import Foundation
+import Node
+import Primitives
+import RPC
+import Settlement
+import StateTree
+import Testing
+import TributaryTesting
+
+/// A fast genesis for L1 tests: 150 ms L1 blocks, alpha blocks every 100 ms, an output every 10
+/// blocks, batches closed after 300 ms. Processes take their ports from `--rpc-port 0`.
+func fastGenesis(_ dir: TemporaryDirectory, window: Int = 20, silence: Int = 10_000, maxBlob: Int = 1 << 20) throws
+    -> String
+{
+    let json = """
+        {
+          "devSeed": "tributary insecure devnet seed",
+          "l1": { "rpc": "http://127.0.0.1:1", "blockTimeMs": 150, "fraudWindowBlocks": \(window), "bond": 1000000,
+                  "proposerSilenceBlocks": \(silence), "maxBlobBytes": \(maxBlob) },
+          "rollups": [
+            { "id": 1, "name": "alpha", "rpc": "http://127.0.0.1:2", "blockTimeMs": 100, "maxBlockTransactions": 5000,
+              "batch": { "maxBytes": 262144, "maxBlocks": 20, "maxAgeMs": 300, "zstdLevel": 3 },
+              "outputIntervalBlocks": 10, "nativeAsset": { "name": "ALPHA", "supply": 1000000000000000 },
+              "devAccounts": { "count": 10, "balance": 1000000000000 } },
+            { "id": 2, "name": "beta", "rpc": "http://127.0.0.1:3", "blockTimeMs": 100, "maxBlockTransactions": 5000,
+              "batch": { "maxBytes": 262144, "maxBlocks": 20, "maxAgeMs": 300, "zstdLevel": 3 },
+              "outputIntervalBlocks": 10, "nativeAsset": { "name": "BETA", "supply": 1000000000000000 },
+              "devAccounts": { "count": 10, "balance": 1000000000000 } }
+          ]
+        }
+        """
+    let path = dir.appending("genesis.json")
+    try Data(json.utf8).write(to: URL(fileURLWithPath: path))
+    return path
+}
+
+func startL1(_ dir: TemporaryDirectory, genesis: String, name: String = "l1") throws -> NodeProcess {
+    try NodeProcess(
+        ["l1", "--genesis", genesis, "--datadir", dir.appending(name), "--rpc-port", "0"],
+        logPath: dir.appending("\(name).log"))
+}
+
+func startRollup(
+    _ dir: TemporaryDirectory, genesis: String, l1: String, name: String = "alpha", follow: Bool = false,
+    extra: [String] = []
+) throws -> NodeProcess {
+    try NodeProcess(
+        ["node", "--genesis", genesis, follow ? "--follow" : "--rollup", "alpha", "--datadir", dir.appending(name),
+         "--rpc-port", "0", "--l1", l1] + extra,
+        logPath: dir.appending("\(name).log"))
+}
+
+/// Sends `count` transfers from dev accounts through `rpc`; returns their ids.
+func sendTransfers(_ rpc: RPCClient, count: Int, seed: UInt64, nonces: inout [Int: UInt64]) async throws -> [Hash] {
+    var rng = SplitMix64(seed: seed)
+    var ids: [Hash] = []
+    for _ in 0..<count {
+        let s = Int(rng.next() % 4)
+        let to = DevKeys.account(4 + Int(rng.next() % 6)).address
+        let tx = signedTransfer(DevKeys.account(s), nonce: nonces[s, default: 0], to: to, amount: 1 + rng.next() % 1000)
+        nonces[s, default: 0] += 1
+        _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
+        ids.append(tx.id)
+    }
+    return ids
+}
+
+func outputs(_ l1: L1Client, _ rollup: UInt32 = 1) async throws -> [L1Client.OutputInfo] {
+    try await l1.outputs(rollup: RollupID(rollup))
+}
+
+func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
+    try await rpc.call("rollup_getBlock", [.number(height)])
+}
+
+@Suite(.serialized) struct L1Tests {
+    /// L1 + alpha: outputs finalize after the window; a fresh follower derives exactly alpha's
+    /// chain from the L1 alone; a sequencer on an empty datadir syncs its own rollup from DA.
+    @Test func honestOutputsFinalizeAndTheL1AloneRebuildsTheChain() async throws {
+        let dir = try TemporaryDirectory("l1-honest")
+        if ProcessInfo.processInfo.environment["KEEP_TEST_DIRS"] != nil { print("test dir: \(dir.path)") }
+        let genesis = try fastGenesis(dir, window: 10)
+        let l1Node = try startL1(dir, genesis: genesis)
+        defer { l1Node.stop() }
+        let alphaNode = try startRollup(dir, genesis: genesis, l1: l1Node.url)
+        let alpha = RPCClient(url: alphaNode.url)
+        let l1 = L1Client(url: l1Node.url)
+        var nonces: [Int: UInt64] = [:]
+        let ids = try await sendTransfers(alpha, count: 200, seed: 1, nonces: &nonces)
+        // Every transfer included, then an output above them finalized.
+        var lastTxHeight: UInt64 = 0
+        #expect(try await eventually(30) {
+            for id in ids {
+                guard let h = try await alpha.call("rollup_getReceipt", [.string(id.hex)])["blockHeight"]?.unsignedValue
+                else { return false }
+                lastTxHeight = max(lastTxHeight, h)
+            }
+            return true
+        })
+        #expect(try await eventually(60) {
+            try await outputs(l1).contains { $0.status == "finalized" && $0.output.l2Height >= lastTxHeight }
+        })
+        let all = try await outputs(l1)
+        #expect(all.allSatisfy { $0.status != "invalidated" })
+        // Every output names exactly alpha's block at its height.
+        for o in all {
+            let h = try await header(alpha, o.output.l2Height)
+            #expect(h["hash"]?.stringValue == o.output.blockHash.hex)
+            #expect(h["stateRoot"]?.stringValue == o.output.stateRoot.hex)
+        }
+        // Outputs every 10 blocks, in order.
+        #expect(all.map(\.output.l2Height) == (1...UInt64(all.count)).map { $0 * 10 })
+
+        // A fresh follower derives the same chain: same hashes and state roots, height by height.
+        let followerNode = try startRollup(dir, genesis: genesis, l1: l1Node.url, name: "follower", follow: true)
+        let follower = RPCClient(url: followerNode.url)
+        let daHeight = try #require(try await l1.status().rollups[1]?.daHeight)
+        #expect(daHeight >= lastTxHeight)
+        #expect(try await eventually(30) {
+            (try await follower.call("rollup_blockNumber").unsignedValue ?? 0) >= daHeight
+        })
+        for h in [UInt64(1), lastTxHeight / 2, lastTxHeight, daHeight] {
+            let mine = try await header(follower, h), theirs = try await header(alpha, h)
+            #expect(mine["hash"] == theirs["hash"], "block \(h)")
+            #expect(mine["stateRoot"] == theirs["stateRoot"], "block \(h)")
+        }
+        for id in ids.prefix(20) {
+            let r = try await follower.call("rollup_getReceipt", [.string(id.hex)])
+            #expect(r["success"]?.boolValue == true)
+        }
+        // A follower takes no transactions.
+        let tx = signedTransfer(DevKeys.account(9), nonce: 0, to: DevKeys.account(8).address, amount: 1)
+        await #expect(throws: RPCError.self) { try await follower.call("rollup_sendTransaction", [hexParam(tx)]) }
+        let status = try await follower.call("rollup_status")
+        #expect(status["mode"]?.stringValue == "follower")
+        #expect(status["l1"]?["firstFault"] == nil)
+        #expect(followerNode.stop() == 0)
+
+        // A sequencer started on an empty datadir syncs its own rollup from the L1 first.
+        #expect(alphaNode.stop() == 0)
+        let posted = try #require(try await l1.status().rollups[1]?.daHeight)
+        let stopped = try ChainStore.open(datadir: dir.appending("alpha"), genesis: Genesis.load(path: genesis))
+        let expected = try #require(try stopped.header(at: posted))
+        let resyncedNode = try startRollup(dir, genesis: genesis, l1: l1Node.url, name: "alpha-resynced")
+        defer { resyncedNode.stop() }
+        let resynced = RPCClient(url: resyncedNode.url)
+        #expect((try await resynced.call("rollup_blockNumber").unsignedValue ?? 0) >= posted)
+        #expect(try await header(resynced, posted)["hash"]?.stringValue == expected.hash.hex)
+        #expect(resyncedNode.stop() == 0)
+        let clock = ContinuousClock()
+        let start = clock.now
+        #expect(l1Node.stop() == 0)
+        print("l1 stop took \(clock.now - start)")
+    }
+
+    /// L1 + alpha claiming a wrong root from block 15 + an honest follower: the follower's
+    /// challenge wins inside the window, the false output and every later one are invalidated,
+    /// the bond pays the challenger, an honest output for the range finalizes, no transaction is
+    /// lost.
+    @Test func aFalseStateRootLosesToTheFollowersChallenge() async throws {
+        let dir = try TemporaryDirectory("l1-fraud")
+        let genesis = try fastGenesis(dir, window: 25)
+        let parameters = try Genesis.load(path: genesis)
+        let rollup = try #require(parameters.rollup(named: "alpha"))
+        let l1Node = try startL1(dir, genesis: genesis)
+        defer { l1Node.stop() }
+        let l1 = L1Client(url: l1Node.url)
+        let alphaNode = try startRollup(dir, genesis: genesis, l1: l1Node.url, extra: ["--fault", "state-root-at=15"])
+        defer { alphaNode.stop() }
+        let followerNode = try startRollup(dir, genesis: genesis, l1: l1Node.url, name: "follower", follow: true)
+        defer { followerNode.stop() }
+        let alpha = RPCClient(url: alphaNode.url), follower = RPCClient(url: followerNode.url)
+        var nonces: [Int: UInt64] = [:]
+        var ids = try await sendTransfers(alpha, count: 50, seed: 2, nonces: &nonces)
+        #expect(try await eventually(30) { (try await alpha.call("rollup_blockNumber").unsignedValue ?? 0) >= 20 })
+        ids += try await sendTransfers(alpha, count: 50, seed: 3, nonces: &nonces)
+
+        // The false output is invalidated by a won challenge before its window closed.
+        var invalidated: [L1Client.OutputInfo] = []
+        #expect(try await eventually(60) {
+            invalidated = try await outputs(l1).filter { $0.status == "invalidated" }
+            return !invalidated.isEmpty
+        })
+        let status = try await l1.status()
+        #expect(status.rollups[1]?.brokenAt == 15)
+        let first = try #require(invalidated.first)
+        #expect(first.output.l2Height >= 15)
+        let raw = try await l1.rpc.call("l1_getOutputs", [.number(1), .number(first.index), .number(1)])
+        let record = try #require(raw.arrayValue?.first)
+        let challengedAt = try #require(record["invalidatedAt"]?.unsignedValue)
+        #expect(challengedAt < first.windowEnd)
+        let challenge = try await l1.rpc.call("l1_getChallenge", [record["invalidatedBy"] ?? .null])
+        #expect(challenge["kind"]?.stringValue == "block")
+        #expect(challenge["payout"]?.unsignedValue == parameters.l1.bond)
+        #expect(challenge["challenger"]?.stringValue == rollup.challenger.publicKey.address.hex)
+        #expect(challenge["reason"]?.stringValue?.contains("block 15 claims state root") == true)
+        // Every output the faulty proposer had standing from the false one on is invalidated.
+        let afterChallenge = try await outputs(l1)
+        for o in afterChallenge where o.index >= first.index && o.l1Height < challengedAt {
+            #expect(o.status == "invalidated", "output \(o.index)")
+        }
+
+        // An honest output for the same range finalizes afterwards, matching the follower's chain.
+        var honest: L1Client.OutputInfo?
+        #expect(try await eventually(90) {
+            honest = try await outputs(l1).first {
+                $0.status == "finalized" && $0.output.l2Height >= first.output.l2Height
+            }
+            return honest != nil
+        })
+        if let honest {
+            #expect(honest.proposer == rollup.challenger.publicKey)
+            let mine = try await header(follower, honest.output.l2Height)
+            #expect(mine["hash"]?.stringValue == honest.output.blockHash.hex)
+            #expect(mine["stateRoot"]?.stringValue == honest.output.stateRoot.hex)
+        }
+        // The bond money adds up: the proposer lost one bond per invalidated output and holds one
+        // per pending output; the challenger won the challenged output's bond.
+        let final = try await outputs(l1)
+        let bond = parameters.l1.bond, initial = bond * 1000
+        let proposerKey = rollup.proposer.publicKey
+        let lost = UInt64(final.filter { $0.proposer == proposerKey && $0.status != "finalized" }.count) * bond
+        let proposerBalance = try await l1.rpc.call("l1_getBalance", [.string(proposerKey.address.hex)])
+        #expect(proposerBalance.unsignedValue == initial - lost)
+
+        // No user transaction is lost: every one is in the follower's canonical chain.
+        #expect(try await eventually(30) {
+            for id in ids {
+                let r = try await follower.call("rollup_getReceipt", [.string(id.hex)])
+                guard r["success"]?.boolValue == true else { return false }
+            }
+            return true
+        })
+        #expect(followerNode.stop() == 0)
+        #expect(alphaNode.stop() == 0)
+        #expect(l1Node.stop() == 0)
+    }
+}
+
+extension JSONValue {
+    var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+}
