@@ -7,7 +7,7 @@ import Primitives
 struct GenesisCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "genesis", abstract: "Validate a genesis file and list what it defines.",
-        subcommands: [GenesisRollupsCommand.self, GenesisGenerateCommand.self])
+        subcommands: [GenesisL1Command.self, GenesisRollupsCommand.self, GenesisGenerateCommand.self])
 }
 
 /// `tributary genesis rollups`: one line per rollup, for scripts.
@@ -27,6 +27,25 @@ struct GenesisRollupsCommand: ParsableCommand {
         for rollup in parsed.rollups {
             print("\(rollup.name) \(rollup.id) \(rollup.rpc) \(rollup.nativeAsset)")
         }
+    }
+}
+
+/// `tributary genesis l1`: the L1's line, for scripts.
+struct GenesisL1Command: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "l1",
+        abstract: "Validate the genesis and print `l1 rpc-url block-time-ms fraud-window-blocks` for the L1.")
+
+    @Option(help: "The genesis file.")
+    var genesis = "Genesis/devnet.json"
+
+    func run() throws {
+        let parsed: Genesis
+        do { parsed = try Genesis.load(path: genesis) } catch let error as ConfigError {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        print("l1 \(parsed.l1.rpc) \(parsed.l1.blockTimeMs) \(parsed.l1.fraudWindowBlocks)")
     }
 }
 
