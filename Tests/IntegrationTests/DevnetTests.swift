@@ -18,18 +18,23 @@ import TributaryTesting
     @Test func upStatusTransferDownAndResetAsAPersonWould() throws {
         let dir = try TemporaryDirectory("devnet")
         defer { _ = try? devnet(dir, ["down"]) }
-        let up = try devnet(dir, ["up", "--rollups", "2", "--base-port", "19545", "--block-time-ms", "200"])
+        let up = try devnet(dir, [
+            "up", "--rollups", "2", "--base-port", "19545", "--l1-port", "18545", "--block-time-ms", "200",
+        ])
         #expect(up.status == 0, "\(up.stderr)")
         for expected in [
             "Tributary devnet is up", "alpha", "beta", "http://127.0.0.1:19545", "http://127.0.0.1:19546", "INSECURE",
-            "dev9",
+            "dev9", "http://127.0.0.1:18545", "fraud-proof window",
         ] {
             #expect(up.output.contains(expected), "up did not print \(expected): \(up.output)")
         }
         let status = try devnet(dir, ["status"])
         let lines = status.output.split(separator: "\n")
-        #expect(lines.count == 2)
-        #expect(lines.allSatisfy { $0.contains(" up ") })
+        // One line per process, then the L1's view of each rollup.
+        #expect(lines.count == 6, "\(status.output)")
+        #expect(lines.prefix(3).map { $0.split(separator: " ").first ?? "" } == ["l1", "alpha", "beta"])
+        #expect(lines.prefix(3).allSatisfy { $0.contains(" up ") })
+        #expect(lines.dropFirst(3).first?.contains("finalized") == true)
         let sent = try TributaryBinary.run([
             "tx", "transfer", "--rpc", "http://127.0.0.1:19546", "--from", "dev2", "--to", "dev3", "--asset", "BETA",
             "--amount", "7", "--wait",
