@@ -53,7 +53,7 @@ let package = Package(
             name: "Benchmarks",
             dependencies: [
                 "Primitives", "Storage", "Compression", "StateTree", "CLMDB", "TributaryTesting", "Chain", "Config", "RPC",
-                "StateMachine",
+                "StateMachine", "Settlement",
             ]),
         // Test support: seeded randomness, temporary directories, process helpers.
         .target(name: "TributaryTesting", dependencies: ["Primitives"]),
