@@ -246,3 +246,87 @@ extension JSONValue {
         return nil
     }
 }
+
+/// A TCP port nothing listens on right now (bound to 0 and released).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+@Suite(.serialized) struct L1OutageTests {
+    /// The L1 is killed with SIGKILL while alpha runs: alpha keeps sequencing, its batcher retries,
+    /// and after the L1 restarts on its datadir every acknowledged blob and output is still there,
+    /// the queued blocks get posted, and a follower derives exactly alpha's chain.
+    @Test func theL1KilledMidRunLosesNothingAndBatchesCatchUp() async throws {
+        let dir = try TemporaryDirectory("l1-outage")
+        let genesis = try fastGenesis(dir, window: 10)
+        let port = try freePort()
+        func l1() throws -> NodeProcess {
+            try NodeProcess(
+                ["l1", "--genesis", genesis, "--datadir", dir.appending("l1"), "--rpc-port", "\(port)"],
+                logPath: dir.appending("l1-\(Date().timeIntervalSince1970).log"))
+        }
+        var l1Node = try l1()
+        let client = L1Client(url: l1Node.url)
+        let alphaNode = try startRollup(dir, genesis: genesis, l1: l1Node.url)
+        defer { alphaNode.stop() }
+        let alpha = RPCClient(url: alphaNode.url)
+        var nonces: [Int: UInt64] = [:]
+        var ids = try await sendTransfers(alpha, count: 50, seed: 11, nonces: &nonces)
+        #expect(try await eventually(30) { try await outputs(client).count >= 2 })
+        let before = try await client.status()
+        let outputsBefore = try await outputs(client)
+        let blobBefore = try await client.rpc.call("l1_getBlob", [.number(1), .number(0)])
+
+        l1Node.kill()
+        // Alpha keeps sequencing (and accepting transactions) while the L1 is down.
+        ids += try await sendTransfers(alpha, count: 50, seed: 12, nonces: &nonces)
+        try await Task.sleep(for: .seconds(2))
+        let headDuringOutage = try #require(try await alpha.call("rollup_blockNumber").unsignedValue)
+        #expect(headDuringOutage > before.rollups[1]!.daHeight)
+
+        l1Node = try l1()
+        defer { l1Node.stop() }
+        let after = try await client.status()
+        #expect(after.height >= before.height)
+        #expect(after.rollups[1]!.daHeight >= before.rollups[1]!.daHeight)
+        let outputsAfter = try await outputs(client)
+        #expect(Array(outputsAfter.prefix(outputsBefore.count)).map(\.output) == outputsBefore.map(\.output))
+        #expect(try await client.rpc.call("l1_getBlob", [.number(1), .number(0)]) == blobBefore)
+        // The queued blocks are posted once the L1 is back.
+        #expect(try await eventually(30) {
+            (try await client.status().rollups[1]?.daHeight ?? 0) >= headDuringOutage
+        })
+        // A follower derives exactly alpha's chain, with every transaction.
+        let followerNode = try startRollup(dir, genesis: genesis, l1: l1Node.url, name: "follower", follow: true)
+        defer { followerNode.stop() }
+        let follower = RPCClient(url: followerNode.url)
+        #expect(try await eventually(30) {
+            (try await follower.call("rollup_blockNumber").unsignedValue ?? 0) >= headDuringOutage
+        })
+        #expect(try await header(follower, headDuringOutage)["hash"] == header(alpha, headDuringOutage)["hash"])
+        #expect(try await eventually(30) {
+            for id in ids {
+                guard try await follower.call("rollup_getReceipt", [.string(id.hex)])["success"]?.boolValue == true
+                else { return false }
+            }
+            return true
+        })
+        #expect(followerNode.stop() == 0)
+        #expect(alphaNode.stop() == 0)
+        #expect(l1Node.stop() == 0)
+    }
+}
