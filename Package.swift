@@ -116,6 +116,11 @@ let package = Package(
             ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Primitives"]),
         .testTarget(
+            name: "SettlementTests",
+            dependencies: [
+                "Settlement", "Chain", "Compression", "Config", "Primitives", "StateMachine", "StateTree", "TributaryTesting",
+            ]),
+        .testTarget(
             name: "RollupTests", dependencies: ["Rollup", "Chain", "Config", "Primitives", "StateMachine", "TributaryTesting"]),
         .testTarget(
             name: "ChainTests", dependencies: ["Chain", "Config", "StateMachine", "Primitives", "Storage", "TributaryTesting"]),

@@ -1,0 +1,204 @@
+import Chain
+import Compression
+import Config
+import Foundation
+import Primitives
+import Settlement
+import StateMachine
+import StateTree
+import Testing
+import TributaryTesting
+
+let genesisJSON = """
+    {"l1": {"rpc": "http://127.0.0.1:1", "blockTimeMs": 1000, "fraudWindowBlocks": 10, "bond": 5, "proposerSilenceBlocks": 10},
+     "rollups": [{"id": 1, "name": "alpha", "rpc": "http://127.0.0.1:2", "blockTimeMs": 200, "maxBlockTransactions": 1000,
+       "batch": {"maxBytes": 65536, "maxBlocks": 10, "maxAgeMs": 1000}, "outputIntervalBlocks": 10,
+       "nativeAsset": {"name": "ALPHA", "supply": 1000000000000}, "devAccounts": {"count": 4, "balance": 1000000}}]}
+    """
+
+/// A rollup chain in a temporary store, with helpers to make blocks of transfers.
+final class Fixture {
+    let dir: TemporaryDirectory
+    let rollup: RollupParameters
+    let store: ChainStore
+    var nonces: [Int: UInt64] = [:]
+
+    init() throws {
+        dir = try TemporaryDirectory("settlement")
+        rollup = try Genesis.parse(Data(genesisJSON.utf8)).rollups[0]
+        store = try ChainStore(datadir: dir.path, rollup: rollup)
+    }
+
+    func transfer(from s: Int, to r: Int, amount: UInt64) -> SignedTransaction {
+        defer { nonces[s, default: 0] += 1 }
+        return Transaction(
+            rollup: rollup.id, nonce: nonces[s, default: 0], sender: DevKeys.account(s).publicKey, fee: 1,
+            call: .transfer(to: DevKeys.account(r).address, asset: rollup.nativeAsset, amount: amount)
+        ).signed(by: DevKeys.account(s))
+    }
+
+    @discardableResult
+    func block(_ txs: [SignedTransaction]) throws -> Block {
+        try store.commitBlock(candidates: txs, timestamp: 0, checkSignatures: true).block
+    }
+}
+
+/// DA from a dictionary of posted blocks.
+final class MemoryDA: DataAvailability {
+    var blocks: [UInt64: Block] = [:]
+    func block(at height: UInt64) throws -> DABlock { blocks[height].map { .found($0) } ?? .missing }
+}
+
+@Suite struct BatchCodecTests {
+    @Test func roundTripsAndRejectsEveryMalformedBlob() throws {
+        let f = try Fixture()
+        let blocks = try (0..<3).map { i in try f.block([f.transfer(from: i, to: 3, amount: 10)]) }
+        let header = BatchHeader(rollup: f.rollup.id, seq: 0, firstHeight: 1, lastHeight: 3)
+        let frame = try BatchCodec.encode(blocks, level: 3)
+        #expect(try BatchCodec.decode(frame, header: header) == blocks)
+        // The frame is a standard one: the size is in its header.
+        #expect(try Zstd.frameHeader(frame).contentSize == UInt64(BatchCodec.payload(blocks).count))
+
+        #expect(throws: BatchError.self) { try BatchCodec.decode([1, 2, 3, 4, 5, 6, 7, 8], header: header) }
+        #expect(throws: BatchError.self) { try BatchCodec.decode(frame + [0], header: header) }
+        var wrongCount = header
+        wrongCount.lastHeight = 4
+        #expect(throws: BatchError.mismatch("it holds 3 blocks, the header names 4")) {
+            try BatchCodec.decode(frame, header: wrongCount)
+        }
+        var shifted = header
+        shifted.firstHeight = 2
+        shifted.lastHeight = 4
+        #expect(throws: BatchError.self) { try BatchCodec.decode(frame, header: shifted) }
+        var otherRollup = header
+        otherRollup.rollup = RollupID(2)
+        #expect(throws: BatchError.self) { try BatchCodec.decode(frame, header: otherRollup) }
+        let badVersion = try Zstd.compress([9] + BatchCodec.payload(blocks).dropFirst())
+        #expect(throws: BatchError.self) { try BatchCodec.decode(badVersion, header: header) }
+        let trailing = try Zstd.compress(BatchCodec.payload(blocks) + [0])
+        #expect(throws: BatchError.self) { try BatchCodec.decode(trailing, header: header) }
+    }
+
+    @Test func signaturesBindKindKeyAndBytes() throws {
+        let batcher = DevKeys.key(named: "alpha/batcher")
+        let header = BatchHeader(rollup: RollupID(1), seq: 0, firstHeight: 1, lastHeight: 1)
+        let post = BlobPost(header: header, frame: [1, 2, 3], signedBy: batcher)
+        #expect(post.isSigned(by: batcher.publicKey))
+        #expect(!post.isSigned(by: DevKeys.key(named: "alpha/proposer").publicKey))
+        var other = post
+        other.frame = [1, 2, 4]
+        #expect(!other.isSigned(by: batcher.publicKey))
+        var moved = post
+        moved.header.seq = 1
+        #expect(!moved.isSigned(by: batcher.publicKey))
+        let decoded = try BlobPost(canonicalBytes: post.canonicalBytes)
+        #expect(decoded == post)
+
+        let output = Output(rollup: RollupID(1), l2Height: 10, blockHash: .zero, stateRoot: .zero, outboxRoot: .zero)
+        let proposal = OutputProposal(output: output, signedBy: batcher)
+        #expect(proposal.hasValidSignature)
+        var forged = proposal
+        forged.output.l2Height = 11
+        #expect(!forged.hasValidSignature)
+        let challenge = Challenge(rollup: RollupID(1), outputIndex: 3, proof: .output, signedBy: batcher)
+        #expect(challenge.hasValidSignature)
+        #expect(try Challenge(canonicalBytes: challenge.canonicalBytes) == challenge)
+        #expect(throws: CanonicalDecodingError.self) { try FraudProof(canonicalBytes: [7]) }
+    }
+}
+
+@Suite struct AdjudicatorTests {
+    /// An honest chain of 3 blocks and a DA copy of it.
+    func honest() throws -> (Fixture, MemoryDA, Adjudicator, [Block]) {
+        let f = try Fixture()
+        let blocks = try [
+            f.block([f.transfer(from: 0, to: 1, amount: 100), f.transfer(from: 1, to: 2, amount: 5)]),
+            f.block([f.transfer(from: 2, to: 0, amount: 7)]),
+            f.block([f.transfer(from: 3, to: 1, amount: 1), f.transfer(from: 0, to: 3, amount: 2)]),
+        ]
+        let da = MemoryDA()
+        for b in blocks { da.blocks[b.header.height] = b }
+        return (f, da, try Adjudicator(rollup: f.rollup), blocks)
+    }
+
+    func genesisAnchor(_ a: Adjudicator) -> Anchor {
+        Anchor(height: 0, blockHash: a.genesis.header.hash, stateRoot: a.genesis.header.stateRoot)
+    }
+
+    @Test func everyProofOfAnHonestChainLoses() throws {
+        let (f, da, a, blocks) = try honest()
+        let output = Output(header: blocks[2].header)
+        let anchor = genesisAnchor(a)
+        for b in 1...3 {
+            let w = try f.store.witness(replaying: [blocks[b - 1].transactions], after: UInt64(b - 1)).witness
+            let v = try a.judge(.block(height: UInt64(b), witness: w), output: output, anchor: anchor, brokenAt: nil, da: da)
+            #expect(!v.isWon, "\(v.reason)")
+        }
+        #expect(try !a.judge(.output, output: output, anchor: anchor, brokenAt: nil, da: da).isWon)
+        #expect(try !a.judge(.notInDA, output: output, anchor: anchor, brokenAt: nil, da: da).isWon)
+        let span = try f.store.witness(replaying: blocks.map(\.transactions), after: 0).witness
+        let v = try a.judge(.span(witness: span), output: output, anchor: anchor, brokenAt: nil, da: da)
+        #expect(!v.isWon, "\(v.reason)")
+    }
+
+    @Test func aFalseRootLosesToABlockProofAndAFalseOutputToSpanAndOutputProofs() throws {
+        let (f, da, a, blocks) = try honest()
+        let anchor = genesisAnchor(a)
+        // The sequencer lies about block 2's state root; block 3 links to the lie.
+        var lie = blocks[1]
+        lie.header.stateRoot = ChainStore.faultyRoot(lie.header.stateRoot)
+        var next = blocks[2]
+        next.header.parent = lie.header.hash
+        da.blocks[2] = lie
+        da.blocks[3] = next
+        let adopting = Output(header: next.header)
+        let w2 = try f.store.witness(replaying: [blocks[1].transactions], after: 1).witness
+        let won = try a.judge(.block(height: 2, witness: w2), output: adopting, anchor: anchor, brokenAt: nil, da: da)
+        #expect(won.isWon)
+        #expect(won.reason.contains("block 2 claims state root"))
+        // Block 3 follows from the (false) block 2, so proving it loses: only the first lie is provable.
+        let w3 = try f.store.witness(replaying: [blocks[2].transactions], after: 2).witness
+        let notFirst = try a.judge(.block(height: 3, witness: w3), output: adopting, anchor: anchor, brokenAt: nil, da: da)
+        #expect(!notFirst.isWon)
+        // Above the proven break, an output adopting the posted header loses to `output`…
+        #expect(try a.judge(.output, output: adopting, anchor: anchor, brokenAt: 2, da: da).isWon)
+        // …and the honest re-executed output survives every proof.
+        let honestOutput = Output(header: blocks[2].header)
+        #expect(try !a.judge(.output, output: honestOutput, anchor: anchor, brokenAt: 2, da: da).isWon)
+        let span = try f.store.witness(replaying: blocks.map(\.transactions), after: 0).witness
+        #expect(try !a.judge(.span(witness: span), output: honestOutput, anchor: anchor, brokenAt: 2, da: da).isWon)
+        // A span proof beats any other output above the break.
+        var wrong = honestOutput
+        wrong.stateRoot = Hash.sha256([1])
+        #expect(try a.judge(.span(witness: span), output: wrong, anchor: anchor, brokenAt: 2, da: da).isWon)
+        // Missing DA wins whatever the proof.
+        da.blocks[3] = nil
+        let missing = try a.judge(.notInDA, output: honestOutput, anchor: anchor, brokenAt: nil, da: da)
+        #expect(missing.isWon && missing.reason.contains("block 3 is not in DA"))
+    }
+
+    @Test func aBlockWithAnInvalidTransactionOrABrokenLinkLoses() throws {
+        let (f, da, a, blocks) = try honest()
+        let anchor = genesisAnchor(a)
+        let w = try f.store.witness(replaying: [blocks[1].transactions], after: 1).witness
+        // A replayed transaction (its nonce is used) posted in block 2 with a matching tx root.
+        var replay = blocks[1]
+        replay.transactions.append(blocks[0].transactions[0])
+        replay.header.transactionsRoot = MerkleList.root(replay.transactions.map(\.id))
+        da.blocks[2] = replay
+        da.blocks[3] = nil
+        let output = Output(header: replay.header)
+        // The challenger's witness covers every key the posted block touches, the invalid one's too.
+        let posted = try f.store.witness(replaying: [replay.transactions], after: 1).witness
+        let v = try a.judge(.block(height: 2, witness: posted), output: output, anchor: anchor, brokenAt: nil, da: da)
+        #expect(v.isWon, "\(v.reason)")
+        #expect(v.reason.contains("invalid transaction"), "\(v.reason)")
+        // A header that names another parent.
+        var orphan = blocks[1]
+        orphan.header.parent = Hash.sha256([9])
+        da.blocks[2] = orphan
+        let link = try a.judge(
+            .block(height: 2, witness: w), output: Output(header: orphan.header), anchor: anchor, brokenAt: nil, da: da)
+        #expect(link.isWon && link.reason.contains("names parent"))
+    }
+}
