@@ -52,7 +52,8 @@ let package = Package(
         .target(
             name: "Benchmarks",
             dependencies: [
-                "Primitives", "Storage", "Compression", "StateTree", "CLMDB", "TributaryTesting", "Chain", "Config", "RPC",
+                "Primitives", "Storage", "Compression", "StateTree", "CLMDB", "TributaryTesting", "Chain", "Config",
+                "RPC",
                 "StateMachine", "Settlement",
             ]),
         // Test support: seeded randomness, temporary directories, process helpers.
@@ -71,7 +72,8 @@ let package = Package(
         .testTarget(name: "CompressionTests", dependencies: ["Compression", "TributaryTesting"]),
         .testTarget(name: "StateTreeTests", dependencies: ["StateTree", "Primitives", "Storage", "TributaryTesting"]),
         .testTarget(
-            name: "StateMachineTests", dependencies: ["StateMachine", "StateTree", "Storage", "Primitives", "TributaryTesting"]),
+            name: "StateMachineTests",
+            dependencies: ["StateMachine", "StateTree", "Storage", "Primitives", "TributaryTesting"]),
         .target(
             name: "Rollup",
             dependencies: [
@@ -118,17 +120,21 @@ let package = Package(
         .testTarget(
             name: "SettlementTests",
             dependencies: [
-                "Settlement", "Chain", "Compression", "Config", "Primitives", "StateMachine", "StateTree", "TributaryTesting",
+                "Settlement", "Chain", "Compression", "Config", "Primitives", "StateMachine", "StateTree",
+                "TributaryTesting",
             ]),
         .testTarget(
-            name: "RollupTests", dependencies: ["Rollup", "Chain", "Config", "Primitives", "StateMachine", "TributaryTesting"]),
+            name: "RollupTests",
+            dependencies: ["Rollup", "Chain", "Config", "Primitives", "StateMachine", "TributaryTesting"]),
         .testTarget(
-            name: "ChainTests", dependencies: ["Chain", "Config", "StateMachine", "Primitives", "Storage", "TributaryTesting"]),
+            name: "ChainTests",
+            dependencies: ["Chain", "Config", "StateMachine", "Primitives", "Storage", "TributaryTesting"]),
         // Runs the built `tributary` as a real process.
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "tributary", "TributaryTesting", "RPC", "Config", "Primitives", "Chain", "StateMachine", "StateTree", "Storage",
+                "tributary", "TributaryTesting", "RPC", "Config", "Primitives", "Chain", "StateMachine", "StateTree",
+                "Storage",
                 "Settlement", "Node", "Compression",
             ]),
     ]

@@ -98,15 +98,19 @@ public struct DABenchmark: Sendable {
         let count = Double(blocks.reduce(0) { $0 + $1.transactions.count })
         let txBytes = Double(blocks.reduce(0) { $0 + $1.transactions.reduce(0) { $0 + $1.canonicalBytes.count } })
         let payload = BatchCodec.payload(blocks)
-        figures.append(Figure(section: "da", name: "transfer, canonical encoding", samples: [txBytes / count], unit: "B/transfer"))
         figures.append(
-            Figure(section: "da", name: "batch payload (20 blocks × 500)", samples: [Double(payload.count) / count], unit: "B/transfer"))
+            Figure(section: "da", name: "transfer, canonical encoding", samples: [txBytes / count], unit: "B/transfer"))
+        figures.append(
+            Figure(
+                section: "da", name: "batch payload (20 blocks × 500)", samples: [Double(payload.count) / count],
+                unit: "B/transfer"))
         for level: Int32 in [3, 19] {
             let frame = try BatchCodec.encode(blocks, level: level)
             figures.append(
                 Figure(
                     section: "da", name: "posted zstd frame, level \(level)", samples: [Double(frame.count) / count],
-                    unit: "B/transfer", note: String(format: "ratio %.2fx", Double(payload.count) / Double(frame.count))))
+                    unit: "B/transfer", note: String(format: "ratio %.2fx", Double(payload.count) / Double(frame.count))
+                ))
         }
         // Compression speed: ours next to the zstd CLI on the same bytes.
         var ours: [Double] = [], cliCompress: [Double] = [], cliDecompress: [Double] = [], decompress: [Double] = []
@@ -160,7 +164,8 @@ public struct DABenchmark: Sendable {
             }
             figures.append(
                 Figure(
-                    section: "witness", name: "block of \(size) transfers: witness size", samples: [Double(bytes) / 1024],
+                    section: "witness", name: "block of \(size) transfers: witness size",
+                    samples: [Double(bytes) / 1024],
                     unit: "KiB", note: "\(keyCount) keys, \(witness.nodeCount) nodes, \(bytes / size) B/transfer"))
             figures.append(
                 Figure(

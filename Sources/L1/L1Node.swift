@@ -141,7 +141,9 @@ public struct L1Node: Sendable {
                 guard let head = try? store.head() else {
                     return (false, .object(["status": .string("store unreadable")]))
                 }
-                return (true, .object(["status": .string("ok"), "height": .number(head.height), "chain": .string("l1")]))
+                return (
+                    true, .object(["status": .string("ok"), "height": .number(head.height), "chain": .string("l1")])
+                )
             },
             metrics: metrics)
         // Blobs travel hex-encoded: twice their size, plus room for the envelope.

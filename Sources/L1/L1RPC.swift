@@ -37,13 +37,16 @@ public struct L1RPC: Sendable {
         }
     }
 
-    static func error(_ rejection: L1Rejection) -> RPCError { RPCError(code: rejection.code, message: rejection.message) }
+    static func error(_ rejection: L1Rejection) -> RPCError {
+        RPCError(code: rejection.code, message: rejection.message)
+    }
 
     func submit(_ tx: L1Transaction) async throws -> L1Outcome {
         do { return try await producer.submit(tx) } catch let rejection as L1Rejection { throw Self.error(rejection) }
     }
 
-    func decode<T: CanonicalDecodable>(_ type: T.Type, _ params: RPCParams, _ name: String, maxLength: Int) throws -> T {
+    func decode<T: CanonicalDecodable>(_ type: T.Type, _ params: RPCParams, _ name: String, maxLength: Int) throws -> T
+    {
         try params.expect(atMost: 1)
         let raw = try params.hex(0, name)
         do {
@@ -72,7 +75,9 @@ public struct L1RPC: Sendable {
 
     func unsigned(_ params: RPCParams, _ index: Int, _ name: String, default value: UInt64) throws -> UInt64 {
         guard let v = params.optional(index) else { return value }
-        guard let n = v.unsignedValue else { throw RPCError.invalidParams("parameter \(index) (\(name)) must be an unsigned integer") }
+        guard let n = v.unsignedValue else {
+            throw RPCError.invalidParams("parameter \(index) (\(name)) must be an unsigned integer")
+        }
         return n
     }
 
@@ -182,7 +187,8 @@ public struct L1RPC: Sendable {
     static func json(_ r: OutputRecord, height: UInt64) -> JSONValue {
         let status = r.status(atL1Height: height)
         var o: [String: JSONValue] = [
-            "index": .number(r.index), "rollup": .number(r.output.rollup.rawValue), "l2Height": .number(r.output.l2Height),
+            "index": .number(r.index), "rollup": .number(r.output.rollup.rawValue),
+            "l2Height": .number(r.output.l2Height),
             "blockHash": .string(r.output.blockHash.hex), "stateRoot": .string(r.output.stateRoot.hex),
             "outboxRoot": .string(r.output.outboxRoot.hex), "outputRoot": .string(r.output.root.hex),
             "proposer": .string(r.proposer.hex), "bond": .number(r.bond), "l1Height": .number(r.l1Height),
@@ -203,15 +209,17 @@ public struct L1RPC: Sendable {
         let from = try unsigned(params, 1, "fromIndex", default: 0)
         let limit = min(try unsigned(params, 2, "limit", default: 1000), 1000)
         let height = try store.head().height
-        return .array(try store.outputs(rollup: rollup, from: from, limit: Int(limit)).map { Self.json($0, height: height) })
+        return .array(
+            try store.outputs(rollup: rollup, from: from, limit: Int(limit)).map { Self.json($0, height: height) })
     }
 
     // MARK: Challenges
 
     func challenge(_ params: RPCParams) async throws -> JSONValue {
         let challenge = try decode(Challenge.self, params, "challenge", maxLength: 64 << 20)
-        guard case .challenge(let id, let l1Height, let reason, let invalidated, let payout) = try await submit(
-            .challenge(challenge))
+        guard
+            case .challenge(let id, let l1Height, let reason, let invalidated, let payout) = try await submit(
+                .challenge(challenge))
         else { throw RPCError.internalError("unexpected outcome") }
         return .object([
             "id": .string(id.hex), "verdict": .string("won"), "reason": .string(reason), "l1Height": .number(l1Height),
@@ -259,7 +267,8 @@ public struct L1RPC: Sendable {
                     "brokenAt": s.brokenAt == 0 ? .null : .number(s.brokenAt),
                     "proposing": .string(
                         s.brokenAt != 0 || head.height >= openAt ? "permissionless" : "registered"),
-                    "batcher": .string(rollup.batcher.publicKey.hex), "proposer": .string(rollup.proposer.publicKey.hex),
+                    "batcher": .string(rollup.batcher.publicKey.hex),
+                    "proposer": .string(rollup.proposer.publicKey.hex),
                 ]))
         }
         return .object([

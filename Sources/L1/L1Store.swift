@@ -316,17 +316,20 @@ public final class L1Store: @unchecked Sendable {
         }
         guard h.seq == state.nextSeq else {
             throw L1Rejection(
-                L1ErrorCode.outOfOrder, "batch \(h.seq) is out of order: the next batch of this rollup is \(state.nextSeq)")
+                L1ErrorCode.outOfOrder,
+                "batch \(h.seq) is out of order: the next batch of this rollup is \(state.nextSeq)")
         }
         guard h.firstHeight == state.daHeight + 1 else {
             throw L1Rejection(
                 L1ErrorCode.outOfOrder,
-                "batch \(h.seq) starts at block \(h.firstHeight); the next block not yet in DA is \(state.daHeight + 1)")
+                "batch \(h.seq) starts at block \(h.firstHeight); the next block not yet in DA is \(state.daHeight + 1)"
+            )
         }
         let commitment = post.commitment
         try txn.put(
             Blobs.self, RollupIndexKey(h.rollup, h.seq),
-            BlobRecord(header: h, commitment: commitment, signature: post.signature, l1Height: height, frame: post.frame))
+            BlobRecord(
+                header: h, commitment: commitment, signature: post.signature, l1Height: height, frame: post.frame))
         try txn.put(BlobHeights.self, RollupIndexKey(h.rollup, h.lastHeight), h.seq)
         state.nextSeq += 1
         state.daHeight = h.lastHeight
@@ -426,7 +429,8 @@ public final class L1Store: @unchecked Sendable {
         guard height < target.windowEnd else {
             throw L1Rejection(
                 L1ErrorCode.windowClosed,
-                "the fraud-proof window of output \(c.outputIndex) closed at L1 height \(target.windowEnd); it is final")
+                "the fraud-proof window of output \(c.outputIndex) closed at L1 height \(target.windowEnd); it is final"
+            )
         }
         let anchor: Anchor
         let adjudicator = adjudicators[c.rollup]!
@@ -467,7 +471,8 @@ public final class L1Store: @unchecked Sendable {
             .challenge(
                 id: id, rollup: c.rollup, outputIndex: c.outputIndex, kind: c.proof.kind, challenger: c.challenger,
                 invalidated: invalidated))
-        return .challenge(id: id, l1Height: height, reason: verdict.reason, invalidated: invalidated, payout: target.bond)
+        return .challenge(
+            id: id, l1Height: height, reason: verdict.reason, invalidated: invalidated, payout: target.bond)
     }
 
     /// The DA view of `rollup` as of the L1 head, for followers in the same process and tools.

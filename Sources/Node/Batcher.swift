@@ -85,7 +85,9 @@ public final class Batcher: Service, Sendable {
 
     /// Posts a pending batch, or closes and posts the next one. Returns whether it did anything.
     @discardableResult
-    public func step(now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000), force: Bool = false) async throws -> Bool {
+    public func step(now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000), force: Bool = false) async throws
+        -> Bool
+    {
         let last = try last()
         if let last, last.batch.l1Height == 0 {
             try await post(last.batch)
@@ -141,7 +143,8 @@ public final class Batcher: Service, Sendable {
         logger.debug(
             "batch posted",
             metadata: [
-                "batch.seq": "\(batch.header.seq)", "batch.blocks": "\(batch.header.firstHeight)…\(batch.header.lastHeight)",
+                "batch.seq": "\(batch.header.seq)",
+                "batch.blocks": "\(batch.header.firstHeight)…\(batch.header.lastHeight)",
                 "batch.bytes": "\(batch.frame.count)", "l1.height": "\(result.l1Height)",
             ])
     }
@@ -160,7 +163,9 @@ public final class Proposer: Service, Sendable {
     let fallbackOnly: Bool
     let proposed = Counter(label: "tributary_outputs_proposed_total")
 
-    public init(store: ChainStore, l1: L1Client, key: SigningKey, interval: Duration, fallbackOnly: Bool, logger: Logger) {
+    public init(
+        store: ChainStore, l1: L1Client, key: SigningKey, interval: Duration, fallbackOnly: Bool, logger: Logger
+    ) {
         self.store = store
         self.l1 = l1
         self.key = key

@@ -115,7 +115,8 @@ public final class Challenger: Service, Sendable {
             return .output
         }
         let fault = try deriver.firstFault()
-        let aboveBreak = (brokenAt.map { $0 <= output.l2Height } ?? false) || (fault.map { $0.height <= output.l2Height } ?? false)
+        let aboveBreak =
+            (brokenAt.map { $0 <= output.l2Height } ?? false) || (fault.map { $0.height <= output.l2Height } ?? false)
         if !aboveBreak { return .output }
         var blocks: [[SignedTransaction]] = []
         if output.l2Height > anchor {
@@ -128,4 +129,3 @@ public final class Challenger: Service, Sendable {
         return .span(witness: witness)
     }
 }
-

@@ -72,11 +72,13 @@ public final class Deriver: Sendable {
         let blobs = try await l1.blobs(rollup: rollup.id, from: try nextSeq())
         for blob in blobs {
             guard blob.commitment == Hash.sha256(blob.frame) else {
-                throw RPCClient.TransportError.malformedResponse("blob \(blob.header.seq)'s bytes do not match its commitment")
+                throw RPCClient.TransportError.malformedResponse(
+                    "blob \(blob.header.seq)'s bytes do not match its commitment")
             }
             let blocks: [Block]
             do { blocks = try BatchCodec.decode(blob.frame, header: blob.header) } catch {
-                let why = "batch \(blob.header.seq) of \(rollup.name) is not in DA: \(error); derivation stops before block \(blob.header.firstHeight)"
+                let why =
+                    "batch \(blob.header.seq) of \(rollup.name) is not in DA: \(error); derivation stops before block \(blob.header.firstHeight)"
                 halted.withLock { $0 = why }
                 logger.error("derivation halted", metadata: ["reason": "\(why)"])
                 return 0
@@ -85,7 +87,8 @@ public final class Deriver: Sendable {
             var head = try store.head().height
             for block in blocks where block.header.height > head {
                 guard block.header.height == head + 1 else {
-                    let why = "batch \(blob.header.seq) starts at block \(block.header.height), after the node's head \(head)"
+                    let why =
+                        "batch \(blob.header.seq) starts at block \(block.header.height), after the node's head \(head)"
                     halted.withLock { $0 = why }
                     logger.error("derivation halted", metadata: ["reason": "\(why)"])
                     return 0
@@ -106,7 +109,8 @@ public final class Deriver: Sendable {
                         level: first ? .warning : .debug,
                         "posted block disagrees with re-execution",
                         metadata: [
-                            "block.height": "\(block.header.height)", "differences": "\(differences.joined(separator: "; "))",
+                            "block.height": "\(block.header.height)",
+                            "differences": "\(differences.joined(separator: "; "))",
                         ])
                 }
                 head += 1

@@ -112,7 +112,8 @@ public struct L1Client: Sendable {
     public func proposeOutput(_ proposal: OutputProposal) async throws -> (index: UInt64, windowEnd: UInt64) {
         let json = try await rpc.call("l1_proposeOutput", [Self.hex(proposal)])
         return (
-            try Self.field(json, "index") { $0.unsignedValue }, try Self.field(json, "windowEndsAt") { $0.unsignedValue }
+            try Self.field(json, "index") { $0.unsignedValue },
+            try Self.field(json, "windowEndsAt") { $0.unsignedValue }
         )
     }
 
@@ -121,7 +122,9 @@ public struct L1Client: Sendable {
         var next = index
         while true {
             let json = try await rpc.call("l1_getOutputs", [.number(rollup.rawValue), .number(next), .number(1000)])
-            guard case .array(let items) = json else { throw RPCClient.TransportError.malformedResponse("not an array") }
+            guard case .array(let items) = json else {
+                throw RPCClient.TransportError.malformedResponse("not an array")
+            }
             for item in items {
                 all.append(
                     OutputInfo(
@@ -131,7 +134,9 @@ public struct L1Client: Sendable {
                             blockHash: try Self.field(item, "blockHash", Self.hash),
                             stateRoot: try Self.field(item, "stateRoot", Self.hash),
                             outboxRoot: try Self.field(item, "outboxRoot", Self.hash)),
-                        proposer: try Self.field(item, "proposer") { $0.stringValue.flatMap { try? PublicKey(hex: $0) } },
+                        proposer: try Self.field(item, "proposer") {
+                            $0.stringValue.flatMap { try? PublicKey(hex: $0) }
+                        },
                         l1Height: try Self.field(item, "l1Height") { $0.unsignedValue },
                         windowEnd: try Self.field(item, "windowEndsAt") { $0.unsignedValue },
                         status: try Self.field(item, "status") { $0.stringValue },

@@ -102,7 +102,9 @@ public struct RollupNode: Sendable {
 
         if !standalone {
             services.append(
-                .init(service: LoopService(name: "l1 watcher", interval: l1Tick, logger: logger) { await watcher.poll() }))
+                .init(
+                    service: LoopService(name: "l1 watcher", interval: l1Tick, logger: logger) { await watcher.poll() })
+            )
         }
         if follow {
             services.append(
@@ -111,7 +113,9 @@ public struct RollupNode: Sendable {
                         try await deriver.catchUp()
                     }))
             services.append(
-                .init(service: Challenger(deriver: deriver, key: key(rollup.challenger), interval: l1Tick, logger: logger)))
+                .init(
+                    service: Challenger(deriver: deriver, key: key(rollup.challenger), interval: l1Tick, logger: logger)
+                ))
             services.append(
                 .init(
                     service: Proposer(

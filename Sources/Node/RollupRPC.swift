@@ -60,7 +60,9 @@ public struct RollupRPC: Sendable {
         if followOnly {
             throw RPCError(
                 code: RollupErrorCode.followOnly,
-                message: "this node follows \(rollup.name) from the L1 and takes no transactions; send them to its sequencer at \(rollup.rpc)")
+                message:
+                    "this node follows \(rollup.name) from the L1 and takes no transactions; send them to its sequencer at \(rollup.rpc)"
+            )
         }
         try params.expect(atMost: 1)
         let raw = try params.hex(0, "signed transaction")

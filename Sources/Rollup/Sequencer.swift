@@ -69,7 +69,9 @@ public final class Sequencer: Service, Sendable {
         let committed = try await withCheckedThrowingContinuation { continuation in
             committer.async {
                 continuation.resume(
-                    with: Result { try store.commitBlock(candidates: candidates, timestamp: timestamp, l1Origin: origin) })
+                    with: Result {
+                        try store.commitBlock(candidates: candidates, timestamp: timestamp, l1Origin: origin)
+                    })
             }
         }
         commitLatency.recordInterval(since: start)

@@ -169,7 +169,8 @@ public struct Adjudicator {
             }
             guard output.matches(top.header) else {
                 return .rejected(
-                    "the output does not commit to the DA header at its height; dispute it with an output or span proof")
+                    "the output does not commit to the DA header at its height; dispute it with an output or span proof"
+                )
             }
             let previous: Block, block: Block
             switch try daBlock(b - 1) {
@@ -185,14 +186,16 @@ public struct Adjudicator {
                 return .won("block \(b) names parent \(h.parent), but block \(b - 1) hashes to \(p.hash)")
             }
             guard h.l1Origin.height >= p.l1Origin.height else {
-                return .won("block \(b)'s L1 origin \(h.l1Origin.height) is older than its parent's \(p.l1Origin.height)")
+                return .won(
+                    "block \(b)'s L1 origin \(h.l1Origin.height) is older than its parent's \(p.l1Origin.height)")
             }
             guard h.transactionsRoot == MerkleList.root(block.transactions.map(\.id)) else {
                 return .won("block \(b)'s transactions root does not match its transactions")
             }
             var tree: WitnessTree
             do { tree = try WitnessTree(witness: witness, expectedRoot: p.stateRoot) } catch {
-                return .rejected("the witness does not verify against block \(b - 1)'s state root \(p.stateRoot): \(error)")
+                return .rejected(
+                    "the witness does not verify against block \(b - 1)'s state root \(p.stateRoot): \(error)")
             }
             let outcome: BlockOutcome
             do {
@@ -207,7 +210,8 @@ public struct Adjudicator {
             }
             let receiptsRoot = ChainStore.receiptsRoot(outcome.receipts)
             if tree.rootHash != h.stateRoot {
-                return .won("block \(b) claims state root \(h.stateRoot); re-executed over the witness it is \(tree.rootHash)")
+                return .won(
+                    "block \(b) claims state root \(h.stateRoot); re-executed over the witness it is \(tree.rootHash)")
             }
             if receiptsRoot != h.receiptsRoot {
                 return .won("block \(b) claims receipts root \(h.receiptsRoot); re-executed it is \(receiptsRoot)")
@@ -223,7 +227,8 @@ public struct Adjudicator {
             }
             var tree: WitnessTree
             do { tree = try WitnessTree(witness: witness, expectedRoot: anchor.stateRoot) } catch {
-                return .rejected("the witness does not verify against the anchor's state root \(anchor.stateRoot): \(error)")
+                return .rejected(
+                    "the witness does not verify against the anchor's state root \(anchor.stateRoot): \(error)")
             }
             var parentHash = anchor.blockHash
             var header: BlockHeader? = nil
@@ -250,7 +255,8 @@ public struct Adjudicator {
             guard let header else { return .rejected("empty span") }
             if output.matches(header) {
                 return .rejected(
-                    "re-executing blocks \(anchor.height + 1)…\(output.l2Height) from the anchor gives exactly the output")
+                    "re-executing blocks \(anchor.height + 1)…\(output.l2Height) from the anchor gives exactly the output"
+                )
             }
             return .won(
                 "re-executing blocks \(anchor.height + 1)…\(output.l2Height) gives block \(header.hash) with state root \(header.stateRoot); the output claims \(output.blockHash) with state root \(output.stateRoot)"

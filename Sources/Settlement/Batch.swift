@@ -82,7 +82,9 @@ public enum BatchCodec {
     public static func checkFrame(_ frame: [UInt8]) throws(BatchError) {
         let header: FrameHeader
         do { header = try Zstd.frameHeader(frame) } catch { throw .notAFrame("\(error)") }
-        guard let size = header.contentSize else { throw .notAFrame("the frame header does not state the content size") }
+        guard let size = header.contentSize else {
+            throw .notAFrame("the frame header does not state the content size")
+        }
         guard size <= UInt64(maxPayloadBytes) else {
             throw .notAFrame("the frame claims \(size) bytes of content, more than \(maxPayloadBytes)")
         }

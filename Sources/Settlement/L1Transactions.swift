@@ -253,7 +253,8 @@ public struct Challenge: Hashable, Sendable, CanonicalCodable {
 public enum L1Entry: Hashable, Sendable, CanonicalCodable {
     case blob(header: BatchHeader, commitment: Hash, size: UInt64, signature: Signature)
     case output(index: UInt64, proposal: OutputProposal)
-    case challenge(id: Hash, rollup: RollupID, outputIndex: UInt64, kind: String, challenger: PublicKey, invalidated: UInt64)
+    case challenge(
+        id: Hash, rollup: RollupID, outputIndex: UInt64, kind: String, challenger: PublicKey, invalidated: UInt64)
 
     /// The entry's id: SHA-256 of its encoding.
     public var id: Hash { Hash.sha256(canonicalBytes) }

@@ -46,7 +46,9 @@ public final class NodeProcess: @unchecked Sendable {
     public enum NodeProcessError: Error, CustomStringConvertible {
         case noRPCAddress(String)
         public var description: String {
-            switch self { case .noRPCAddress(let output): return "the daemon did not report its RPC address; its output: \(output)" }
+            switch self {
+            case .noRPCAddress(let output): return "the daemon did not report its RPC address; its output: \(output)"
+            }
         }
     }
 

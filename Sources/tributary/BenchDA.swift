@@ -6,7 +6,8 @@ import Foundation
 struct BenchDA: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "da",
-        abstract: "Measure DA bytes per transfer (raw vs zstd frame), batch compression MB/s next to the zstd CLI, and fraud-proof witness sizes.",
+        abstract:
+            "Measure DA bytes per transfer (raw vs zstd frame), batch compression MB/s next to the zstd CLI, and fraud-proof witness sizes.",
         discussion: "Works on a temporary store; run a release build.")
 
     @Option(help: "Funded accounts in the state (1-1000).")

@@ -86,12 +86,16 @@ struct L1StatusCommand: AsyncParsableCommand {
                 "block time \(render(status["blockTimeMs"] ?? .null)) ms  fraud window \(render(status["fraudWindowBlocks"] ?? .null)) blocks  bond \(render(status["bond"] ?? .null))",
                 "",
             ]
-            var rows = [["rollup", "id", "blobs", "DA height", "outputs", "latest", "finalized", "invalidated", "proposing"]]
+            var rows = [
+                ["rollup", "id", "blobs", "DA height", "outputs", "latest", "finalized", "invalidated", "proposing"]
+            ]
             if case .array(let items)? = status["rollups"] {
                 for r in items {
                     rows.append(
-                        ["name", "id", "blobs", "daHeight", "outputs", "latestOutputHeight", "finalizedHeight",
-                         "invalidatedOutputs", "proposing"].map { render(r[$0] ?? .null) })
+                        [
+                            "name", "id", "blobs", "daHeight", "outputs", "latestOutputHeight", "finalizedHeight",
+                            "invalidatedOutputs", "proposing",
+                        ].map { render(r[$0] ?? .null) })
                 }
             }
             lines.append(table(rows))
@@ -104,7 +108,8 @@ struct L1StatusCommand: AsyncParsableCommand {
 struct OutputsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "outputs",
-        abstract: "A rollup's outputs on the L1: index, L2 height, status and L1 blocks left in the fraud-proof window.")
+        abstract: "A rollup's outputs on the L1: index, L2 height, status and L1 blocks left in the fraud-proof window."
+    )
 
     @OptionGroup var options: L1Options
 
@@ -133,7 +138,9 @@ struct OutputsCommand: AsyncParsableCommand {
 func table(_ rows: [[String]]) -> String {
     guard let first = rows.first else { return "" }
     var widths = first.map(\.count)
-    for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
+    for row in rows {
+        for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+    }
     return rows.map { row in
         row.enumerated().map { i, cell in
             i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)

@@ -7,7 +7,8 @@ import Node
 struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node",
-        abstract: "Run a rollup node: a sequencer (--rollup NAME) or a verifier that follows one from the L1 (--follow NAME).",
+        abstract:
+            "Run a rollup node: a sequencer (--rollup NAME) or a verifier that follows one from the L1 (--follow NAME).",
         discussion: """
             A sequencer syncs what the L1 already holds of its rollup, then runs the mempool, the sequencer, the \
             batcher (zstd batches posted as blobs) and the proposer (outputs every outputIntervalBlocks blocks).
@@ -38,7 +39,8 @@ struct NodeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (rollup == nil) != (follow == nil) else {
-            throw ValidationError("give exactly one of --rollup NAME (sequence it) or --follow NAME (verify it from the L1)")
+            throw ValidationError(
+                "give exactly one of --rollup NAME (sequence it) or --follow NAME (verify it from the L1)")
         }
         if fault != nil, follow != nil { throw ValidationError("--fault applies to a sequencer, not to --follow") }
         _ = try faultHeight()

@@ -9,7 +9,8 @@ import Testing
         #expect(
             value
                 == .array([
-                    .bool(true), .bool(false), .integer(1), .integer(-2), .unsigned(UInt64.max), .fraction(1.5), .string("s"),
+                    .bool(true), .bool(false), .integer(1), .integer(-2), .unsigned(UInt64.max), .fraction(1.5),
+                    .string("s"),
                     .string("1"), .null, .object(["a": .array([.bool(true)])]),
                 ]))
         #expect(try JSONValue.parse(try value.serialized()) == value)

@@ -18,9 +18,11 @@ import TributaryTesting
     @Test func upStatusTransferDownAndResetAsAPersonWould() throws {
         let dir = try TemporaryDirectory("devnet")
         defer { _ = try? devnet(dir, ["down"]) }
-        let up = try devnet(dir, [
-            "up", "--rollups", "2", "--base-port", "19545", "--l1-port", "18545", "--block-time-ms", "200",
-        ])
+        let up = try devnet(
+            dir,
+            [
+                "up", "--rollups", "2", "--base-port", "19545", "--l1-port", "18545", "--block-time-ms", "200",
+            ])
         #expect(up.status == 0, "\(up.stderr)")
         for expected in [
             "Tributary devnet is up", "alpha", "beta", "http://127.0.0.1:19545", "http://127.0.0.1:19546", "INSECURE",

@@ -40,22 +40,26 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         var nonces: [Int: UInt64] = [:]
         let ids = try await sendTransfers(alpha, count: 40, seed: 7, nonces: &nonces)
         var heights: [UInt64] = []
-        #expect(try await eventually(30) {
-            heights = []
-            for id in ids {
-                guard let h = try await alpha.call("rollup_getReceipt", [.string(id.hex)])["blockHeight"]?.unsignedValue
-                else { return false }
-                heights.append(h)
-            }
-            return true
-        })
+        #expect(
+            try await eventually(30) {
+                heights = []
+                for id in ids {
+                    guard
+                        let h = try await alpha.call("rollup_getReceipt", [.string(id.hex)])["blockHeight"]?
+                            .unsignedValue
+                    else { return false }
+                    heights.append(h)
+                }
+                return true
+            })
         let b = try #require(heights.max())
         // A pending output covering block b.
         var target: L1Client.OutputInfo?
-        #expect(try await eventually(30) {
-            target = try await outputs(l1).first { $0.output.l2Height >= b && $0.status == "pending" }
-            return target != nil
-        })
+        #expect(
+            try await eventually(30) {
+                target = try await outputs(l1).first { $0.output.l2Height >= b && $0.status == "pending" }
+                return target != nil
+            })
         let output = try #require(target)
         let store = try ChainStore.open(datadir: dir.appending("alpha"), genesis: genesis)
         let block = try #require(try store.block(at: b))
@@ -84,7 +88,9 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         // A span proof of the correct chain from the anchor loses too.
         let anchor = before.last { $0.index < output.index && $0.status == "finalized" }?.output.l2Height ?? 0
         var spanBlocks: [[SignedTransaction]] = []
-        for h in (anchor + 1)...output.output.l2Height { spanBlocks.append(try #require(try store.block(at: h)).transactions) }
+        for h in (anchor + 1)...output.output.l2Height {
+            spanBlocks.append(try #require(try store.block(at: h)).transactions)
+        }
         let span = try store.witness(replaying: spanBlocks, after: anchor).witness
         let spanFailure = await errorCode { _ = try await l1.challenge(challenge(.span(witness: span))) }
         #expect(spanFailure?.code == -32028)
@@ -141,13 +147,34 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         let bad: [(String, BlobPost, Int)] = [
             ("replayed seq, other bytes", BlobPost(header: header, frame: other, signedBy: batcher), -32024),
             ("unsigned", unsigned, -32021),
-            ("beta's batcher key", BlobPost(header: next, frame: other, signedBy: DevKeys.key(named: beta.batcher.name)), -32021),
-            ("alpha's proposer key", BlobPost(header: next, frame: other, signedBy: DevKeys.key(named: alpha.proposer.name)), -32021),
+            (
+                "beta's batcher key",
+                BlobPost(header: next, frame: other, signedBy: DevKeys.key(named: beta.batcher.name)), -32021
+            ),
+            (
+                "alpha's proposer key",
+                BlobPost(header: next, frame: other, signedBy: DevKeys.key(named: alpha.proposer.name)), -32021
+            ),
             ("oversized", BlobPost(header: next, frame: try Zstd.compress(random(70_000)), signedBy: batcher), -32022),
             ("not a zstd frame", BlobPost(header: next, frame: random(500), signedBy: batcher), -32023),
-            ("a gap in seq", BlobPost(header: BatchHeader(rollup: alpha.id, seq: 2, firstHeight: 4, lastHeight: 4), frame: other, signedBy: batcher), -32025),
-            ("a gap in heights", BlobPost(header: BatchHeader(rollup: alpha.id, seq: 1, firstHeight: 9, lastHeight: 9), frame: other, signedBy: batcher), -32025),
-            ("an unknown rollup", BlobPost(header: BatchHeader(rollup: RollupID(77), seq: 0, firstHeight: 1, lastHeight: 1), frame: other, signedBy: batcher), -32020),
+            (
+                "a gap in seq",
+                BlobPost(
+                    header: BatchHeader(rollup: alpha.id, seq: 2, firstHeight: 4, lastHeight: 4), frame: other,
+                    signedBy: batcher), -32025
+            ),
+            (
+                "a gap in heights",
+                BlobPost(
+                    header: BatchHeader(rollup: alpha.id, seq: 1, firstHeight: 9, lastHeight: 9), frame: other,
+                    signedBy: batcher), -32025
+            ),
+            (
+                "an unknown rollup",
+                BlobPost(
+                    header: BatchHeader(rollup: RollupID(77), seq: 0, firstHeight: 1, lastHeight: 1), frame: other,
+                    signedBy: batcher), -32020
+            ),
         ]
         for (name, p, code) in bad {
             let failure = await post(p)
@@ -168,7 +195,9 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         let proposer = DevKeys.key(named: alpha.proposer.name)
         var beyond = output
         beyond.l2Height = 4
-        let notInDA = await errorCode { _ = try await l1.proposeOutput(OutputProposal(output: beyond, signedBy: proposer)) }
+        let notInDA = await errorCode {
+            _ = try await l1.proposeOutput(OutputProposal(output: beyond, signedBy: proposer))
+        }
         #expect(notInDA?.code == -32027)
         #expect(notInDA?.message.contains("not in DA yet") == true)
         var tampered = OutputProposal(output: output, signedBy: proposer)

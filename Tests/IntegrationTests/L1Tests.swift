@@ -48,8 +48,10 @@ func startRollup(
     extra: [String] = []
 ) throws -> NodeProcess {
     try NodeProcess(
-        ["node", "--genesis", genesis, follow ? "--follow" : "--rollup", "alpha", "--datadir", dir.appending(name),
-         "--rpc-port", "0", "--l1", l1] + extra,
+        [
+            "node", "--genesis", genesis, follow ? "--follow" : "--rollup", "alpha", "--datadir", dir.appending(name),
+            "--rpc-port", "0", "--l1", l1,
+        ] + extra,
         logPath: dir.appending("\(name).log"))
 }
 
@@ -92,17 +94,21 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         let ids = try await sendTransfers(alpha, count: 200, seed: 1, nonces: &nonces)
         // Every transfer included, then an output above them finalized.
         var lastTxHeight: UInt64 = 0
-        #expect(try await eventually(30) {
-            for id in ids {
-                guard let h = try await alpha.call("rollup_getReceipt", [.string(id.hex)])["blockHeight"]?.unsignedValue
-                else { return false }
-                lastTxHeight = max(lastTxHeight, h)
-            }
-            return true
-        })
-        #expect(try await eventually(60) {
-            try await outputs(l1).contains { $0.status == "finalized" && $0.output.l2Height >= lastTxHeight }
-        })
+        #expect(
+            try await eventually(30) {
+                for id in ids {
+                    guard
+                        let h = try await alpha.call("rollup_getReceipt", [.string(id.hex)])["blockHeight"]?
+                            .unsignedValue
+                    else { return false }
+                    lastTxHeight = max(lastTxHeight, h)
+                }
+                return true
+            })
+        #expect(
+            try await eventually(60) {
+                try await outputs(l1).contains { $0.status == "finalized" && $0.output.l2Height >= lastTxHeight }
+            })
         let all = try await outputs(l1)
         #expect(all.allSatisfy { $0.status != "invalidated" })
         // Every output names exactly alpha's block at its height.
@@ -119,9 +125,10 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         let follower = RPCClient(url: followerNode.url)
         let daHeight = try #require(try await l1.status().rollups[1]?.daHeight)
         #expect(daHeight >= lastTxHeight)
-        #expect(try await eventually(30) {
-            (try await follower.call("rollup_blockNumber").unsignedValue ?? 0) >= daHeight
-        })
+        #expect(
+            try await eventually(30) {
+                (try await follower.call("rollup_blockNumber").unsignedValue ?? 0) >= daHeight
+            })
         for h in [UInt64(1), lastTxHeight / 2, lastTxHeight, daHeight] {
             let mine = try await header(follower, h), theirs = try await header(alpha, h)
             #expect(mine["hash"] == theirs["hash"], "block \(h)")
@@ -180,10 +187,11 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
 
         // The false output is invalidated by a won challenge before its window closed.
         var invalidated: [L1Client.OutputInfo] = []
-        #expect(try await eventually(60) {
-            invalidated = try await outputs(l1).filter { $0.status == "invalidated" }
-            return !invalidated.isEmpty
-        })
+        #expect(
+            try await eventually(60) {
+                invalidated = try await outputs(l1).filter { $0.status == "invalidated" }
+                return !invalidated.isEmpty
+            })
         let status = try await l1.status()
         #expect(status.rollups[1]?.brokenAt == 15)
         let first = try #require(invalidated.first)
@@ -205,12 +213,13 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
 
         // An honest output for the same range finalizes afterwards, matching the follower's chain.
         var honest: L1Client.OutputInfo?
-        #expect(try await eventually(90) {
-            honest = try await outputs(l1).first {
-                $0.status == "finalized" && $0.output.l2Height >= first.output.l2Height
-            }
-            return honest != nil
-        })
+        #expect(
+            try await eventually(90) {
+                honest = try await outputs(l1).first {
+                    $0.status == "finalized" && $0.output.l2Height >= first.output.l2Height
+                }
+                return honest != nil
+            })
         if let honest {
             #expect(honest.proposer == rollup.challenger.publicKey)
             let mine = try await header(follower, honest.output.l2Height)
@@ -227,13 +236,14 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         #expect(proposerBalance.unsignedValue == initial - lost)
 
         // No user transaction is lost: every one is in the follower's canonical chain.
-        #expect(try await eventually(30) {
-            for id in ids {
-                let r = try await follower.call("rollup_getReceipt", [.string(id.hex)])
-                guard r["success"]?.boolValue == true else { return false }
-            }
-            return true
-        })
+        #expect(
+            try await eventually(30) {
+                for id in ids {
+                    let r = try await follower.call("rollup_getReceipt", [.string(id.hex)])
+                    guard r["success"]?.boolValue == true else { return false }
+                }
+                return true
+            })
         #expect(followerNode.stop() == 0)
         #expect(alphaNode.stop() == 0)
         #expect(l1Node.stop() == 0)
@@ -307,24 +317,27 @@ func freePort() throws -> Int {
         #expect(Array(outputsAfter.prefix(outputsBefore.count)).map(\.output) == outputsBefore.map(\.output))
         #expect(try await client.rpc.call("l1_getBlob", [.number(1), .number(0)]) == blobBefore)
         // The queued blocks are posted once the L1 is back.
-        #expect(try await eventually(30) {
-            (try await client.status().rollups[1]?.daHeight ?? 0) >= headDuringOutage
-        })
+        #expect(
+            try await eventually(30) {
+                (try await client.status().rollups[1]?.daHeight ?? 0) >= headDuringOutage
+            })
         // A follower derives exactly alpha's chain, with every transaction.
         let followerNode = try startRollup(dir, genesis: genesis, l1: l1Node.url, name: "follower", follow: true)
         defer { followerNode.stop() }
         let follower = RPCClient(url: followerNode.url)
-        #expect(try await eventually(30) {
-            (try await follower.call("rollup_blockNumber").unsignedValue ?? 0) >= headDuringOutage
-        })
+        #expect(
+            try await eventually(30) {
+                (try await follower.call("rollup_blockNumber").unsignedValue ?? 0) >= headDuringOutage
+            })
         #expect(try await header(follower, headDuringOutage)["hash"] == header(alpha, headDuringOutage)["hash"])
-        #expect(try await eventually(30) {
-            for id in ids {
-                guard try await follower.call("rollup_getReceipt", [.string(id.hex)])["success"]?.boolValue == true
-                else { return false }
-            }
-            return true
-        })
+        #expect(
+            try await eventually(30) {
+                for id in ids {
+                    guard try await follower.call("rollup_getReceipt", [.string(id.hex)])["success"]?.boolValue == true
+                    else { return false }
+                }
+                return true
+            })
         #expect(followerNode.stop() == 0)
         #expect(alphaNode.stop() == 0)
         #expect(l1Node.stop() == 0)

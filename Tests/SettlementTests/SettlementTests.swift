@@ -131,7 +131,8 @@ final class MemoryDA: DataAvailability {
         let anchor = genesisAnchor(a)
         for b in 1...3 {
             let w = try f.store.witness(replaying: [blocks[b - 1].transactions], after: UInt64(b - 1)).witness
-            let v = try a.judge(.block(height: UInt64(b), witness: w), output: output, anchor: anchor, brokenAt: nil, da: da)
+            let v = try a.judge(
+                .block(height: UInt64(b), witness: w), output: output, anchor: anchor, brokenAt: nil, da: da)
             #expect(!v.isWon, "\(v.reason)")
         }
         #expect(try !a.judge(.output, output: output, anchor: anchor, brokenAt: nil, da: da).isWon)
@@ -158,7 +159,8 @@ final class MemoryDA: DataAvailability {
         #expect(won.reason.contains("block 2 claims state root"))
         // Block 3 follows from the (false) block 2, so proving it loses: only the first lie is provable.
         let w3 = try f.store.witness(replaying: [blocks[2].transactions], after: 2).witness
-        let notFirst = try a.judge(.block(height: 3, witness: w3), output: adopting, anchor: anchor, brokenAt: nil, da: da)
+        let notFirst = try a.judge(
+            .block(height: 3, witness: w3), output: adopting, anchor: anchor, brokenAt: nil, da: da)
         #expect(!notFirst.isWon)
         // Above the proven break, an output adopting the posted header loses to `output`…
         #expect(try a.judge(.output, output: adopting, anchor: anchor, brokenAt: 2, da: da).isWon)
