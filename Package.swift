@@ -118,6 +118,8 @@ let package = Package(
             ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Primitives"]),
         .testTarget(
+            name: "L1StoreTests", dependencies: ["L1", "Settlement", "Config", "Primitives", "TributaryTesting"]),
+        .testTarget(
             name: "SettlementTests",
             dependencies: [
                 "Settlement", "Chain", "Compression", "Config", "Primitives", "StateMachine", "StateTree",

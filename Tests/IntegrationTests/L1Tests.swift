@@ -120,6 +120,15 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         // Outputs every 10 blocks, in order.
         #expect(all.map(\.output.l2Height) == (1...UInt64(all.count)).map { $0 * 10 })
 
+        // The client: `outputs` and `l1 status`, as tables and as JSON.
+        let table = try TributaryBinary.run(["outputs", "--rollup", "alpha", "--l1", l1Node.url, "--genesis", genesis])
+        #expect(table.status == 0)
+        #expect(table.output.contains("L2 height") && table.output.contains("finalized"), "\(table.output)")
+        let json = try TributaryBinary.run(["outputs", "--rollup", "1", "--l1", l1Node.url, "--json"])
+        #expect(try JSONValue.parse(Data(json.stdout)).arrayValue?.count ?? 0 >= all.count)
+        let l1Status = try TributaryBinary.run(["l1", "status", "--l1", l1Node.url])
+        #expect(l1Status.output.contains("alpha") && l1Status.output.contains("fraud window 10 blocks"))
+
         // A fresh follower derives the same chain: same hashes and state roots, height by height.
         let followerNode = try startRollup(dir, genesis: genesis, l1: l1Node.url, name: "follower", follow: true)
         let follower = RPCClient(url: followerNode.url)
