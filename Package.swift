@@ -91,7 +91,7 @@ let package = Package(
         .target(
             name: "L1",
             dependencies: [
-                "Primitives", "Storage", "Settlement", "Config", "Chain", "RPC",
+                "Primitives", "Storage", "Settlement", "Config", "Chain", "RPC", "StateMachine",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -85,7 +85,7 @@ public struct DABenchmark: Sendable {
         }
         let dir = try TemporaryDirectory("bench-da")
         let store = try ChainStore(datadir: dir.path, rollup: rollup)
-        let adjudicator = try Adjudicator(rollup: rollup)
+        let adjudicator = try Adjudicator(rollup: rollup, network: Network(genesis))
         var figures: [Figure] = []
 
         // A batch of 20 blocks of 500 transfers: what one posted blob costs per transfer.
@@ -147,7 +147,7 @@ public struct DABenchmark: Sendable {
             let committed = try store.commitBlock(candidates: transfers(size), timestamp: 0, checkSignatures: false)
             let block = committed.block
             let h = block.header.height
-            let (witness, keyCount) = try store.witness(replaying: [block.transactions], after: h - 1)
+            let (witness, keyCount) = try store.witness(replaying: [block], after: h - 1)
             let bytes = witness.canonicalBytes.count
             let da = MemoryDA()
             da.blocks[h] = block

@@ -60,6 +60,13 @@ public final class ChainStore: @unchecked Sendable {
     public let rollup: RollupParameters
     /// The genesis block's hash.
     public let genesisHash: Hash
+    /// The devnet's rollups (who issues which asset); set from the genesis by whoever opens the
+    /// store for the devnet, else this rollup alone.
+    public var network: Network {
+        get { networkBox.withLock { $0 } }
+        set { networkBox.withLock { $0 = newValue } }
+    }
+    private let networkBox: Mutex<Network>
 
     /// Opens (creating and writing the genesis block if empty) the store in `datadir`.
     public convenience init(
@@ -72,6 +79,7 @@ public final class ChainStore: @unchecked Sendable {
     public init(environment: Environment, rollup: RollupParameters) throws {
         self.rollup = rollup
         self.environment = environment
+        networkBox = Mutex(Network([Network.Member(id: rollup.id, name: rollup.name, nativeAsset: rollup.nativeAsset)]))
         let options = environment.options
         let genesis = try Self.genesisBlock(rollup)
         genesisHash = genesis.block.header.hash
@@ -103,7 +111,9 @@ public final class ChainStore: @unchecked Sendable {
             throw ChainError.corrupt("\(datadir) holds no rollup chain (no genesis hash in its meta table)")
         }
         for rollup in genesis.rollups where try genesisBlock(rollup).block.header.hash == stored {
-            return try ChainStore(environment: environment, rollup: rollup)
+            let store = try ChainStore(environment: environment, rollup: rollup)
+            store.network = Network(genesis)
+            return store
         }
         throw ChainError.corrupt(
             "\(datadir) belongs to genesis block \(stored), which no rollup of this genesis file has")
@@ -203,10 +213,37 @@ public final class ChainStore: @unchecked Sendable {
     }
 
     /// The context a block at `height` of this rollup executes in.
-    public func context(height: UInt64) -> BlockContext {
+    public func context(height: UInt64, l1Origin: L1Origin = .none, l1: any L1View = NoL1()) -> BlockContext {
         BlockContext(
             rollup: rollup.id, height: height, sequencer: rollup.sequencer.publicKey.address,
-            nativeAsset: rollup.nativeAsset)
+            nativeAsset: rollup.nativeAsset, l1Height: l1Origin.height, network: network, l1: l1)
+    }
+
+    /// The L1 facts recorded by earlier relays (what `verify` and witnesses re-execute with).
+    func recordedFacts(in txn: ReadTransaction) throws -> L1Facts {
+        var facts: [RollupIndex: L1OutputFact] = [:]
+        try txn.forEach(L1FactsTable.self) { key, fact in
+            facts[key] = fact
+            return true
+        }
+        return L1Facts(facts)
+    }
+
+    /// Indexes the messages a block sent: the outbox, its perfect subtrees, ids -> nonces.
+    static func index(
+        _ messages: [Message], height: UInt64, frontierBefore: OutboxFrontier, in txn: WriteTransaction
+    ) throws {
+        var frontier = frontierBefore
+        if !messages.isEmpty { try txn.put(OutboxCounts.self, height, frontierBefore.count + UInt64(messages.count)) }
+        for m in messages {
+            try txn.put(Outbox.self, m.nonce, m, append: true)
+            // TransactionLocation's fields: the message's nonce and its block's height.
+            try txn.put(MessageIndex.self, m.id, TransactionLocation(height: m.nonce, index: 0))
+            try txn.put(MessageHeights.self, m.nonce, height)
+            for node in frontier.append(m.id) {
+                try txn.put(OutboxNodes.self, OutboxNodes.key(level: node.level, index: node.index), node.hash)
+            }
+        }
     }
 
     /// The receipts root of a header: the list root of the receipts' hashes.
@@ -237,15 +274,19 @@ public final class ChainStore: @unchecked Sendable {
     /// parallel); everything else is checked here.
     public func commitBlock(
         candidates: [SignedTransaction], timestamp: UInt64, l1Origin: L1Origin = .none, checkSignatures: Bool = false,
-        alsoWrite: ((Block, WriteTransaction) throws -> Void)? = nil
+        l1: any L1View = NoL1(), alsoWrite: ((Block, WriteTransaction) throws -> Void)? = nil
     ) throws -> CommittedBlock {
         try environment.write { txn in
             let parent = try Self.head(in: txn)
             let height = parent.height + 1
             let tree = StateTree(LMDBTreeReader(txn))
             let state = StateOverlay(base: TreeStateReader(tree: tree, version: parent.height))
+            let recorder = RecordingL1View(l1)
+            let frontierBefore = try Messaging.frontier(state)
             let result = try Executor.include(
-                candidates, context: context(height: height), state: state, checkSignatures: checkSignatures)
+                candidates, context: context(height: height, l1Origin: l1Origin, l1: recorder), state: state,
+                checkSignatures: checkSignatures)
+            let outboxRoot = try Messaging.frontier(state).root
             let batch = try tree.update(
                 base: parent.height, version: height, updates: state.writes,
                 parallelReaders: LMDBTreeReaderProvider(environment))
@@ -254,10 +295,12 @@ public final class ChainStore: @unchecked Sendable {
             let header = BlockHeader(
                 rollup: rollup.id, height: height, parent: parent.hash, l1Origin: l1Origin, timestamp: timestamp,
                 transactionsRoot: MerkleList.root(result.included.map(\.id)), stateRoot: claimedRoot,
-                outboxRoot: .zero, receiptsRoot: Self.receiptsRoot(result.receipts))
+                outboxRoot: outboxRoot, receiptsRoot: Self.receiptsRoot(result.receipts))
             let block = Block(header: header, transactions: result.included)
             try LMDBTreeStore.write(batch, in: txn)
             try Self.put(block, receipts: result.receipts, in: txn)
+            try Self.index(state.emitted, height: height, frontierBefore: frontierBefore, in: txn)
+            for (key, fact) in recorder.seen { try txn.put(L1FactsTable.self, key, fact) }
             try alsoWrite?(block, txn)
             return CommittedBlock(block: block, receipts: result.receipts, dropped: result.dropped)
         }
@@ -293,6 +336,7 @@ public final class ChainStore: @unchecked Sendable {
                     height: 0, what: "the genesis header differs from the genesis file's")
             }
             var parent = genesis.block.header
+            let facts = try recordedFacts(in: txn)
             for height in stride(from: UInt64(1), through: head.height, by: 1) {
                 guard let header = try txn.get(Headers.self, height), let body = try txn.get(Bodies.self, height),
                     let stored = try txn.get(Receipts.self, height)
@@ -304,7 +348,7 @@ public final class ChainStore: @unchecked Sendable {
                 guard header.transactionsRoot == MerkleList.root(body.transactions.map(\.id)) else {
                     throw fail("transactions root")
                 }
-                let context = self.context(height: height)
+                let context = self.context(height: height, l1Origin: header.l1Origin, l1: facts)
                 let outcome: BlockOutcome
                 do {
                     outcome = try Executor.execute(
@@ -324,6 +368,9 @@ public final class ChainStore: @unchecked Sendable {
                 guard header.stateRoot == batch.rootHash else {
                     throw fail("state root \(header.stateRoot), re-executed \(batch.rootHash)")
                 }
+                guard header.outboxRoot == outcome.outboxRoot else {
+                    throw fail("outbox root \(header.outboxRoot), re-executed \(outcome.outboxRoot)")
+                }
                 guard try StateTree(LMDBTreeReader(txn)).rootHash(at: height) == batch.rootHash else {
                     throw fail("the stored state tree's root")
                 }
@@ -334,28 +381,144 @@ public final class ChainStore: @unchecked Sendable {
     }
 }
 
+// MARK: Outbox
+
+extension ChainStore {
+    /// A sent message: its nonce and the height of the block that sent it.
+    public struct SentMessage: Sendable {
+        public var message: Message
+        public var height: UInt64
+    }
+
+    /// The message with `id` in this rollup's outbox.
+    public func sentMessage(_ id: Hash) throws -> SentMessage? {
+        try environment.read { txn in
+            guard let location = try txn.get(MessageIndex.self, id) else { return nil }
+            return try Self.sent(nonce: location.height, in: txn)
+        }
+    }
+
+    static func sent(nonce: UInt64, in txn: ReadTransaction) throws -> SentMessage? {
+        guard let m = try txn.get(Outbox.self, nonce), let h = try txn.get(MessageHeights.self, nonce) else {
+            return nil
+        }
+        return SentMessage(message: m, height: h)
+    }
+
+    /// The outbox size after the block at `height`.
+    public func outboxCount(at height: UInt64) throws -> UInt64 {
+        try environment.read { try Self.outboxCount(at: height, in: $0) }
+    }
+
+    static func outboxCount(at height: UInt64, in txn: ReadTransaction) throws -> UInt64 {
+        var count: UInt64 = 0
+        try txn.forEach(OutboxCounts.self, from: height, reverse: true) { _, c in
+            count = c
+            return false
+        }
+        return count
+    }
+
+    /// Messages sent to `destination` with a nonce from `fromNonce`, in blocks up to `height`, each
+    /// with its proof against the outbox root after block `height`.
+    public func messages(
+        to destination: RollupID?, fromNonce: UInt64, throughHeight height: UInt64, limit: Int
+    ) throws -> (treeSize: UInt64, messages: [(SentMessage, OutboxProof)]) {
+        try environment.read { txn in
+            let size = try Self.outboxCount(at: height, in: txn)
+            var out: [(SentMessage, OutboxProof)] = []
+            var nonce = fromNonce
+            while nonce < size, out.count < limit {
+                guard let sent = try Self.sent(nonce: nonce, in: txn) else { break }
+                if destination == nil || sent.message.destination == destination {
+                    out.append((sent, try Self.proof(nonce: nonce, treeSize: size, in: txn)))
+                }
+                nonce += 1
+            }
+            return (size, out)
+        }
+    }
+
+    /// The inclusion proof of entry `nonce` in the outbox of `treeSize` entries: O(log² n) reads of
+    /// stored subtree roots.
+    public func outboxProof(nonce: UInt64, treeSize: UInt64) throws -> OutboxProof {
+        try environment.read { try Self.proof(nonce: nonce, treeSize: treeSize, in: $0) }
+    }
+
+    static func proof(nonce: UInt64, treeSize: UInt64, in txn: ReadTransaction) throws -> OutboxProof {
+        precondition(nonce < treeSize, "no entry \(nonce) in an outbox of \(treeSize)")
+        func node(_ start: UInt64, _ size: UInt64) throws -> Hash {
+            if size & (size - 1) == 0, start % size == 0 {
+                let level = size.trailingZeroBitCount
+                guard let h = try txn.get(OutboxNodes.self, OutboxNodes.key(level: level, index: start / size)) else {
+                    throw ChainError.corrupt("outbox subtree \(level)/\(start / size) missing")
+                }
+                return h
+            }
+            var k: UInt64 = 1
+            while k * 2 < size { k *= 2 }
+            return Hash.sha256(tag: 0x01, try node(start, k), try node(start + k, size - k))
+        }
+        func path(_ m: UInt64, _ start: UInt64, _ size: UInt64) throws -> [Hash] {
+            if size <= 1 { return [] }
+            var k: UInt64 = 1
+            while k * 2 < size { k *= 2 }
+            if m < k { return try path(m, start, k) + [try node(start + k, size - k)] }
+            return try path(m - k, start + k, size - k) + [try node(start, k)]
+        }
+        return OutboxProof(index: nonce, treeSize: treeSize, path: try path(nonce, 0, treeSize))
+    }
+
+    /// What became of message `id` here (it was relayed), from the head state.
+    public func relayRecord(_ id: Hash) throws -> RelayRecord? {
+        try withState { view in try view.state.get(StateKey.consumed(id)).map { try RelayRecord(canonicalBytes: $0) } }
+    }
+}
+
 // MARK: Fraud-proof witnesses
 
 extension ChainStore {
-    /// The witness a challenge needs to re-execute `blocks` (transaction lists for heights
+    /// The witness a challenge needs to re-execute `blocks` (the posted blocks at heights
     /// `after + 1`, `after + 2`, …) statelessly: a multiproof, against the state after block
     /// `after`, of every key those blocks read or write.
-    public func witness(replaying blocks: [[SignedTransaction]], after: UInt64) throws -> (
-        witness: Witness, keys: Int
-    ) {
+    public func witness(replaying blocks: [Block], after: UInt64) throws -> (witness: Witness, keys: Int) {
         try environment.read { txn in
             let tree = StateTree(LMDBTreeReader(txn))
+            let facts = try recordedFacts(in: txn)
             var keys = Set<Hash>()
-            for (i, transactions) in blocks.enumerated() {
+            for (i, block) in blocks.enumerated() {
                 let height = after + 1 + UInt64(i)
                 // Each block reads the stored state before it: the canonical chain's.
                 let state = StateOverlay(base: TreeStateReader(tree: tree, version: height - 1))
                 _ = try Executor.include(
-                    transactions, context: context(height: height), state: state, checkSignatures: true)
+                    block.transactions, context: context(height: height, l1Origin: block.header.l1Origin, l1: facts),
+                    state: state, checkSignatures: true)
                 keys.formUnion(state.touchedKeys)
             }
             let sorted = keys.sorted()
             return (try tree.witness(for: sorted, at: after), sorted.count)
         }
+    }
+}
+
+/// Passes lookups through and remembers what they answered, so a block's L1 facts are stored
+/// with it.
+final class RecordingL1View: L1View, @unchecked Sendable {
+    let base: any L1View
+    private(set) var seen: [(RollupIndex, L1OutputFact)] = []
+
+    init(_ base: any L1View) { self.base = base }
+
+    func output(rollup: RollupID, index: UInt64) -> L1OutputFact? {
+        let fact = base.output(rollup: rollup, index: index)
+        if let fact { seen.append((RollupIndex(rollup, index), fact)) }
+        return fact
+    }
+}
+
+extension Network {
+    /// Every rollup of `genesis`.
+    public init(_ genesis: Genesis) {
+        self.init(genesis.rollups.map { Member(id: $0.id, name: $0.name, nativeAsset: $0.nativeAsset) })
     }
 }

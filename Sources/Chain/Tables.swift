@@ -11,6 +11,11 @@ import Storage
 //   bodies          height                -> BlockBody    the block's transactions
 //   receipts        height                -> BlockReceipts
 //   tx_index        transaction id        -> TransactionLocation
+//   outbox          nonce (u64 BE)        -> Message      every message this rollup sent
+//   outbox_nodes    level (u8) ‖ index    -> hash         perfect subtrees of the outbox (proofs)
+//   message_index   message id            -> nonce ‖ height
+//   outbox_counts   height                -> outbox size after the block (blocks that sent)
+//   l1_facts        rollup ‖ output index -> L1OutputFact the L1 facts this chain's relays used
 //   state_*         the state tree's tables (StateTree/LMDBTreeStore.swift)
 
 /// Name -> bytes: the head pointer and the store's identity.
@@ -59,6 +64,56 @@ public enum TransactionIndex: Table {
     public typealias Key = Hash
     public typealias Value = TransactionLocation
 }
+
+/// Nonce -> a message this rollup sent (its outbox, in order).
+public enum Outbox: Table {
+    public static let name = "outbox"
+    public typealias Key = UInt64
+    public typealias Value = Message
+}
+
+/// `level (u8) ‖ index (u64)` -> the root of the perfect subtree of 2^level outbox entries starting
+/// at `index << level`: enough to prove any entry against any later outbox root in O(log n).
+public enum OutboxNodes: Table {
+    public static let name = "outbox_nodes"
+    public typealias Key = [UInt8]
+    public typealias Value = Hash
+
+    public static func key(level: Int, index: UInt64) -> [UInt8] { [UInt8(level)] + index.canonicalBytes }
+}
+
+/// Message id -> where it is in the outbox: `nonce (u64) ‖ block height (u64)`.
+public enum MessageIndex: Table {
+    public static let name = "message_index"
+    public typealias Key = Hash
+    public typealias Value = TransactionLocation
+}
+
+/// Nonce -> the height of the block that sent the message.
+public enum MessageHeights: Table {
+    public static let name = "message_heights"
+    public typealias Key = UInt64
+    public typealias Value = UInt64
+}
+
+/// Height -> the number of outbox entries after that block (only blocks that sent messages).
+public enum OutboxCounts: Table {
+    public static let name = "outbox_counts"
+    public typealias Key = UInt64
+    public typealias Value = UInt64
+}
+
+/// `rollup ‖ output index` -> what the L1 said of that output when a relay here checked it
+/// (outputs final as of a block's L1 origin never change), so a store re-verifies offline.
+public enum L1FactsTable: Table {
+    public static let name = "l1_facts"
+    public typealias Key = RollupIndex
+    public typealias Value = L1OutputFact
+}
+
+extension Message: StorageCodable {}
+extension RollupIndex: StorageCodable {}
+extension L1OutputFact: StorageCodable {}
 
 /// A block's transactions.
 public struct BlockBody: Hashable, Sendable, CanonicalCodable, StorageCodable {

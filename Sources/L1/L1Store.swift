@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Primitives
 import Settlement
+import StateMachine
 import Storage
 
 /// A transaction submitted to the L1 (DESIGN §5).
@@ -62,7 +63,8 @@ public final class L1Store: @unchecked Sendable {
         environment = try Environment(path: datadir, options: options)
         digest = try Self.genesisDigest(genesis)
         var adjudicators: [RollupID: Adjudicator] = [:]
-        for rollup in genesis.rollups { adjudicators[rollup.id] = try Adjudicator(rollup: rollup) }
+        let network = Network(genesis)
+        for rollup in genesis.rollups { adjudicators[rollup.id] = try Adjudicator(rollup: rollup, network: network) }
         self.adjudicators = adjudicators
         let stored: Hash? = try environment.read { txn in
             try txn.get(L1Meta.self, L1Meta.genesis).flatMap { Hash(bytes: $0) }
@@ -442,7 +444,7 @@ public final class L1Store: @unchecked Sendable {
         }
         let verdict = try adjudicator.judge(
             c.proof, output: target.output, anchor: anchor, brokenAt: state.brokenAt == 0 ? nil : state.brokenAt,
-            da: L1DataAvailability(txn: txn, rollup: c.rollup))
+            da: L1DataAvailability(txn: txn, rollup: c.rollup), l1: L1StoreView(txn: txn))
         guard verdict.isWon else {
             throw L1Rejection(L1ErrorCode.challengeRejected, "challenge rejected: \(verdict.reason)")
         }
@@ -478,6 +480,18 @@ public final class L1Store: @unchecked Sendable {
     /// The DA view of `rollup` as of the L1 head, for followers in the same process and tools.
     public func dataAvailability(rollup: RollupID, _ body: (any DataAvailability) throws -> Void) throws {
         try environment.read { txn in try body(L1DataAvailability(txn: txn, rollup: rollup)) }
+    }
+}
+
+/// The L1's outputs as a rollup's state machine sees them (for re-executing relays in disputes).
+struct L1StoreView: L1View, @unchecked Sendable {
+    let txn: ReadTransaction
+
+    func output(rollup: RollupID, index: UInt64) -> L1OutputFact? {
+        guard let r = try? txn.get(Outputs.self, RollupIndexKey(rollup, index)) else { return nil }
+        return L1OutputFact(
+            outboxRoot: r.output.outboxRoot, l2Height: r.output.l2Height, windowEnd: r.windowEnd,
+            invalidated: r.isInvalidated)
     }
 }
 

@@ -106,8 +106,7 @@ public final class Challenger: Service, Sendable {
         if adopts {
             if let brokenAt, brokenAt <= output.l2Height { return .output }
             if let fault = try deriver.firstFault(), fault.height > anchor, fault.height <= output.l2Height {
-                let (witness, _) = try store.witness(
-                    replaying: [fault.posted.transactions], after: fault.height - 1)
+                let (witness, _) = try store.witness(replaying: [fault.posted], after: fault.height - 1)
                 return .block(height: fault.height, witness: witness)
             }
             // The posted chain agrees with re-execution up to the output's height, yet the output
@@ -118,11 +117,11 @@ public final class Challenger: Service, Sendable {
         let aboveBreak =
             (brokenAt.map { $0 <= output.l2Height } ?? false) || (fault.map { $0.height <= output.l2Height } ?? false)
         if !aboveBreak { return .output }
-        var blocks: [[SignedTransaction]] = []
+        var blocks: [Block] = []
         if output.l2Height > anchor {
             for h in (anchor + 1)...output.l2Height {
                 guard let b = try deriver.postedBlock(at: h) else { return .notInDA }
-                blocks.append(b.transactions)
+                blocks.append(b)
             }
         }
         let (witness, _) = try store.witness(replaying: blocks, after: anchor)

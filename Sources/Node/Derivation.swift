@@ -4,6 +4,7 @@ import Logging
 import Primitives
 import RPC
 import Settlement
+import StateMachine
 import Storage
 import Synchronization
 
@@ -85,6 +86,18 @@ public final class Deriver: Sendable {
             }
             let record = PostedBatch(header: blob.header, l1Height: blob.l1Height, frame: blob.frame)
             var head = try store.head().height
+            // The L1 facts the posted blocks' relays refer to.
+            var facts: [RollupIndex: L1OutputFact] = [:]
+            for block in blocks where block.header.height > head {
+                for tx in block.transactions {
+                    guard case .relayMessage(let message, _, let index) = tx.transaction.call else { continue }
+                    let key = RollupIndex(message.source, index)
+                    if facts[key] == nil, let fact = try await l1.fact(rollup: message.source, index: index) {
+                        facts[key] = fact
+                    }
+                }
+            }
+            let view = L1Facts(facts)
             for block in blocks where block.header.height > head {
                 guard block.header.height == head + 1 else {
                     let why =
@@ -96,7 +109,7 @@ public final class Deriver: Sendable {
                 let isLast = block.header.height == blob.header.lastHeight
                 let committed = try store.commitBlock(
                     candidates: block.transactions, timestamp: block.header.timestamp,
-                    l1Origin: block.header.l1Origin, checkSignatures: true
+                    l1Origin: block.header.l1Origin, checkSignatures: true, l1: view
                 ) { canonical, txn in
                     if canonical.header != block.header { try txn.put(Claims.self, block.header.height, block) }
                     if isLast { try txn.put(Batches.self, blob.header.seq, record) }
@@ -134,23 +147,67 @@ public final class Deriver: Sendable {
     }
 }
 
-/// The newest L1 block a node has seen, polled from the L1: a sequencer's blocks build on it.
+/// The newest L1 block a node has seen, polled from the L1 together with every rollup's outputs: a
+/// sequencer's blocks build on it, and its relays are checked against the outputs as of it.
 public final class L1Watcher: Sendable {
     let l1: L1Client
-    let latest = Mutex<L1Origin>(.none)
-    let status = Mutex<L1Client.Status?>(nil)
+    let rollups: [RollupID]
+    struct Snapshot {
+        var origin: L1Origin = .none
+        var status: L1Client.Status?
+        var facts: [RollupIndex: L1OutputFact] = [:]
+        /// Per rollup, the first output index that may still change (pending).
+        var firstOpen: [RollupID: UInt64] = [:]
+    }
+    let snapshot = Mutex(Snapshot())
 
-    public init(l1: L1Client) { self.l1 = l1 }
+    public init(l1: L1Client, rollups: [RollupID] = []) {
+        self.l1 = l1
+        self.rollups = rollups
+    }
 
-    public var origin: L1Origin { latest.withLock { $0 } }
-    public var lastStatus: L1Client.Status? { status.withLock { $0 } }
+    public var origin: L1Origin { snapshot.withLock { $0.origin } }
+    public var lastStatus: L1Client.Status? { snapshot.withLock { $0.status } }
+
+    /// The origin and the L1 facts as of it, read together.
+    public var view: (origin: L1Origin, view: any L1View) {
+        snapshot.withLock { ($0.origin, L1Facts($0.facts)) }
+    }
 
     /// Polls once; returns the status, nil when the L1 is unreachable.
     @discardableResult
     public func poll() async -> L1Client.Status? {
         guard let s = try? await l1.status() else { return nil }
-        latest.withLock { if s.height > $0.height { $0 = L1Origin(height: s.height, hash: s.hash) } }
-        status.withLock { $0 = s }
+        // Outputs fetched after the status: anything final as of its height is already settled.
+        var fetched: [RollupID: [L1Client.OutputInfo]] = [:]
+        for rollup in rollups {
+            let from = snapshot.withLock { $0.firstOpen[rollup] ?? 0 }
+            guard let outputs = try? await l1.outputs(rollup: rollup, from: from) else { return nil }
+            fetched[rollup] = outputs
+        }
+        snapshot.withLock { snap in
+            for (rollup, outputs) in fetched {
+                for o in outputs {
+                    snap.facts[RollupIndex(rollup, o.index)] = L1OutputFact(
+                        outboxRoot: o.output.outboxRoot, l2Height: o.output.l2Height, windowEnd: o.windowEnd,
+                        invalidated: o.status == "invalidated")
+                }
+                if let open = outputs.first(where: { $0.status == "pending" }) {
+                    snap.firstOpen[rollup] = open.index
+                } else if let last = outputs.last {
+                    snap.firstOpen[rollup] = last.index + 1
+                }
+            }
+            if s.height > snap.origin.height { snap.origin = L1Origin(height: s.height, hash: s.hash) }
+            snap.status = s
+        }
         return s
+    }
+
+    /// The facts of finalized standing outputs of `rollup`, newest last.
+    public func outputs(of rollup: RollupID) -> [(index: UInt64, fact: L1OutputFact)] {
+        snapshot.withLock { snap in
+            snap.facts.filter { $0.key.rollup == rollup }.map { ($0.key.index, $0.value) }.sorted { $0.0 < $1.0 }
+        }
     }
 }

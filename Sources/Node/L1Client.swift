@@ -3,6 +3,7 @@ import Foundation
 import Primitives
 import RPC
 import Settlement
+import StateMachine
 
 /// A typed client of the L1 node's `l1_*` methods.
 public struct L1Client: Sendable {
@@ -145,6 +146,19 @@ public struct L1Client: Sendable {
             if items.count < 1000 { return all }
             next = all.last!.index + 1
         }
+    }
+
+    /// What the L1 records about output `index` of `rollup`, or nil when there is none.
+    public func fact(rollup: RollupID, index: UInt64) async throws -> L1OutputFact? {
+        let json = try await rpc.call("l1_getOutputs", [.number(rollup.rawValue), .number(index), .number(1)])
+        guard case .array(let items) = json, let item = items.first,
+            item["index"]?.unsignedValue == index
+        else { return nil }
+        return L1OutputFact(
+            outboxRoot: try Self.field(item, "outboxRoot", Self.hash),
+            l2Height: try Self.field(item, "l2Height") { $0.unsignedValue },
+            windowEnd: try Self.field(item, "windowEndsAt") { $0.unsignedValue },
+            invalidated: item["status"]?.stringValue == "invalidated")
     }
 
     /// Submits a challenge; returns the L1's answer (a rejection throws `RPCError` with the reason).

@@ -9,6 +9,7 @@ import RPC
 import Rollup
 import ServiceLifecycle
 import Settlement
+import StateMachine
 import Storage
 
 /// Process-wide metrics: swift-metrics backed by a Prometheus registry, bootstrapped once.
@@ -63,6 +64,8 @@ public struct RollupNode: Sendable {
     public var follow = false
     /// Run without an L1: no sync, batcher or proposer (tests of the sequencer alone).
     public var standalone = false
+    /// Relay the messages peers send to this rollup (on by default).
+    public var autoRelay = true
     /// Testing knob: claim a wrong state root from this height on.
     public var faultStateRootFrom: UInt64?
 
@@ -80,6 +83,7 @@ public struct RollupNode: Sendable {
         var storage = self.storage
         storage.logger = logger
         let store = try ChainStore(datadir: datadir, rollup: rollup, options: storage)
+        store.network = Network(genesis)
         store.faultStateRootFrom = faultStateRootFrom
         if let fault = faultStateRootFrom {
             logger.warning(
@@ -95,7 +99,7 @@ public struct RollupNode: Sendable {
             ])
         let l1 = L1Client(url: l1URL)
         let deriver = Deriver(store: store, l1: l1, logger: logger)
-        let watcher = L1Watcher(l1: l1)
+        let watcher = L1Watcher(l1: l1, rollups: genesis.rollups.map(\.id).filter { $0 != rollup.id })
         let l1Tick = Duration.milliseconds(Int64(max(50, genesis.l1.blockTimeMs / 2)))
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let mempool = Mempool(rollup: rollup.id)
@@ -138,8 +142,15 @@ public struct RollupNode: Sendable {
             }
             let sequencer = Sequencer(
                 store: store, mempool: mempool, blockTime: .milliseconds(Int64(rollup.blockTimeMs)),
-                maxTransactions: Int(rollup.maxBlockTransactions), logger: logger, l1Origin: { watcher.origin })
+                maxTransactions: Int(rollup.maxBlockTransactions), logger: logger, l1: { watcher.view })
             services.append(.init(service: sequencer))
+            if !standalone, autoRelay {
+                services.append(
+                    .init(
+                        service: Relayer(
+                            store: store, mempool: mempool, genesis: genesis, watcher: watcher, l1: l1,
+                            key: key(rollup.treasury), datadir: datadir, interval: l1Tick, logger: logger)))
+            }
             if !standalone {
                 services.append(.init(service: Batcher(store: store, l1: l1, key: key(rollup.batcher), logger: logger)))
                 services.append(
@@ -152,6 +163,8 @@ public struct RollupNode: Sendable {
 
         var rpc = RollupRPC(store: store, mempool: mempool)
         rpc.followOnly = follow
+        rpc.genesis = genesis
+        rpc.l1 = standalone ? nil : l1
         let standalone = self.standalone
         rpc.statusExtras = {
             guard !standalone else { return [:] }

@@ -30,6 +30,9 @@ public struct RollupRPC: Sendable {
 
     /// Set on a following node: transactions go to the rollup's sequencer, not here.
     public var followOnly = false
+    /// For message status: the devnet and the L1.
+    public var genesis: Genesis?
+    public var l1: L1Client?
     /// Extra fields of `rollup_status` (the node's view of the L1).
     public var statusExtras: @Sendable () -> [String: JSONValue] = { [:] }
 
@@ -52,6 +55,7 @@ public struct RollupRPC: Sendable {
         d.register("rollup_getAccount") { try self.getAccount($0) }
         d.register("rollup_getNonce") { try self.getNonce($0) }
         d.register("rollup_status") { _ in try self.status() }
+        MessagesRPC(store: store, genesis: genesis, l1: l1).register(into: &d)
     }
 
     // MARK: Transactions
@@ -68,7 +72,7 @@ public struct RollupRPC: Sendable {
         let raw = try params.hex(0, "signed transaction")
         let tx: SignedTransaction
         do {
-            tx = try SignedTransaction(canonicalBytes: raw, limits: DecodingLimits(maxLength: 4096, maxCount: 16))
+            tx = try SignedTransaction(canonicalBytes: raw, limits: DecodingLimits(maxLength: 4096, maxCount: 64))
         } catch {
             throw RPCError.invalidParams("parameter 0 is not a canonical signed transaction: \(error)")
         }
@@ -138,18 +142,14 @@ public struct RollupRPC: Sendable {
         return .object([
             "transaction": .string(receipt.transaction.hex), "status": .string(Self.name(receipt.status)),
             "success": .bool(receipt.status == .success), "feePaid": .number(receipt.feePaid),
+            "message": receipt.message == .zero ? .null : .string(receipt.message.hex),
+            "returnMessage": receipt.returnMessage == .zero ? .null : .string(receipt.returnMessage.hex),
             "blockHeight": .number(found.location.height), "blockHash": .string(found.header.hash.hex),
             "index": .number(found.location.index),
         ])
     }
 
-    static func name(_ status: ReceiptStatus) -> String {
-        switch status {
-        case .success: return "success"
-        case .insufficientBalance: return "insufficientBalance"
-        case .balanceOverflow: return "balanceOverflow"
-        }
-    }
+    static func name(_ status: ReceiptStatus) -> String { "\(status)" }
 
     // MARK: Blocks
 
@@ -261,6 +261,20 @@ public struct RollupRPC: Sendable {
         ]
     }
 
+    static func json(_ value: [AssetAmount]) -> JSONValue {
+        .array(value.map { .object(["asset": .string($0.asset.rawValue), "amount": .number($0.amount)]) })
+    }
+
+    static func json(_ m: Message) -> [String: JSONValue] {
+        [
+            "id": .string(m.id.hex), "source": .number(m.source.rawValue), "nonce": .number(m.nonce),
+            "sender": .string(m.sender.hex), "destination": .number(m.destination.rawValue),
+            "target": .string(m.target),
+            "recipient": .string(m.recipient.hex), "value": json(m.value),
+            "payload": .string("0x" + Hex.encode(m.payload)),
+        ]
+    }
+
     static func json(_ tx: SignedTransaction) -> [String: JSONValue] {
         let t = tx.transaction
         var call: [String: JSONValue]
@@ -270,6 +284,27 @@ public struct RollupRPC: Sendable {
                 "type": .string("transfer"), "to": .string(to.hex), "asset": .string(asset.rawValue),
                 "amount": .number(amount),
             ]
+        case .sendMessage(let destination, let target, let recipient, let value, let payload):
+            call = [
+                "type": .string("sendMessage"), "destination": .number(destination.rawValue), "target": .string(target),
+                "recipient": .string(recipient.hex), "value": json(value),
+                "payload": .string("0x" + Hex.encode(payload)),
+            ]
+        case .relayMessage(let message, let proof, let outputIndex):
+            call = [
+                "type": .string("relayMessage"), "message": .object(json(message)), "outputIndex": .number(outputIndex),
+                "proof": .object([
+                    "index": .number(proof.index), "treeSize": .number(proof.treeSize),
+                    "path": .array(proof.path.map { .string($0.hex) }),
+                ]),
+            ]
+        case .escrowClaim(let id, let preimage):
+            call = [
+                "type": .string("escrowClaim"), "lock": .string(id.hex),
+                "preimage": .string("0x" + Hex.encode(preimage)),
+            ]
+        case .escrowRefund(let id):
+            call = ["type": .string("escrowRefund"), "lock": .string(id.hex)]
         }
         return [
             "id": .string(tx.id.hex), "rollup": .number(t.rollup.rawValue), "nonce": .number(t.nonce),

@@ -112,10 +112,11 @@ public enum MerkleList {
         items.isEmpty ? .zero : root(items[...])
     }
 
+    /// A leaf: `SHA-256(0x00 ‖ item)`.
+    public static func leafHash(_ item: Hash) -> Hash { item.withUnsafeBytes { Hash.sha256([0] + Array($0)) } }
+
     static func root(_ items: ArraySlice<Hash>) -> Hash {
-        if items.count == 1 {
-            return items.first!.withUnsafeBytes { Hash.sha256([0] + Array($0)) }
-        }
+        if items.count == 1 { return leafHash(items.first!) }
         var split = 1
         while split * 2 < items.count { split *= 2 }
         let mid = items.startIndex + split

@@ -39,6 +39,16 @@ public struct AssetName: RawRepresentable, Hashable, Comparable, Sendable, Custo
 public enum Call: Hashable, Sendable, CanonicalCodable {
     /// Moves `amount` of `asset` from the sender to `to`. Tag 1.
     case transfer(to: Address, asset: AssetName, amount: UInt64)
+    /// Sends a message to another rollup, taking `value` from the sender (escrowed when native,
+    /// burned when wrapped). Tag 2: `destination ‖ target ‖ recipient ‖ value ‖ payload`.
+    case sendMessage(destination: RollupID, target: String, recipient: Address, value: [AssetAmount], payload: [UInt8])
+    /// Executes a message of another rollup, proven against that rollup's finalized output number
+    /// `outputIndex`. Tag 3: `message ‖ proof ‖ output index`.
+    case relayMessage(message: Message, proof: OutboxProof, outputIndex: UInt64)
+    /// Releases an escrow lock to its beneficiary with the hash lock's preimage. Tag 4.
+    case escrowClaim(id: Hash, preimage: [UInt8])
+    /// Returns an expired escrow lock to its sender, by a message home. Tag 5.
+    case escrowRefund(id: Hash)
 
     public func encode(to encoder: inout CanonicalEncoder) {
         switch self {
@@ -47,6 +57,25 @@ public enum Call: Hashable, Sendable, CanonicalCodable {
             encoder.write(to)
             encoder.write(asset)
             encoder.write(amount)
+        case .sendMessage(let destination, let target, let recipient, let value, let payload):
+            encoder.write(UInt8(2))
+            encoder.write(destination)
+            encoder.write(target)
+            encoder.write(recipient)
+            encoder.write(value)
+            encoder.writeBytes(payload)
+        case .relayMessage(let message, let proof, let outputIndex):
+            encoder.write(UInt8(3))
+            encoder.write(message)
+            encoder.write(proof)
+            encoder.write(outputIndex)
+        case .escrowClaim(let id, let preimage):
+            encoder.write(UInt8(4))
+            encoder.write(id)
+            encoder.writeBytes(preimage)
+        case .escrowRefund(let id):
+            encoder.write(UInt8(5))
+            encoder.write(id)
         }
     }
 
@@ -56,6 +85,23 @@ public enum Call: Hashable, Sendable, CanonicalCodable {
             self = .transfer(
                 to: try decoder.read(Address.self), asset: try decoder.read(AssetName.self),
                 amount: try decoder.read(UInt64.self))
+        case 2:
+            let destination = try decoder.read(RollupID.self)
+            let target = try decoder.read(String.self, maxLength: Message.maxTargetLength)
+            let recipient = try decoder.read(Address.self)
+            let value = try decoder.readArray(AssetAmount.self)
+            try Message.checkValue(value)
+            self = .sendMessage(
+                destination: destination, target: target, recipient: recipient, value: value,
+                payload: try decoder.readBytes(maxLength: Message.maxPayload))
+        case 3:
+            self = .relayMessage(
+                message: try decoder.read(Message.self), proof: try decoder.read(OutboxProof.self),
+                outputIndex: try decoder.read(UInt64.self))
+        case 4:
+            self = .escrowClaim(id: try decoder.read(Hash.self), preimage: try decoder.readBytes(maxLength: 64))
+        case 5:
+            self = .escrowRefund(id: try decoder.read(Hash.self))
         case let tag:
             throw .invalidValue("unknown call tag \(tag)")
         }

@@ -41,7 +41,7 @@ public enum MempoolError: Error, Equatable, Sendable, CustomStringConvertible {
 /// sender in nonce order, handed to the sequencer fairly by arrival.
 public final class Mempool: Sendable {
     public struct Limits: Sendable {
-        public var maxTransactionBytes = 4096
+        public var maxTransactionBytes = 8192
         public var maxPerSender = 1024
         public var maxTotal = 100_000
 

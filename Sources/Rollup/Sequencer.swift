@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import Primitives
 import ServiceLifecycle
+import StateMachine
 
 /// Seals a block every `blockTime` (early when the mempool holds a full block), executing and
 /// committing it in one write transaction. On graceful shutdown it finishes the block in flight
@@ -18,8 +19,9 @@ public final class Sequencer: Service, Sendable {
     /// Commits run here: an LMDB commit blocks, and the cooperative pool has one thread per core.
     let committer = DispatchQueue(label: "tributary.sequencer.commit")
     let onCommit: @Sendable (CommittedBlock) -> Void
-    /// The L1 block the next rollup block builds on (the newest one the node has seen).
-    let l1Origin: @Sendable () -> L1Origin
+    /// The L1 block the next rollup block builds on (the newest one the node has seen) and the L1
+    /// facts as of it.
+    let l1: @Sendable () -> (origin: L1Origin, view: any L1View)
 
     let blocks = Counter(label: "tributary_blocks_total")
     let transactions = Counter(label: "tributary_transactions_total")
@@ -30,10 +32,10 @@ public final class Sequencer: Service, Sendable {
 
     public init(
         store: ChainStore, mempool: Mempool, blockTime: Duration, maxTransactions: Int, logger: Logger,
-        l1Origin: @escaping @Sendable () -> L1Origin = { .none },
+        l1: @escaping @Sendable () -> (origin: L1Origin, view: any L1View) = { (.none, NoL1()) },
         onCommit: @escaping @Sendable (CommittedBlock) -> Void = { _ in }
     ) {
-        self.l1Origin = l1Origin
+        self.l1 = l1
         self.store = store
         self.mempool = mempool
         self.blockTime = blockTime
@@ -65,12 +67,12 @@ public final class Sequencer: Service, Sendable {
         let timestamp = UInt64(Date().timeIntervalSince1970 * 1000)
         let start = ContinuousClock.now
         let store = self.store
-        let origin = l1Origin()
+        let (origin, view) = l1()
         let committed = try await withCheckedThrowingContinuation { continuation in
             committer.async {
                 continuation.resume(
                     with: Result {
-                        try store.commitBlock(candidates: candidates, timestamp: timestamp, l1Origin: origin)
+                        try store.commitBlock(candidates: candidates, timestamp: timestamp, l1Origin: origin, l1: view)
                     })
             }
         }

@@ -92,22 +92,25 @@ enum Lookup {
 public struct Adjudicator {
     public let rollup: RollupParameters
     public let genesis: Block
+    public let network: Network
 
-    public init(rollup: RollupParameters) throws {
+    public init(rollup: RollupParameters, network: Network) throws {
         self.rollup = rollup
+        self.network = network
         genesis = try ChainStore.genesisBlock(rollup).block
     }
 
-    func context(height: UInt64) -> BlockContext {
+    func context(_ header: BlockHeader, l1: any L1View) -> BlockContext {
         BlockContext(
-            rollup: rollup.id, height: height, sequencer: rollup.sequencer.publicKey.address,
-            nativeAsset: rollup.nativeAsset)
+            rollup: rollup.id, height: header.height, sequencer: rollup.sequencer.publicKey.address,
+            nativeAsset: rollup.nativeAsset, l1Height: header.l1Origin.height, network: network, l1: l1)
     }
 
     /// Judges `proof` against `output`, disputable after `anchor`, given the DA chain and the
     /// height at which the DA chain is proven broken (if it is).
     public func judge(
-        _ proof: FraudProof, output: Output, anchor: Anchor, brokenAt: UInt64?, da: any DataAvailability
+        _ proof: FraudProof, output: Output, anchor: Anchor, brokenAt: UInt64?, da: any DataAvailability,
+        l1: any L1View = NoL1()
     ) throws -> Verdict {
         var cache: [UInt64: Block] = [:]
         // Any block of the output's range that is not in DA makes the output unprovable, whatever
@@ -200,7 +203,7 @@ public struct Adjudicator {
             let outcome: BlockOutcome
             do {
                 outcome = try Executor.execute(
-                    block.transactions, context: context(height: b), base: WitnessStateReader(tree),
+                    block.transactions, context: context(h, l1: l1), base: WitnessStateReader(tree),
                     checkSignatures: true)
                 try tree.apply(outcome.writes)
             } catch let invalid as InvalidTransaction {
@@ -216,8 +219,8 @@ public struct Adjudicator {
             if receiptsRoot != h.receiptsRoot {
                 return .won("block \(b) claims receipts root \(h.receiptsRoot); re-executed it is \(receiptsRoot)")
             }
-            if h.outboxRoot != .zero {
-                return .won("block \(b) claims outbox root \(h.outboxRoot); re-executed it is \(Hash.zero)")
+            if h.outboxRoot != outcome.outboxRoot {
+                return .won("block \(b) claims outbox root \(h.outboxRoot); re-executed it is \(outcome.outboxRoot)")
             }
             return .rejected("block \(b) re-executes to exactly its claimed roots")
 
@@ -241,11 +244,12 @@ public struct Adjudicator {
                 do {
                     let state = StateOverlay(base: WitnessStateReader(tree))
                     let result = try Executor.include(
-                        da.transactions, context: context(height: height), state: state, checkSignatures: true)
+                        da.transactions, context: context(da.header, l1: l1), state: state, checkSignatures: true)
+                    let outboxRoot = try Messaging.frontier(state).root
                     try tree.apply(state.writes)
                     let canonical = Derivation.canonicalHeader(
                         of: da.header, parentHash: parentHash, included: result.included, receipts: result.receipts,
-                        stateRoot: tree.rootHash, outboxRoot: .zero)
+                        stateRoot: tree.rootHash, outboxRoot: outboxRoot)
                     parentHash = canonical.hash
                     header = canonical
                 } catch let error as StateTreeError {

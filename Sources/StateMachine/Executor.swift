@@ -1,19 +1,32 @@
 import Primitives
 
-/// What a block is executed against: fixed by the block, never by a clock.
-public struct BlockContext: Hashable, Sendable {
+/// What a block is executed against: fixed by the block and the genesis, never by a clock.
+public struct BlockContext: Sendable {
     public var rollup: RollupID
     public var height: UInt64
     /// Receives every transaction's fee.
     public var sequencer: Address
     /// Fees are paid in this asset.
     public var nativeAsset: AssetName
+    /// The height of the block's L1 origin: relays need their output final as of it, escrow
+    /// timeouts are measured on it.
+    public var l1Height: UInt64
+    /// The devnet's rollups and their assets.
+    public var network: Network
+    /// The L1 facts relays are checked against.
+    public var l1: any L1View
 
-    public init(rollup: RollupID, height: UInt64, sequencer: Address, nativeAsset: AssetName) {
+    public init(
+        rollup: RollupID, height: UInt64, sequencer: Address, nativeAsset: AssetName, l1Height: UInt64 = 0,
+        network: Network = .empty, l1: any L1View = NoL1()
+    ) {
         self.rollup = rollup
         self.height = height
         self.sequencer = sequencer
         self.nativeAsset = nativeAsset
+        self.l1Height = l1Height
+        self.network = network
+        self.l1 = l1
     }
 }
 
@@ -41,30 +54,63 @@ public enum InvalidTransaction: Error, Equatable, Sendable, CustomStringConverti
 }
 
 /// The outcome of an included transaction.
-public enum ReceiptStatus: UInt8, Hashable, Sendable {
+public enum ReceiptStatus: UInt8, Hashable, Sendable, CaseIterable {
     case success = 0
     /// The sender's balance could not cover the amount (after the fee).
     case insufficientBalance = 1
     /// The recipient's balance would exceed 2^64 - 1.
     case balanceOverflow = 2
+    /// `sendMessage` to a rollup that does not exist or to this one.
+    case unknownDestination = 3
+    /// `sendMessage` of an asset no rollup issues.
+    case unknownAsset = 4
+    /// `relayMessage` of a message for another rollup.
+    case wrongDestination = 5
+    /// `relayMessage` of a message already relayed here.
+    case alreadyRelayed = 6
+    /// `relayMessage` against an output that is unknown, pending or invalidated as of the block's L1 origin.
+    case outputNotFinalized = 7
+    /// `relayMessage` whose proof does not lead to the output's outbox root at the message's nonce.
+    case badProof = 8
+    /// The message's target refused it (unknown module, malformed payload): its value went back to
+    /// the sender by a return message.
+    case targetFailed = 9
+    /// `escrowClaim`/`escrowRefund` of no such lock.
+    case escrowNotFound = 10
+    /// `escrowClaim` with a preimage that does not hash to the lock.
+    case wrongPreimage = 11
+    /// `escrowClaim` at or after the lock's timeout.
+    case escrowExpired = 12
+    /// `escrowRefund` before the lock's timeout.
+    case escrowNotExpired = 13
 }
 
-/// What an included transaction did. Canonical encoding: `tx id ‖ status (u8) ‖ fee paid (u64)`.
+/// What an included transaction did. Canonical encoding: `tx id ‖ status (u8) ‖ fee paid (u64) ‖
+/// message (32) ‖ return message (32)`: the message a `sendMessage` emitted or a `relayMessage`
+/// relayed, and the message that sent value back (a bounce or an escrow refund); zero when none.
 public struct Receipt: Hashable, Sendable, CanonicalCodable {
     public var transaction: Hash
     public var status: ReceiptStatus
     public var feePaid: UInt64
+    public var message: Hash
+    public var returnMessage: Hash
 
-    public init(transaction: Hash, status: ReceiptStatus, feePaid: UInt64) {
+    public init(
+        transaction: Hash, status: ReceiptStatus, feePaid: UInt64, message: Hash = .zero, returnMessage: Hash = .zero
+    ) {
         self.transaction = transaction
         self.status = status
         self.feePaid = feePaid
+        self.message = message
+        self.returnMessage = returnMessage
     }
 
     public func encode(to encoder: inout CanonicalEncoder) {
         encoder.write(transaction)
         encoder.write(status.rawValue)
         encoder.write(feePaid)
+        encoder.write(message)
+        encoder.write(returnMessage)
     }
 
     public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
@@ -73,14 +119,19 @@ public struct Receipt: Hashable, Sendable, CanonicalCodable {
         guard let status = ReceiptStatus(rawValue: raw) else { throw .invalidValue("receipt status \(raw)") }
         self.status = status
         feePaid = try decoder.read(UInt64.self)
+        message = try decoder.read(Hash.self)
+        returnMessage = try decoder.read(Hash.self)
     }
 }
 
-/// A block's execution: its receipts, its writes in key order, and every key it touched.
+/// A block's execution: its receipts, its writes in key order, every key it touched, the
+/// messages it appended to the outbox, and the outbox root after it.
 public struct BlockOutcome: Sendable {
     public var receipts: [Receipt]
     public var writes: [(key: Hash, value: [UInt8]?)]
     public var touchedKeys: [Hash]
+    public var messages: [Message]
+    public var outboxRoot: Hash
 }
 
 /// The rollup's state machine: pure, deterministic, no I/O and no clock. Runs the same on the
@@ -110,9 +161,9 @@ public enum Executor {
         let sender = t.senderAddress
         try move(t.fee, of: context.nativeAsset, from: sender, to: context.sequencer, accounts: accounts)
         accounts.setNonce(try accounts.nonce(of: sender) + 1, of: sender)
-        let status: ReceiptStatus
         switch t.call {
         case .transfer(let to, let asset, let amount):
+            let status: ReceiptStatus
             let balance = try accounts.balance(of: sender, asset)
             if balance < amount {
                 status = .insufficientBalance
@@ -122,8 +173,31 @@ public enum Executor {
                 try move(amount, of: asset, from: sender, to: to, accounts: accounts)
                 status = .success
             }
+            return Receipt(transaction: tx.id, status: status, feePaid: t.fee)
+        case .sendMessage(let destination, let target, let recipient, let value, let payload):
+            var receipt = try Messaging.send(
+                from: sender, destination: destination, target: target, recipient: recipient, value: value,
+                payload: payload, context: context, accounts: accounts)
+            receipt.transaction = tx.id
+            receipt.feePaid = t.fee
+            return receipt
+        case .relayMessage(let message, let proof, let outputIndex):
+            var receipt = try Messaging.relay(
+                message, proof: proof, outputIndex: outputIndex, context: context, accounts: accounts)
+            receipt.transaction = tx.id
+            receipt.feePaid = t.fee
+            return receipt
+        case .escrowClaim(let id, let preimage):
+            var receipt = try Messaging.claim(id, preimage: preimage, context: context, accounts: accounts)
+            receipt.transaction = tx.id
+            receipt.feePaid = t.fee
+            return receipt
+        case .escrowRefund(let id):
+            var receipt = try Messaging.refund(id, context: context, accounts: accounts)
+            receipt.transaction = tx.id
+            receipt.feePaid = t.fee
+            return receipt
         }
-        return Receipt(transaction: tx.id, status: status, feePaid: t.fee)
     }
 
     /// Moves `amount` (which the sender holds) from one account to another.
@@ -164,6 +238,8 @@ public enum Executor {
             receipts.append(try apply(tx, context: context, accounts: accounts))
             included.append(tx)
         }
+        // Every block reads the outbox, so its root is always covered by a block's witness.
+        _ = try Messaging.frontier(state)
         return (included, receipts, dropped)
     }
 
@@ -181,6 +257,9 @@ public enum Executor {
             try validate(tx, context: context, accounts: accounts, checkSignature: checkSignatures)
             receipts.append(try apply(tx, context: context, accounts: accounts))
         }
-        return BlockOutcome(receipts: receipts, writes: state.writes, touchedKeys: state.touchedKeys)
+        let outboxRoot = try Messaging.frontier(state).root
+        return BlockOutcome(
+            receipts: receipts, writes: state.writes, touchedKeys: state.touchedKeys, messages: state.emitted,
+            outboxRoot: outboxRoot)
     }
 }

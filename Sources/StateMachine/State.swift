@@ -40,6 +40,8 @@ public final class StateOverlay {
     private let base: any StateReader
     private var written: [Hash: [UInt8]?] = [:]
     private var touched: Set<Hash> = []
+    /// Messages appended to the outbox, in order.
+    public internal(set) var emitted: [Message] = []
 
     public init(base: any StateReader) { self.base = base }
 

@@ -34,6 +34,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Flag(help: "Run without an L1: no sync, batches or outputs.")
     var standalone = false
 
+    @Flag(help: "Do not relay the messages other rollups send to this one (anyone can still relay by hand).")
+    var noRelay = false
+
     @Option(help: "Testing knob: state-root-at=H makes the sequencer claim a wrong state root from height H on.")
     var fault: String?
 
@@ -73,6 +76,7 @@ struct NodeCommand: AsyncParsableCommand {
         node.rpcPort = daemon.rpcPort ?? (follow == nil ? URL(string: parameters.rpc)?.port ?? 9545 : 0)
         node.follow = follow != nil
         node.standalone = standalone
+        node.autoRelay = !noRelay
         node.faultStateRootFrom = try faultHeight()
         if let l1 { node.l1URL = l1 }
         try await node.run(logger: logger) { url in

@@ -33,7 +33,7 @@ func transfer(_ from: SigningKey, nonce: UInt64, fee: UInt64 = 1, amount: UInt64
         ) {
             #expect(throws: expected) { try pool.add(t, encodedSize: size, account: account ?? rich) }
         }
-        refuse(tx, .tooLarge(size: 5000, limit: 4096), size: 5000)
+        refuse(tx, .tooLarge(size: 9000, limit: 8192), size: 9000)
         refuse(transfer(a, nonce: 0, rollup: RollupID(2)), .wrongRollup(expected: RollupID(1), actual: RollupID(2)))
         var forged = tx
         forged.transaction.fee = 2

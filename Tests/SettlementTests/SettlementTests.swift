@@ -118,7 +118,7 @@ final class MemoryDA: DataAvailability {
         ]
         let da = MemoryDA()
         for b in blocks { da.blocks[b.header.height] = b }
-        return (f, da, try Adjudicator(rollup: f.rollup), blocks)
+        return (f, da, try Adjudicator(rollup: f.rollup, network: f.store.network), blocks)
     }
 
     func genesisAnchor(_ a: Adjudicator) -> Anchor {
@@ -130,14 +130,14 @@ final class MemoryDA: DataAvailability {
         let output = Output(header: blocks[2].header)
         let anchor = genesisAnchor(a)
         for b in 1...3 {
-            let w = try f.store.witness(replaying: [blocks[b - 1].transactions], after: UInt64(b - 1)).witness
+            let w = try f.store.witness(replaying: [blocks[b - 1]], after: UInt64(b - 1)).witness
             let v = try a.judge(
                 .block(height: UInt64(b), witness: w), output: output, anchor: anchor, brokenAt: nil, da: da)
             #expect(!v.isWon, "\(v.reason)")
         }
         #expect(try !a.judge(.output, output: output, anchor: anchor, brokenAt: nil, da: da).isWon)
         #expect(try !a.judge(.notInDA, output: output, anchor: anchor, brokenAt: nil, da: da).isWon)
-        let span = try f.store.witness(replaying: blocks.map(\.transactions), after: 0).witness
+        let span = try f.store.witness(replaying: blocks, after: 0).witness
         let v = try a.judge(.span(witness: span), output: output, anchor: anchor, brokenAt: nil, da: da)
         #expect(!v.isWon, "\(v.reason)")
     }
@@ -153,12 +153,12 @@ final class MemoryDA: DataAvailability {
         da.blocks[2] = lie
         da.blocks[3] = next
         let adopting = Output(header: next.header)
-        let w2 = try f.store.witness(replaying: [blocks[1].transactions], after: 1).witness
+        let w2 = try f.store.witness(replaying: [blocks[1]], after: 1).witness
         let won = try a.judge(.block(height: 2, witness: w2), output: adopting, anchor: anchor, brokenAt: nil, da: da)
         #expect(won.isWon)
         #expect(won.reason.contains("block 2 claims state root"))
         // Block 3 follows from the (false) block 2, so proving it loses: only the first lie is provable.
-        let w3 = try f.store.witness(replaying: [blocks[2].transactions], after: 2).witness
+        let w3 = try f.store.witness(replaying: [blocks[2]], after: 2).witness
         let notFirst = try a.judge(
             .block(height: 3, witness: w3), output: adopting, anchor: anchor, brokenAt: nil, da: da)
         #expect(!notFirst.isWon)
@@ -167,7 +167,7 @@ final class MemoryDA: DataAvailability {
         // …and the honest re-executed output survives every proof.
         let honestOutput = Output(header: blocks[2].header)
         #expect(try !a.judge(.output, output: honestOutput, anchor: anchor, brokenAt: 2, da: da).isWon)
-        let span = try f.store.witness(replaying: blocks.map(\.transactions), after: 0).witness
+        let span = try f.store.witness(replaying: blocks, after: 0).witness
         #expect(try !a.judge(.span(witness: span), output: honestOutput, anchor: anchor, brokenAt: 2, da: da).isWon)
         // A span proof beats any other output above the break.
         var wrong = honestOutput
@@ -182,7 +182,7 @@ final class MemoryDA: DataAvailability {
     @Test func aBlockWithAnInvalidTransactionOrABrokenLinkLoses() throws {
         let (f, da, a, blocks) = try honest()
         let anchor = genesisAnchor(a)
-        let w = try f.store.witness(replaying: [blocks[1].transactions], after: 1).witness
+        let w = try f.store.witness(replaying: [blocks[1]], after: 1).witness
         // A replayed transaction (its nonce is used) posted in block 2 with a matching tx root.
         var replay = blocks[1]
         replay.transactions.append(blocks[0].transactions[0])
@@ -191,7 +191,7 @@ final class MemoryDA: DataAvailability {
         da.blocks[3] = nil
         let output = Output(header: replay.header)
         // The challenger's witness covers every key the posted block touches, the invalid one's too.
-        let posted = try f.store.witness(replaying: [replay.transactions], after: 1).witness
+        let posted = try f.store.witness(replaying: [replay], after: 1).witness
         let v = try a.judge(.block(height: 2, witness: posted), output: output, anchor: anchor, brokenAt: nil, da: da)
         #expect(v.isWon, "\(v.reason)")
         #expect(v.reason.contains("invalid transaction"), "\(v.reason)")

@@ -1,0 +1,170 @@
+import Chain
+import Config
+import Foundation
+import Logging
+import Metrics
+import Primitives
+import RPC
+import Rollup
+import ServiceLifecycle
+import StateMachine
+import Storage
+import Synchronization
+
+/// Relays the messages peers send to this rollup (DESIGN §7). For each peer it takes the newest
+/// output final as of the L1 block the sequencer builds on, asks the peer's node for the messages
+/// addressed here with proofs against that output, checks them, and submits `relayMessage`
+/// transactions to the local mempool, signed by the rollup's treasury key. When the peer's node is
+/// down or its answer does not verify, it rebuilds the peer's outbox from the peer's blobs on the
+/// L1 (a follower store of the peer under `<datadir>/peers/<name>`).
+public final class Relayer: Service, Sendable {
+    let store: ChainStore
+    let mempool: Mempool
+    let genesis: Genesis
+    let watcher: L1Watcher
+    let l1: L1Client
+    let key: SigningKey
+    let datadir: String
+    let interval: Duration
+    let logger: Logger
+    struct State {
+        var cursor: [RollupID: UInt64] = [:]
+        var inFlight: [Hash: ContinuousClock.Instant] = [:]
+        var shadows: [RollupID: Deriver] = [:]
+    }
+    let state = Mutex(State())
+    let submitted = Counter(label: "tributary_relays_submitted_total")
+    let fromDA = Counter(label: "tributary_relays_from_da_total")
+
+    public init(
+        store: ChainStore, mempool: Mempool, genesis: Genesis, watcher: L1Watcher, l1: L1Client, key: SigningKey,
+        datadir: String, interval: Duration, logger: Logger
+    ) {
+        self.store = store
+        self.mempool = mempool
+        self.genesis = genesis
+        self.watcher = watcher
+        self.l1 = l1
+        self.key = key
+        self.datadir = datadir
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            for peer in genesis.rollups where peer.id != store.rollup.id {
+                do { try await step(peer) } catch {
+                    logger.debug("relaying failed", metadata: ["peer": "\(peer.name)", "error": "\(error)"])
+                }
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// The newest output of `peer` final as of the L1 block the sequencer builds on.
+    func finalOutput(of peer: RollupID) -> (index: UInt64, fact: L1OutputFact)? {
+        let asOf = watcher.origin.height
+        return watcher.outputs(of: peer).last { $0.fact.isFinalized(asOf: asOf) }
+    }
+
+    /// Relays what `peer` sent here up to its newest final output.
+    func step(_ peer: RollupParameters) async throws {
+        guard let final = finalOutput(of: peer.id) else { return }
+        let me = store.rollup.id
+        let from = state.withLock { $0.cursor[peer.id] ?? 0 }
+        var messages: [(Message, OutboxProof)]
+        do {
+            messages = try await fromPeer(peer, from: from, through: final.fact.l2Height)
+            guard messages.allSatisfy({ Self.verifies($0.0, $0.1, final.fact, source: peer.id, destination: me) })
+            else {
+                throw RPCClient.TransportError.malformedResponse("\(peer.name)'s node sent messages that do not verify")
+            }
+        } catch {
+            logger.debug(
+                "peer node unusable; rebuilding its outbox from DA",
+                metadata: ["peer": "\(peer.name)", "error": "\(error)"])
+            guard let rebuilt = try await fromDA(peer, from: from, through: final.fact.l2Height) else { return }
+            messages = rebuilt.filter { Self.verifies($0.0, $0.1, final.fact, source: peer.id, destination: me) }
+            if !messages.isEmpty { fromDA.increment(by: messages.count) }
+        }
+        let now = ContinuousClock.now
+        var advanced = from
+        for (message, proof) in messages {
+            if try store.relayRecord(message.id) != nil {
+                if message.nonce == advanced { advanced = message.nonce + 1 }
+                continue
+            }
+            let busy = state.withLock { s -> Bool in
+                if let t = s.inFlight[message.id], now - t < .seconds(10) { return true }
+                s.inFlight[message.id] = now
+                return false
+            }
+            if busy { continue }
+            try submit(message, proof, outputIndex: final.index)
+        }
+        state.withLock { $0.cursor[peer.id] = advanced }
+    }
+
+    static func verifies(_ m: Message, _ p: OutboxProof, _ fact: L1OutputFact, source: RollupID, destination: RollupID)
+        -> Bool
+    {
+        m.source == source && m.destination == destination && p.index == m.nonce && p.root(for: m.id) == fact.outboxRoot
+    }
+
+    func fromPeer(_ peer: RollupParameters, from: UInt64, through: UInt64) async throws -> [(Message, OutboxProof)] {
+        var client = RPCClient(url: peer.rpc)
+        client.timeout = .seconds(5)
+        let answer = try await client.call(
+            "rollup_getMessages", [.number(store.rollup.id.rawValue), .number(from), .number(through), .number(200)])
+        guard answer["throughHeight"]?.unsignedValue == through, case .array(let items)? = answer["messages"] else {
+            throw RPCClient.TransportError.malformedResponse("\(peer.name) has not reached block \(through)")
+        }
+        return try items.map { item in
+            guard let m = item["encoded"]?.stringValue, let p = item["proof"]?["encoded"]?.stringValue else {
+                throw RPCClient.TransportError.malformedResponse("a message without its encoding or proof")
+            }
+            return (
+                try Message(canonicalBytes: try Hex.decode(m)), try OutboxProof(canonicalBytes: try Hex.decode(p))
+            )
+        }
+    }
+
+    /// The peer's messages from a store of its chain derived from the L1 (nil: not there yet).
+    func fromDA(_ peer: RollupParameters, from: UInt64, through: UInt64) async throws -> [(Message, OutboxProof)]? {
+        let deriver = try state.withLock { s -> Deriver in
+            if let d = s.shadows[peer.id] { return d }
+            let path = datadir + "/peers/" + peer.name
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            let shadow = try ChainStore(datadir: path, rollup: peer)
+            shadow.network = store.network
+            let d = Deriver(store: shadow, l1: l1, logger: logger)
+            s.shadows[peer.id] = d
+            return d
+        }
+        try await deriver.catchUp()
+        guard try deriver.store.head().height >= through else { return nil }
+        return try deriver.store.messages(to: store.rollup.id, fromNonce: from, throughHeight: through, limit: 200)
+            .messages.map { ($0.0.message, $0.1) }
+    }
+
+    func submit(_ message: Message, _ proof: OutboxProof, outputIndex: UInt64) throws {
+        let address = key.address
+        let account = try store.withState { view in
+            (
+                nonce: try view.accounts.nonce(of: address),
+                nativeBalance: try view.accounts.balance(of: address, store.rollup.nativeAsset)
+            )
+        }
+        let nonce = mempool.pendingNonce(of: address) ?? account.nonce
+        let tx = Transaction(
+            rollup: store.rollup.id, nonce: nonce, sender: key.publicKey, fee: 1,
+            call: .relayMessage(message: message, proof: proof, outputIndex: outputIndex)
+        ).signed(by: key)
+        try mempool.add(tx, encodedSize: tx.canonicalBytes.count, account: account)
+        submitted.increment()
+        logger.debug(
+            "relay submitted",
+            metadata: ["message.id": "\(message.id)", "message.source": "\(message.source)", "tx.id": "\(tx.id)"])
+    }
+}
