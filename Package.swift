@@ -62,7 +62,7 @@ let package = Package(
             name: "tributary",
             dependencies: [
                 "Primitives", "Storage", "Compression", "StateTree", "Benchmarks", "Node", "RPC", "Config", "Chain",
-                "L1", "Settlement",
+                "L1", "Settlement", "StateMachine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
