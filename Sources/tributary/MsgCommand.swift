@@ -146,12 +146,14 @@ struct MsgSendCommand: AsyncParsableCommand {
         var bytes = try payload.map { try Hex.decode($0) } ?? []
         if target == "escrow", payload == nil {
             guard let hashLock, let lock = try? Hash(hex: hashLock), let lockTimeout else {
-                throw ValidationError("--target escrow needs --hash-lock HEX and --lock-timeout L1HEIGHT (or a --payload)")
+                throw ValidationError(
+                    "--target escrow needs --hash-lock HEX and --lock-timeout L1HEIGHT (or a --payload)")
             }
             bytes = EscrowLock.payload(hashLock: lock, timeout: lockTimeout)
         }
         guard bytes.count <= Message.maxPayload else {
-            throw ValidationError("the payload is \(bytes.count) bytes; a message carries at most \(Message.maxPayload)")
+            throw ValidationError(
+                "the payload is \(bytes.count) bytes; a message carries at most \(Message.maxPayload)")
         }
         let key = try resolveKey(from, seed: options.devSeed)
         let client = RPCClient(url: rpc)
@@ -160,16 +162,22 @@ struct MsgSendCommand: AsyncParsableCommand {
         let txID = try await sendCall(call, key: key, fee: fee, rpc: client)
         let receipt = try await waitForReceipt(client, txID, timeout: timeout)
         guard receipt["success"]?.boolValue == true, let messageID = receipt["message"], messageID != .null else {
-            try options.print(receipt) { "not sent: \(render(receipt["status"] ?? .null)) (transaction \(render(txID)))" }
+            try options.print(receipt) {
+                "not sent: \(render(receipt["status"] ?? .null)) (transaction \(render(txID)))"
+            }
             throw ExitCode(2)
         }
         if !wait {
-            try options.print(.object(["transaction": txID, "message": messageID, "blockHeight": receipt["blockHeight"] ?? .null])) {
+            try options.print(
+                .object(["transaction": txID, "message": messageID, "blockHeight": receipt["blockHeight"] ?? .null])
+            ) {
                 "message \(render(messageID)) sent in block \(render(receipt["blockHeight"] ?? .null))"
             }
             return
         }
-        if !options.json { print("message \(render(messageID)) sent in block \(render(receipt["blockHeight"] ?? .null))") }
+        if !options.json {
+            print("message \(render(messageID)) sent in block \(render(receipt["blockHeight"] ?? .null))")
+        }
         let final = try await follow(messageID, rpc: client, timeout: timeout, quiet: options.json)
         if options.json { try options.print(final) { "" } }
         if final["status"]?.stringValue != "relayed" { throw ExitCode(2) }
@@ -185,9 +193,11 @@ func follow(_ id: JSONValue, rpc: RPCClient, timeout: Double, quiet: Bool) async
         let state = status["status"]?.stringValue ?? "unknown"
         var line = state
         if state == "inOutput" {
-            line = "in output \(render(status["output"] ?? .null)): \(render(status["blocksLeft"] ?? .null)) L1 blocks left in the fraud-proof window"
+            line =
+                "in output \(render(status["output"] ?? .null)): \(render(status["blocksLeft"] ?? .null)) L1 blocks left in the fraud-proof window"
         } else if state == "failed" {
-            line = "failed at the target (\(render(status["relay"] ?? .null))); value bounced by \(render(status["returnMessage"] ?? .null))"
+            line =
+                "failed at the target (\(render(status["relay"] ?? .null))); value bounced by \(render(status["returnMessage"] ?? .null))"
         }
         if line != last, !quiet { print(line) }
         last = line
@@ -214,8 +224,12 @@ struct MsgStatusCommand: AsyncParsableCommand {
         let status = try await RPCClient(url: rpc).call("rollup_getMessageStatus", [.string(id)])
         guard status != .null else { throw ValidationError("no message \(id) on \(rpc)") }
         try options.print(status) {
-            summary(status, ["id", "status", "source", "destination", "nonce", "sentInBlock", "output", "blocksLeft",
-                "windowEndsAt", "relay", "returnMessage", "destinationUnreachable"])
+            summary(
+                status,
+                [
+                    "id", "status", "source", "destination", "nonce", "sentInBlock", "output", "blocksLeft",
+                    "windowEndsAt", "relay", "returnMessage", "destinationUnreachable",
+                ])
         }
     }
 }
@@ -256,17 +270,22 @@ struct MsgRelayCommand: AsyncParsableCommand {
         }
         let outputs = try await L1Client(url: l1 ?? genesis.l1.rpc).outputs(rollup: source.id)
         guard let final = outputs.last(where: { $0.status == "finalized" }), final.output.l2Height >= height else {
-            throw ValidationError("no finalized output of \(source.name) covers block \(height) yet: wait for its window")
+            throw ValidationError(
+                "no finalized output of \(source.name) covers block \(height) yet: wait for its window")
         }
         let answer = try await sourceRPC.call("rollup_getMessageProof", [.string(id), .number(final.output.l2Height)])
-        guard let p = answer["proof"]?["encoded"]?.stringValue else { throw ValidationError("no proof from \(source.rpc)") }
+        guard let p = answer["proof"]?["encoded"]?.stringValue else {
+            throw ValidationError("no proof from \(source.rpc)")
+        }
         let proof = try OutboxProof(canonicalBytes: try Hex.decode(p))
         let key = try resolveKey(from, seed: options.devSeed)
         let destRPC = RPCClient(url: destination.rpc)
         let txID = try await sendCall(
             .relayMessage(message: m, proof: proof, outputIndex: final.index), key: key, fee: 1, rpc: destRPC)
         let receipt = try await waitForReceipt(destRPC, txID, timeout: timeout)
-        try options.print(receipt) { summary(receipt, ["transaction", "status", "message", "returnMessage", "blockHeight"]) }
+        try options.print(receipt) {
+            summary(receipt, ["transaction", "status", "message", "returnMessage", "blockHeight"])
+        }
         if receipt["success"]?.boolValue != true { throw ExitCode(2) }
     }
 }
@@ -298,10 +317,13 @@ struct MsgListCommand: AsyncParsableCommand {
             let status = (try? await rpc.call("rollup_getMessageStatus", [id])) ?? .null
             out.append(.object(["message": item, "status": status]))
             let to = genesis.rollup(id: RollupID(UInt32(item["destination"]?.unsignedValue ?? 0)))?.name ?? "?"
-            let value = (item["value"]?.arrayValue ?? []).map { "\(render($0["amount"] ?? .null)):\(render($0["asset"] ?? .null))" }
-                .joined(separator: ",")
+            let value = (item["value"]?.arrayValue ?? []).map {
+                "\(render($0["amount"] ?? .null)):\(render($0["asset"] ?? .null))"
+            }
+            .joined(separator: ",")
             rows.append([
-                render(item["nonce"] ?? .null), String(render(id).prefix(18)) + "…", to, render(item["target"] ?? .null),
+                render(item["nonce"] ?? .null), String(render(id).prefix(18)) + "…", to,
+                render(item["target"] ?? .null),
                 value.isEmpty ? "-" : value, render(status["status"] ?? .null),
             ])
         }

@@ -96,12 +96,14 @@ func sendMessage(
 }
 
 func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> UInt64 {
-    let account = try await rpc.call("rollup_getAccount", [.string(who.hex), .object(["assets": .array([.string(asset)])])])
+    let account = try await rpc.call(
+        "rollup_getAccount", [.string(who.hex), .object(["assets": .array([.string(asset)])])])
     return account["balances"]?[asset]?.unsignedValue ?? 0
 }
 
 @Suite(.serialized) struct MessageTests {
-    let ALPHA = AssetName(rawValue: "ALPHA")!, BETA = AssetName(rawValue: "BETA")!, GAMMA = AssetName(rawValue: "GAMMA")!
+    let ALPHA = AssetName(rawValue: "ALPHA")!, BETA = AssetName(rawValue: "BETA")!,
+        GAMMA = AssetName(rawValue: "GAMMA")!
 
     /// Messages in every direction, with value, land exactly once and only after their output is
     /// final; a failing target bounces the value home; balances and wrapped supplies are exact.
@@ -110,32 +112,64 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
         defer { net.stop() }
         let d = (0..<6).map { DevKeys.account($0) }
         var sent: [(String, String, Hash)] = []
-        sent.append(("alpha", "beta", try await sendMessage(net, from: "alpha", key: d[0], to: "beta", recipient: d[1].address, target: "bank", value: [AssetAmount(ALPHA, 100)])))
-        sent.append(("beta", "gamma", try await sendMessage(net, from: "beta", key: d[1], to: "gamma", recipient: d[2].address, target: "mailbox", value: [AssetAmount(BETA, 20)], payload: Array("hi gamma".utf8))))
-        sent.append(("gamma", "alpha", try await sendMessage(net, from: "gamma", key: d[2], to: "alpha", recipient: d[3].address, target: "bank", value: [AssetAmount(GAMMA, 30)])))
-        sent.append(("alpha", "gamma", try await sendMessage(net, from: "alpha", key: d[0], to: "gamma", recipient: d[4].address, target: "bank", value: [AssetAmount(ALPHA, 5)])))
-        let bounced = try await sendMessage(net, from: "alpha", key: d[5], to: "beta", recipient: d[1].address, target: "nope", value: [AssetAmount(ALPHA, 3)])
+        sent.append(
+            (
+                "alpha", "beta",
+                try await sendMessage(
+                    net, from: "alpha", key: d[0], to: "beta", recipient: d[1].address, target: "bank",
+                    value: [AssetAmount(ALPHA, 100)])
+            ))
+        sent.append(
+            (
+                "beta", "gamma",
+                try await sendMessage(
+                    net, from: "beta", key: d[1], to: "gamma", recipient: d[2].address, target: "mailbox",
+                    value: [AssetAmount(BETA, 20)], payload: Array("hi gamma".utf8))
+            ))
+        sent.append(
+            (
+                "gamma", "alpha",
+                try await sendMessage(
+                    net, from: "gamma", key: d[2], to: "alpha", recipient: d[3].address, target: "bank",
+                    value: [AssetAmount(GAMMA, 30)])
+            ))
+        sent.append(
+            (
+                "alpha", "gamma",
+                try await sendMessage(
+                    net, from: "alpha", key: d[0], to: "gamma", recipient: d[4].address, target: "bank",
+                    value: [AssetAmount(ALPHA, 5)])
+            ))
+        let bounced = try await sendMessage(
+            net, from: "alpha", key: d[5], to: "beta", recipient: d[1].address, target: "nope",
+            value: [AssetAmount(ALPHA, 3)])
         let alpha = net.rpc("alpha"), beta = net.rpc("beta"), gamma = net.rpc("gamma")
         let l1 = L1Client(url: net.l1.url)
         for (source, _, id) in sent {
-            #expect(try await eventually(90) {
-                try await net.rpc(source).call("rollup_getMessageStatus", [.string(id.hex)])["status"]?.stringValue == "relayed"
-            }, "\(source) message \(id)")
+            #expect(
+                try await eventually(90) {
+                    try await net.rpc(source).call("rollup_getMessageStatus", [.string(id.hex)])["status"]?.stringValue
+                        == "relayed"
+                }, "\(source) message \(id)")
         }
-        #expect(try await eventually(90) {
-            try await alpha.call("rollup_getMessageStatus", [.string(bounced.hex)])["status"]?.stringValue == "failed"
-        })
+        #expect(
+            try await eventually(90) {
+                try await alpha.call("rollup_getMessageStatus", [.string(bounced.hex)])["status"]?.stringValue
+                    == "failed"
+            })
         // Exactly once: balances on every side.
         #expect(try await balance(beta, d[1].address, "alpha/ALPHA") == 100)
         #expect(try await balance(gamma, d[2].address, "beta/BETA") == 20)
         #expect(try await balance(alpha, d[3].address, "gamma/GAMMA") == 30)
         #expect(try await balance(gamma, d[4].address, "alpha/ALPHA") == 5)
-        let mailbox = try await gamma.call("rollup_getMailbox", [.string(d[2].address.hex), .number(2), .string(d[1].address.hex)])
+        let mailbox = try await gamma.call(
+            "rollup_getMailbox", [.string(d[2].address.hex), .number(2), .string(d[1].address.hex)])
         #expect(mailbox.stringValue == "0x" + Hex.encode(Array("hi gamma".utf8)))
         // The bounce came home: dev5 paid only the fee.
-        #expect(try await eventually(90) {
-            try await balance(alpha, d[5].address, "ALPHA") == 1_000_000_000_000 - 1
-        })
+        #expect(
+            try await eventually(90) {
+                try await balance(alpha, d[5].address, "ALPHA") == 1_000_000_000_000 - 1
+            })
         // Native value is in the bridge while it is away: 105 ALPHA out, the 3 bounced are back.
         #expect(try await balance(alpha, ModuleAccount.bridge, "ALPHA") == 105)
         #expect(try await balance(beta, ModuleAccount.bridge, "BETA") == 20)
@@ -146,7 +180,8 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
             let relayTx = try await findRelay(rpc, id)
             let block = try await rpc.call("rollup_getBlock", [relayTx.height, .bool(true)])
             let origin = try #require(block["l1Origin"]?["height"]?.unsignedValue)
-            let fact = try #require(try await l1.fact(rollup: net.genesis.rollup(named: source)!.id, index: relayTx.outputIndex))
+            let fact = try #require(
+                try await l1.fact(rollup: net.genesis.rollup(named: source)!.id, index: relayTx.outputIndex))
             #expect(origin >= fact.windowEnd, "relayed at L1 \(origin), window ends \(fact.windowEnd)")
         }
         // Relaying again by hand is refused with a receipt: already relayed.
@@ -184,16 +219,192 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
         var net = try Devnet("msg-down")
         defer { net.stop() }
         let key = DevKeys.account(0)
-        let id = try await sendMessage(net, from: "alpha", key: key, to: "beta", recipient: DevKeys.account(8).address, target: "bank", value: [AssetAmount(ALPHA, 42)])
+        let id = try await sendMessage(
+            net, from: "alpha", key: key, to: "beta", recipient: DevKeys.account(8).address, target: "bank",
+            value: [AssetAmount(ALPHA, 42)])
         // Wait until an output covers it, then stop alpha for good.
-        #expect(try await eventually(30) {
-            let s = try await net.rpc("alpha").call("rollup_getMessageStatus", [.string(id.hex)])["status"]?.stringValue
-            return s == "inOutput" || s == "finalized" || s == "relayed"
-        })
+        #expect(
+            try await eventually(30) {
+                let s = try await net.rpc("alpha").call("rollup_getMessageStatus", [.string(id.hex)])["status"]?
+                    .stringValue
+                return s == "inOutput" || s == "finalized" || s == "relayed"
+            })
         #expect(net.nodes["alpha"]!.stop() == 0)
         net.nodes["alpha"] = nil
-        #expect(try await eventually(90) {
-            try await balance(net.rpc("beta"), DevKeys.account(8).address, "alpha/ALPHA") == 42
-        })
+        #expect(
+            try await eventually(90) {
+                try await balance(net.rpc("beta"), DevKeys.account(8).address, "alpha/ALPHA") == 42
+            })
+    }
+}
+
+@Suite(.serialized) struct MessageSafetyTests {
+    let ALPHA = AssetName(rawValue: "ALPHA")!
+
+    /// Submits a relay of `message` with `proof` against output `index` to `rpc`; returns the
+    /// receipt's status.
+    func relayStatus(_ rpc: RPCClient, _ rollup: RollupID, _ message: Message, _ proof: OutboxProof, _ index: UInt64)
+        async throws -> String
+    {
+        let key = DevKeys.account(9)
+        let nonce = try await rpc.call("rollup_getNonce", [.string(key.address.hex)])["pending"]?.unsignedValue ?? 0
+        let tx = Transaction(
+            rollup: rollup, nonce: nonce, sender: key.publicKey, fee: 1,
+            call: .relayMessage(message: message, proof: proof, outputIndex: index)
+        ).signed(by: key)
+        _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
+        var status = ""
+        _ = try await eventually(30) {
+            let r = try await rpc.call("rollup_getReceipt", [.string(tx.id.hex)])
+            status = r["status"]?.stringValue ?? ""
+            return r != .null
+        }
+        return status
+    }
+
+    /// A lying source: messages proven only against false (invalidated) outputs never execute;
+    /// after the follower's honest outputs finalize they execute exactly once. Forged proofs,
+    /// pending and invalidated outputs, replays and wrong destinations fail with clear receipts.
+    @Test func messagesFromInvalidatedOutputsNeverExecute() async throws {
+        var net = try Devnet(
+            "msg-fault", window: 25, extra: ["alpha": ["--fault", "state-root-at=12"], "beta": ["--no-relay"]])
+        defer { net.stop() }
+        let follower = try NodeProcess(
+            [
+                "node", "--genesis", net.genesisPath, "--follow", "alpha", "--datadir", net.dir.appending("follower"),
+                "--rpc-port", "0",
+            ],
+            logPath: net.dir.appending("follower.log"))
+        defer { follower.stop() }
+        let l1 = L1Client(url: net.l1.url)
+        let alpha = net.rpc("alpha"), beta = net.rpc("beta"), gamma = net.rpc("gamma")
+        #expect(try await eventually(30) { (try await alpha.call("rollup_blockNumber").unsignedValue ?? 0) >= 13 })
+        let recipient = DevKeys.account(7).address
+        let id = try await sendMessage(
+            net, from: "alpha", key: DevKeys.account(0), to: "beta", recipient: recipient, target: "bank",
+            value: [AssetAmount(ALPHA, 11)])
+        let sent = try await alpha.call("rollup_getMessage", [.string(id.hex)])
+        let message = try Message(canonicalBytes: try Hex.decode(try #require(sent["encoded"]?.stringValue)))
+        let sentHeight = try #require(sent["height"]?.unsignedValue)
+        // The false output covering it is invalidated by the follower's challenge.
+        var invalid: L1Client.OutputInfo?
+        #expect(
+            try await eventually(60) {
+                invalid = try await l1.outputs(rollup: RollupID(1)).first {
+                    $0.status == "invalidated" && $0.output.l2Height >= sentHeight
+                }
+                return invalid != nil
+            })
+        let bad = try #require(invalid)
+        let proofAtBad = try await alpha.call(
+            "rollup_getMessageProof", [.string(id.hex), .number(bad.output.l2Height)])
+        let badProof = try OutboxProof(
+            canonicalBytes: try Hex.decode(try #require(proofAtBad["proof"]?["encoded"]?.stringValue)))
+        #expect(try await relayStatus(beta, RollupID(2), message, badProof, bad.index) == "outputNotFinalized")
+        // An honest output covering it: pending first, then final.
+        var honest: L1Client.OutputInfo?
+        #expect(
+            try await eventually(60) {
+                honest = try await l1.outputs(rollup: RollupID(1)).first {
+                    $0.status != "invalidated" && $0.output.l2Height >= sentHeight
+                        && $0.proposer != net.genesis.rollups[0].proposer.publicKey
+                }
+                return honest != nil
+            })
+        let good = try #require(honest)
+        let proofAtGood = try await alpha.call(
+            "rollup_getMessageProof", [.string(id.hex), .number(good.output.l2Height)])
+        let proof = try OutboxProof(
+            canonicalBytes: try Hex.decode(try #require(proofAtGood["proof"]?["encoded"]?.stringValue)))
+        if good.status == "pending" {
+            #expect(try await relayStatus(beta, RollupID(2), message, proof, good.index) == "outputNotFinalized")
+        }
+        #expect(
+            try await eventually(60) {
+                try await l1.outputs(rollup: RollupID(1)).first { $0.index == good.index }?.status == "finalized"
+            })
+        // The honest relay executes (once beta's sequencer has seen the L1 block that made it final).
+        var status = ""
+        for _ in 0..<20 {
+            status = try await relayStatus(beta, RollupID(2), message, proof, good.index)
+            if status != "outputNotFinalized" { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(status == "success")
+        #expect(try await relayStatus(beta, RollupID(2), message, proof, good.index) == "alreadyRelayed")
+        // Forged: more value than was sent.
+        var forged = message
+        forged.value = [AssetAmount(ALPHA, 11_000)]
+        #expect(try await relayStatus(beta, RollupID(2), forged, proof, good.index) == "badProof")
+        // A message for beta relayed on gamma.
+        #expect(try await relayStatus(gamma, RollupID(3), message, proof, good.index) == "wrongDestination")
+        #expect(try await balance(beta, recipient, "alpha/ALPHA") == 11)
+        #expect(try await balance(gamma, recipient, "alpha/ALPHA") == 0)
+        #expect(follower.stop() == 0)
+        _ = net
+    }
+
+    /// Random traffic on three rollups — transfers, messages with value in every direction,
+    /// failing targets, escrow locks — and, every round, when the messages have landed, every
+    /// asset's supply adds up exactly: held on its home rollup (outside the bridge) plus held
+    /// wrapped everywhere else equals the genesis supply.
+    @Test func valueIsConservedUnderRandomTraffic() async throws {
+        var net = try Devnet("msg-conserve")
+        defer { net.stop() }
+        let names = ["alpha", "beta", "gamma"], assets = ["ALPHA", "BETA", "GAMMA"]
+        var rng = SplitMix64(seed: 77)
+        var pending: [(String, Hash)] = []
+        let holders: [Address] =
+            (0..<10).map { DevKeys.account($0).address }
+            + net.genesis.rollups.flatMap {
+                [$0.treasury.publicKey.address, $0.sequencer.publicKey.address]
+            } + [ModuleAccount.escrow]
+        for round in 0..<3 {
+            for _ in 0..<12 {
+                let s = Int(rng.next() % 3), d = (s + 1 + Int(rng.next() % 2)) % 3
+                let key = DevKeys.account(Int(rng.next() % 6))
+                let kind = rng.next() % 4
+                let target = kind == 0 ? "nope" : kind == 1 ? "escrow" : "bank"
+                let payload = kind == 1 ? EscrowLock.payload(hashLock: Hash.sha256([1]), timeout: 1_000_000) : []
+                let id = try await sendMessage(
+                    net, from: names[s], key: key, to: names[d],
+                    recipient: DevKeys.account(Int(rng.next() % 10)).address,
+                    target: target, value: [AssetAmount(AssetName(rawValue: assets[s])!, 1 + rng.next() % 500)],
+                    payload: payload)
+                pending.append((names[s], id))
+            }
+            // Every message lands (a failing target bounces, and the bounce lands too).
+            for (source, id) in pending {
+                var final = ""
+                _ = try await eventually(120) {
+                    final =
+                        try await net.rpc(source).call("rollup_getMessageStatus", [.string(id.hex)])["status"]?
+                        .stringValue ?? ""
+                    return final == "relayed" || final == "failed"
+                }
+                #expect(final == "relayed" || final == "failed", "round \(round): \(id) is \(final)")
+                if final == "failed" {
+                    let s = try await net.rpc(source).call("rollup_getMessageStatus", [.string(id.hex)])
+                    if let bounce = s["returnMessage"]?.stringValue {
+                        let dest = try #require(
+                            net.genesis.rollup(id: RollupID(UInt32(s["destination"]?.unsignedValue ?? 0))))
+                        _ = try await eventually(120) {
+                            try await net.rpc(dest.name).call("rollup_getMessageStatus", [.string(bounce)])["status"]?
+                                .stringValue == "relayed"
+                        }
+                    }
+                }
+            }
+            pending.removeAll()
+            for (h, asset) in assets.enumerated() {
+                var total: UInt64 = 0
+                for (r, name) in names.enumerated() {
+                    let local = r == h ? asset : "\(names[h])/\(asset)"
+                    for who in holders { total += try await balance(net.rpc(name), who, local) }
+                }
+                #expect(total == 1_000_000_000_000_000, "round \(round): \(asset) adds up to \(total)")
+            }
+        }
+        _ = net
     }
 }
