@@ -337,3 +337,86 @@ extension JSONValue {
         return nil
     }
 }
+
+/// `tributary escrow …`: the escrow module's locks (made by `msg send --target escrow`).
+struct EscrowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "escrow", abstract: "Show, claim or refund hash- and time-locked escrow locks.",
+        subcommands: [EscrowShowCommand.self, EscrowClaimCommand.self, EscrowRefundCommand.self])
+}
+
+struct EscrowShowCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "A lock on the rollup at --rpc (its id is the id of the message that made it).")
+
+    @Option(help: "The rollup node's JSON-RPC URL.")
+    var rpc = "http://127.0.0.1:9545"
+
+    @OptionGroup var options: MsgOptions
+
+    @Argument(help: "The lock id.")
+    var id: String
+
+    func run() async throws {
+        let lock = try await RPCClient(url: rpc).call("rollup_getEscrow", [.string(id)])
+        guard lock != .null else { throw ValidationError("no lock \(id) on \(rpc) (never made, claimed or refunded)") }
+        try options.print(lock) { summary(lock, ["id", "beneficiary", "value", "hashLock", "timeout", "source", "sender"]) }
+    }
+}
+
+struct EscrowClaimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "claim", abstract: "Release a lock to its beneficiary with the hash lock's preimage, before its timeout.")
+
+    @Option(help: "The rollup node's JSON-RPC URL.")
+    var rpc = "http://127.0.0.1:9545"
+
+    @OptionGroup var options: MsgOptions
+
+    @Argument(help: "The lock id.")
+    var id: String
+
+    @Option(help: "The preimage, hex.")
+    var preimage: String
+
+    @Option(help: "Who signs and pays the fee: devN or a 0x… key seed.")
+    var from: String
+
+    func run() async throws {
+        guard let lock = try? Hash(hex: id) else { throw ValidationError("the lock id must be 32 bytes of hex") }
+        let secret = try Hex.decode(preimage)
+        let client = RPCClient(url: rpc)
+        let tx = try await sendCall(
+            .escrowClaim(id: lock, preimage: secret), key: try resolveKey(from, seed: options.devSeed), fee: 1,
+            rpc: client)
+        let receipt = try await waitForReceipt(client, tx, timeout: 60)
+        try options.print(receipt) { summary(receipt, ["transaction", "status", "blockHeight"]) }
+        if receipt["success"]?.boolValue != true { throw ExitCode(2) }
+    }
+}
+
+struct EscrowRefundCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "refund", abstract: "Send an expired lock's value back to its sender (anyone may).")
+
+    @Option(help: "The rollup node's JSON-RPC URL.")
+    var rpc = "http://127.0.0.1:9545"
+
+    @OptionGroup var options: MsgOptions
+
+    @Argument(help: "The lock id.")
+    var id: String
+
+    @Option(help: "Who signs and pays the fee: devN or a 0x… key seed.")
+    var from: String
+
+    func run() async throws {
+        guard let lock = try? Hash(hex: id) else { throw ValidationError("the lock id must be 32 bytes of hex") }
+        let client = RPCClient(url: rpc)
+        let tx = try await sendCall(
+            .escrowRefund(id: lock), key: try resolveKey(from, seed: options.devSeed), fee: 1, rpc: client)
+        let receipt = try await waitForReceipt(client, tx, timeout: 60)
+        try options.print(receipt) { summary(receipt, ["transaction", "status", "returnMessage", "blockHeight"]) }
+        if receipt["success"]?.boolValue != true { throw ExitCode(2) }
+    }
+}

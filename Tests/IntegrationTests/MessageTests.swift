@@ -214,6 +214,28 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
         throw RPCError.internalError("no successful relay of \(id)")
     }
 
+    /// `Scripts/swap`, run as a person would: an atomic ALPHA/BETA swap through the escrow module.
+    @Test func theSwapScenarioTradesAlphaForBetaAtomically() async throws {
+        var net = try Devnet("msg-swap")
+        defer { net.stop() }
+        let script = repositoryRoot.appendingPathComponent("Scripts/swap").path
+        let run = try Command.run(
+            "env", ["TRIBUTARY_BIN=\(TributaryBinary.path)", script, "--genesis", net.genesisPath])
+        #expect(run.status == 0, "\(run.output)\n\(run.stderr)")
+        for step in ["1. dev0 picks a secret", "3. waiting for both messages", "relayed", "swap complete"] {
+            #expect(run.output.contains(step), "\(run.output)")
+        }
+        #expect(try await balance(net.rpc("alpha"), DevKeys.account(0).address, "beta/BETA") == 20)
+        #expect(try await balance(net.rpc("beta"), DevKeys.account(1).address, "alpha/ALPHA") == 10)
+        #expect(try await balance(net.rpc("alpha"), ModuleAccount.escrow, "beta/BETA") == 0)
+        #expect(try await balance(net.rpc("beta"), ModuleAccount.escrow, "alpha/ALPHA") == 0)
+        let help = try Command.run(script, ["--help"])
+        #expect(help.status == 0 && help.output.contains("Usage: Scripts/swap"))
+        let bad = try Command.run(script, ["--colour"])
+        #expect(bad.status != 0 && bad.stderr.contains("unknown option"))
+        _ = net
+    }
+
     /// The source's node is down after it posted: the destination relays from the L1's DA.
     @Test func aDownSourceIsRelayedFromDA() async throws {
         var net = try Devnet("msg-down")
