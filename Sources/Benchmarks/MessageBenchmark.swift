@@ -1,0 +1,148 @@
+import Config
+import Foundation
+import Primitives
+import RPC
+import TributaryTesting
+
+/// `tributary bench messages`: end-to-end latency of cross-rollup messages through a real devnet
+/// (an L1 and two rollup nodes as child processes): from the send's submission to the relay's
+/// inclusion on the destination, in milliseconds and in L1 blocks, split into the fraud-proof
+/// window (the protocol's wait) and our overhead (batching, output interval, relaying, inclusion).
+public struct MessageBenchmark: Sendable {
+    public struct Config: Sendable {
+        public var messages = 40
+        public var l1BlockTimeMs = 250
+        public var windowBlocks = 8
+        public var rollupBlockTimeMs = 100
+        public var outputIntervalBlocks = 5
+        public init() {}
+    }
+
+    public let config: Config
+    public let progress: @Sendable (String) -> Void
+
+    public init(config: Config, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.config = config
+        self.progress = progress
+    }
+
+    func genesisJSON(ports: [Int]) -> String {
+        func rollup(_ id: Int, _ name: String, _ asset: String) -> String {
+            """
+            {"id": \(id), "name": "\(name)", "rpc": "http://127.0.0.1:\(ports[id])", "blockTimeMs": \(config.rollupBlockTimeMs),
+             "maxBlockTransactions": 5000, "batch": {"maxBytes": 262144, "maxBlocks": 50, "maxAgeMs": \(config.rollupBlockTimeMs)},
+             "outputIntervalBlocks": \(config.outputIntervalBlocks), "nativeAsset": {"name": "\(asset)", "supply": 1000000000000000},
+             "devAccounts": {"count": 10, "balance": 1000000000000}}
+            """
+        }
+        return """
+            {"l1": {"rpc": "http://127.0.0.1:\(ports[0])", "blockTimeMs": \(config.l1BlockTimeMs), "fraudWindowBlocks": \(config.windowBlocks),
+                    "bond": 1000, "proposerSilenceBlocks": 1000},
+             "rollups": [\(rollup(1, "alpha", "ALPHA")), \(rollup(2, "beta", "BETA"))]}
+            """
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    public func run() async throws -> [Figure] {
+        let dir = try TemporaryDirectory("bench-messages")
+        let ports = try (0..<3).map { _ in try Self.freePort() }
+        let genesisPath = dir.appending("genesis.json")
+        try Data(genesisJSON(ports: ports).utf8).write(to: URL(fileURLWithPath: genesisPath))
+        let genesis = try Genesis.load(path: genesisPath)
+        progress("starting an L1 and two rollup nodes")
+        let l1Node = try NodeProcess(
+            ["l1", "--genesis", genesisPath, "--datadir", dir.appending("l1"), "--log-level", "warning"],
+            logPath: dir.appending("l1.log"))
+        defer { l1Node.stop() }
+        var nodes: [NodeProcess] = []
+        defer { for n in nodes { n.stop() } }
+        for r in genesis.rollups {
+            nodes.append(
+                try NodeProcess(
+                    ["node", "--genesis", genesisPath, "--rollup", r.name, "--datadir", dir.appending(r.name),
+                     "--log-level", "warning"],
+                    logPath: dir.appending("\(r.name).log")))
+        }
+        let l1 = RPCClient(url: l1Node.url), alpha = RPCClient(url: nodes[0].url), beta = RPCClient(url: nodes[1].url)
+        let key = DevKeys.account(0)
+        let ALPHA = AssetName(rawValue: "ALPHA")!
+        struct Flight {
+            var tx: Hash
+            var sentAt: ContinuousClock.Instant
+            var sentL1: UInt64
+            var message: Hash?
+        }
+        var flights: [Flight] = []
+        let clock = ContinuousClock()
+        progress("sending \(config.messages) messages alpha → beta, one every L1 block")
+        for nonce in 0..<UInt64(config.messages) {
+            let tx = Transaction(
+                rollup: RollupID(1), nonce: nonce, sender: key.publicKey, fee: 1,
+                call: .sendMessage(
+                    destination: RollupID(2), target: "bank", recipient: DevKeys.account(1).address,
+                    value: [AssetAmount(ALPHA, 1)], payload: []))
+                .signed(by: key)
+            let l1Height = try await l1.call("l1_blockNumber").unsignedValue ?? 0
+            _ = try await alpha.call("rollup_sendTransaction", [.string("0x" + Hex.encode(tx.canonicalBytes))])
+            flights.append(Flight(tx: tx.id, sentAt: clock.now, sentL1: l1Height))
+            try await Task.sleep(for: .milliseconds(config.l1BlockTimeMs))
+        }
+        var totalsMs: [Double] = [], totalBlocks: [Double] = [], overheadBlocks: [Double] = [], overheadMs: [Double] = []
+        let windowMs = Double(config.windowBlocks * config.l1BlockTimeMs)
+        let deadline = clock.now + .seconds(120)
+        var done = Set<Int>()
+        while done.count < flights.count, clock.now < deadline {
+            for i in flights.indices where !done.contains(i) {
+                if flights[i].message == nil {
+                    let r = try await alpha.call("rollup_getReceipt", [.string(flights[i].tx.hex)])
+                    if let m = r["message"]?.stringValue { flights[i].message = try Hash(hex: m) }
+                }
+                guard let m = flights[i].message else { continue }
+                let relay = try await beta.call("rollup_getRelay", [.string(m.hex)])
+                guard relay != .null else { continue }
+                let elapsed = clock.now - flights[i].sentAt
+                let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+                let nowL1 = try await l1.call("l1_blockNumber").unsignedValue ?? 0
+                let blocks = Double(nowL1 - flights[i].sentL1)
+                totalsMs.append(ms)
+                totalBlocks.append(blocks)
+                overheadBlocks.append(blocks - Double(config.windowBlocks))
+                overheadMs.append(ms - windowMs)
+                done.insert(i)
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        guard done.count == flights.count else {
+            throw RPCClient.TransportError.malformedResponse("only \(done.count) of \(flights.count) messages were relayed in 120 s")
+        }
+        func percentile(_ values: [Double], _ p: Double) -> Double {
+            let sorted = values.sorted()
+            return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+        }
+        let note = "\(config.messages) messages, window \(config.windowBlocks) × \(config.l1BlockTimeMs) ms"
+        return [
+            Figure(section: "messages", name: "send → relayed, p50", samples: [percentile(totalsMs, 0.5)], unit: "ms", note: note),
+            Figure(section: "messages", name: "send → relayed, p99", samples: [percentile(totalsMs, 0.99)], unit: "ms"),
+            Figure(section: "messages", name: "send → relayed, p50", samples: [percentile(totalBlocks, 0.5)], unit: "L1 blocks"),
+            Figure(section: "messages", name: "send → relayed, p99", samples: [percentile(totalBlocks, 0.99)], unit: "L1 blocks"),
+            Figure(section: "messages", name: "fraud-proof window (protocol)", samples: [Double(config.windowBlocks)], unit: "L1 blocks"),
+            Figure(section: "messages", name: "our overhead, p50", samples: [percentile(overheadBlocks, 0.5)], unit: "L1 blocks",
+                   note: String(format: "%.0f ms", percentile(overheadMs, 0.5))),
+            Figure(section: "messages", name: "our overhead, p99 (target ≤ 2)", samples: [percentile(overheadBlocks, 0.99)], unit: "L1 blocks",
+                   note: String(format: "%.0f ms", percentile(overheadMs, 0.99))),
+        ]
+    }
+}
