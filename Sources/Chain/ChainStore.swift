@@ -213,10 +213,13 @@ public final class ChainStore: @unchecked Sendable {
     }
 
     /// The context a block at `height` of this rollup executes in.
-    public func context(height: UInt64, l1Origin: L1Origin = .none, l1: any L1View = NoL1()) -> BlockContext {
+    public func context(
+        height: UInt64, l1Origin: L1Origin = .none, l1: any L1View = NoL1(), l1Limit: UInt64? = nil
+    ) -> BlockContext {
         BlockContext(
             rollup: rollup.id, height: height, sequencer: rollup.sequencer.publicKey.address,
-            nativeAsset: rollup.nativeAsset, l1Height: l1Origin.height, network: network, l1: l1)
+            nativeAsset: rollup.nativeAsset, l1Height: l1Limit.map { min(l1Origin.height, $0) } ?? l1Origin.height,
+            network: network, l1: l1)
     }
 
     /// The L1 facts recorded by earlier relays (what `verify` and witnesses re-execute with).
@@ -274,7 +277,8 @@ public final class ChainStore: @unchecked Sendable {
     /// parallel); everything else is checked here.
     public func commitBlock(
         candidates: [SignedTransaction], timestamp: UInt64, l1Origin: L1Origin = .none, checkSignatures: Bool = false,
-        l1: any L1View = NoL1(), alsoWrite: ((Block, WriteTransaction) throws -> Void)? = nil
+        l1: any L1View = NoL1(), l1Limit: UInt64? = nil,
+        alsoWrite: ((Block, WriteTransaction) throws -> Void)? = nil
     ) throws -> CommittedBlock {
         try environment.write { txn in
             let parent = try Self.head(in: txn)
@@ -284,7 +288,8 @@ public final class ChainStore: @unchecked Sendable {
             let recorder = RecordingL1View(l1)
             let frontierBefore = try Messaging.frontier(state)
             let result = try Executor.include(
-                candidates, context: context(height: height, l1Origin: l1Origin, l1: recorder), state: state,
+                candidates, context: context(height: height, l1Origin: l1Origin, l1: recorder, l1Limit: l1Limit),
+                state: state,
                 checkSignatures: checkSignatures)
             let outboxRoot = try Messaging.frontier(state).root
             let batch = try tree.update(
@@ -481,7 +486,9 @@ extension ChainStore {
     /// The witness a challenge needs to re-execute `blocks` (the posted blocks at heights
     /// `after + 1`, `after + 2`, …) statelessly: a multiproof, against the state after block
     /// `after`, of every key those blocks read or write.
-    public func witness(replaying blocks: [Block], after: UInt64) throws -> (witness: Witness, keys: Int) {
+    public func witness(replaying blocks: [Block], after: UInt64, l1Limits: [UInt64?] = []) throws -> (
+        witness: Witness, keys: Int
+    ) {
         try environment.read { txn in
             let tree = StateTree(LMDBTreeReader(txn))
             let facts = try recordedFacts(in: txn)
@@ -491,7 +498,10 @@ extension ChainStore {
                 // Each block reads the stored state before it: the canonical chain's.
                 let state = StateOverlay(base: TreeStateReader(tree: tree, version: height - 1))
                 _ = try Executor.include(
-                    block.transactions, context: context(height: height, l1Origin: block.header.l1Origin, l1: facts),
+                    block.transactions,
+                    context: context(
+                        height: height, l1Origin: block.header.l1Origin, l1: facts,
+                        l1Limit: i < l1Limits.count ? l1Limits[i] : nil),
                     state: state, checkSignatures: true)
                 keys.formUnion(state.touchedKeys)
             }

@@ -506,6 +506,16 @@ final class L1DataAvailability: DataAvailability {
         self.rollup = rollup
     }
 
+    func l1Height(ofBlock height: UInt64) throws -> UInt64? {
+        var seq: UInt64?
+        try txn.forEach(BlobHeights.self, from: RollupIndexKey(rollup, height)) { key, value in
+            if key.rollup == rollup { seq = value }
+            return false
+        }
+        guard let seq else { return nil }
+        return try txn.get(Blobs.self, RollupIndexKey(rollup, seq))?.l1Height
+    }
+
     func block(at height: UInt64) throws -> DABlock {
         var seq: UInt64?
         try txn.forEach(BlobHeights.self, from: RollupIndexKey(rollup, height)) { key, value in

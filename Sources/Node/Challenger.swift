@@ -106,7 +106,9 @@ public final class Challenger: Service, Sendable {
         if adopts {
             if let brokenAt, brokenAt <= output.l2Height { return .output }
             if let fault = try deriver.firstFault(), fault.height > anchor, fault.height <= output.l2Height {
-                let (witness, _) = try store.witness(replaying: [fault.posted], after: fault.height - 1)
+                let (witness, _) = try store.witness(
+                    replaying: [fault.posted], after: fault.height - 1,
+                    l1Limits: [try deriver.blobL1Height(ofBlock: fault.height)])
                 return .block(height: fault.height, witness: witness)
             }
             // The posted chain agrees with re-execution up to the output's height, yet the output
@@ -124,7 +126,8 @@ public final class Challenger: Service, Sendable {
                 blocks.append(b)
             }
         }
-        let (witness, _) = try store.witness(replaying: blocks, after: anchor)
+        let limits = try blocks.map { try deriver.blobL1Height(ofBlock: $0.header.height) }
+        let (witness, _) = try store.witness(replaying: blocks, after: anchor, l1Limits: limits)
         return .span(witness: witness)
     }
 }

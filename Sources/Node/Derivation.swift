@@ -59,6 +59,21 @@ public final class Deriver: Sendable {
         }
     }
 
+    /// The L1 height of the blob that carried block `height` (from the recorded batches).
+    public func blobL1Height(ofBlock height: UInt64) throws -> UInt64? {
+        try store.environment.read { txn in
+            var found: UInt64?
+            try txn.forEach(Batches.self, reverse: true) { _, batch in
+                if batch.header.firstHeight <= height, height <= batch.header.lastHeight {
+                    found = batch.l1Height
+                    return false
+                }
+                return batch.header.lastHeight >= height
+            }
+            return found
+        }
+    }
+
     public func postedBlock(at height: UInt64) throws -> Block? {
         if let claim = try store.environment.read({ try $0.get(Claims.self, height) }) { return claim }
         return try store.block(at: height)
@@ -109,7 +124,7 @@ public final class Deriver: Sendable {
                 let isLast = block.header.height == blob.header.lastHeight
                 let committed = try store.commitBlock(
                     candidates: block.transactions, timestamp: block.header.timestamp,
-                    l1Origin: block.header.l1Origin, checkSignatures: true, l1: view
+                    l1Origin: block.header.l1Origin, checkSignatures: true, l1: view, l1Limit: blob.l1Height
                 ) { canonical, txn in
                     if canonical.header != block.header { try txn.put(Claims.self, block.header.height, block) }
                     if isLast { try txn.put(Batches.self, blob.header.seq, record) }

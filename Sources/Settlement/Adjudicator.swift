@@ -16,6 +16,12 @@ public enum DABlock: Sendable {
 /// Read access to one rollup's posted batches, by height.
 public protocol DataAvailability {
     func block(at height: UInt64) throws -> DABlock
+    /// The L1 height of the blob holding block `height` (nil: unknown, no limit).
+    func l1Height(ofBlock height: UInt64) throws -> UInt64?
+}
+
+extension DataAvailability {
+    public func l1Height(ofBlock height: UInt64) throws -> UInt64? { nil }
 }
 
 /// The trusted starting point of a dispute: the latest finalized output before the challenged one,
@@ -61,6 +67,14 @@ public enum Derivation {
             receiptsRoot: ChainStore.receiptsRoot(receipts))
     }
 
+    /// The L1 height a posted block executes at: its L1 origin's, but never above the L1 block
+    /// that accepted the blob carrying it (an origin cannot be newer than its own blob, so what
+    /// is final as of it is settled when anyone derives the block).
+    public static func effectiveL1Height(_ origin: L1Origin, limit: UInt64?) -> UInt64 {
+        guard let limit else { return origin.height }
+        return min(origin.height, limit)
+    }
+
     /// Which of a posted header's claims disagree with the canonical header (empty: none).
     public static func differences(claimed: BlockHeader, canonical: BlockHeader) -> [String] {
         var out: [String] = []
@@ -100,10 +114,11 @@ public struct Adjudicator {
         genesis = try ChainStore.genesisBlock(rollup).block
     }
 
-    func context(_ header: BlockHeader, l1: any L1View) -> BlockContext {
+    func context(_ header: BlockHeader, l1: any L1View, limit: UInt64?) -> BlockContext {
         BlockContext(
             rollup: rollup.id, height: header.height, sequencer: rollup.sequencer.publicKey.address,
-            nativeAsset: rollup.nativeAsset, l1Height: header.l1Origin.height, network: network, l1: l1)
+            nativeAsset: rollup.nativeAsset, l1Height: Derivation.effectiveL1Height(header.l1Origin, limit: limit),
+            network: network, l1: l1)
     }
 
     /// Judges `proof` against `output`, disputable after `anchor`, given the DA chain and the
@@ -203,7 +218,8 @@ public struct Adjudicator {
             let outcome: BlockOutcome
             do {
                 outcome = try Executor.execute(
-                    block.transactions, context: context(h, l1: l1), base: WitnessStateReader(tree),
+                    block.transactions, context: context(h, l1: l1, limit: try da.l1Height(ofBlock: b)),
+                    base: WitnessStateReader(tree),
                     checkSignatures: true)
                 try tree.apply(outcome.writes)
             } catch let invalid as InvalidTransaction {
@@ -235,6 +251,7 @@ public struct Adjudicator {
             }
             var parentHash = anchor.blockHash
             var header: BlockHeader? = nil
+            let availability = da
             for height in (anchor.height + 1)...output.l2Height {
                 let da: Block
                 switch try daBlock(height) {
@@ -244,7 +261,9 @@ public struct Adjudicator {
                 do {
                     let state = StateOverlay(base: WitnessStateReader(tree))
                     let result = try Executor.include(
-                        da.transactions, context: context(da.header, l1: l1), state: state, checkSignatures: true)
+                        da.transactions,
+                        context: context(da.header, l1: l1, limit: try availability.l1Height(ofBlock: height)),
+                        state: state, checkSignatures: true)
                     let outboxRoot = try Messaging.frontier(state).root
                     try tree.apply(state.writes)
                     let canonical = Derivation.canonicalHeader(
