@@ -382,6 +382,19 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
                 [$0.treasury.publicKey.address, $0.sequencer.publicKey.address]
             } + [ModuleAccount.escrow]
         for round in 0..<3 {
+            // Transfers of native and wrapped assets among the dev accounts.
+            for _ in 0..<10 {
+                let r = Int(rng.next() % 3)
+                let from = DevKeys.account(6 + Int(rng.next() % 4))
+                let rpc = net.rpc(names[r])
+                let nonce = try await rpc.call("rollup_getNonce", [.string(from.address.hex)])["pending"]?.unsignedValue ?? 0
+                let tx = Transaction(
+                    rollup: RollupID(UInt32(r + 1)), nonce: nonce, sender: from.publicKey, fee: 2,
+                    call: .transfer(to: DevKeys.account(Int(rng.next() % 10)).address,
+                        asset: AssetName(rawValue: assets[r])!, amount: 1 + rng.next() % 1000))
+                    .signed(by: from)
+                _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
+            }
             for _ in 0..<12 {
                 let s = Int(rng.next() % 3), d = (s + 1 + Int(rng.next() % 2)) % 3
                 let key = DevKeys.account(Int(rng.next() % 6))
