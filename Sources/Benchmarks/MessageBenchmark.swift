@@ -4,6 +4,23 @@ import Primitives
 import RPC
 import TributaryTesting
 
+/// A message in flight, from its send to its relay.
+struct Flight: Sendable {
+    var tx: Hash
+    var sentAt: ContinuousClock.Instant
+    var sentL1: UInt64
+    var message: Hash? = nil
+    var done = false
+}
+
+/// The benchmark's flights, shared by the sending and the watching tasks.
+actor Flights {
+    var all: [Hash: Flight] = [:]
+    func add(_ f: Flight) { all[f.tx] = f }
+    func update(_ f: Flight) { all[f.tx] = f }
+    func pending() -> [Flight] { all.values.filter { !$0.done } }
+}
+
 /// `tributary bench messages`: end-to-end latency of cross-rollup messages through a real devnet
 /// (an L1 and two rollup nodes as child processes): from the send's submission to the relay's
 /// inclusion on the destination, in milliseconds and in L1 blocks, split into the fraud-proof
@@ -49,7 +66,9 @@ public struct MessageBenchmark: Sendable {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
@@ -72,61 +91,69 @@ public struct MessageBenchmark: Sendable {
         for r in genesis.rollups {
             nodes.append(
                 try NodeProcess(
-                    ["node", "--genesis", genesisPath, "--rollup", r.name, "--datadir", dir.appending(r.name),
-                     "--log-level", "warning"],
+                    [
+                        "node", "--genesis", genesisPath, "--rollup", r.name, "--datadir", dir.appending(r.name),
+                        "--log-level", "warning",
+                    ],
                     logPath: dir.appending("\(r.name).log")))
         }
         let l1 = RPCClient(url: l1Node.url), alpha = RPCClient(url: nodes[0].url), beta = RPCClient(url: nodes[1].url)
         let key = DevKeys.account(0)
         let ALPHA = AssetName(rawValue: "ALPHA")!
-        struct Flight {
-            var tx: Hash
-            var sentAt: ContinuousClock.Instant
-            var sentL1: UInt64
-            var message: Hash?
-        }
-        var flights: [Flight] = []
         let clock = ContinuousClock()
-        progress("sending \(config.messages) messages alpha → beta, one every L1 block")
-        for nonce in 0..<UInt64(config.messages) {
-            let tx = Transaction(
-                rollup: RollupID(1), nonce: nonce, sender: key.publicKey, fee: 1,
-                call: .sendMessage(
-                    destination: RollupID(2), target: "bank", recipient: DevKeys.account(1).address,
-                    value: [AssetAmount(ALPHA, 1)], payload: []))
+        let flights = Flights()
+        let messages = config.messages, blockTime = config.l1BlockTimeMs
+        progress("sending \(messages) messages alpha → beta, one every L1 block, while watching for their relays")
+        // Sending and watching run at once, so every relay is seen within a polling interval.
+        async let sending: Void = {
+            for nonce in 0..<UInt64(messages) {
+                let tx = Transaction(
+                    rollup: RollupID(1), nonce: nonce, sender: key.publicKey, fee: 1,
+                    call: .sendMessage(
+                        destination: RollupID(2), target: "bank", recipient: DevKeys.account(1).address,
+                        value: [AssetAmount(ALPHA, 1)], payload: [])
+                )
                 .signed(by: key)
-            let l1Height = try await l1.call("l1_blockNumber").unsignedValue ?? 0
-            _ = try await alpha.call("rollup_sendTransaction", [.string("0x" + Hex.encode(tx.canonicalBytes))])
-            flights.append(Flight(tx: tx.id, sentAt: clock.now, sentL1: l1Height))
-            try await Task.sleep(for: .milliseconds(config.l1BlockTimeMs))
-        }
-        var totalsMs: [Double] = [], totalBlocks: [Double] = [], overheadBlocks: [Double] = [], overheadMs: [Double] = []
+                let l1Height = try await l1.call("l1_blockNumber").unsignedValue ?? 0
+                let at = clock.now
+                _ = try await alpha.call("rollup_sendTransaction", [.string("0x" + Hex.encode(tx.canonicalBytes))])
+                await flights.add(Flight(tx: tx.id, sentAt: at, sentL1: l1Height))
+                try await Task.sleep(for: .milliseconds(blockTime))
+            }
+        }()
+        var totalsMs: [Double] = [], totalBlocks: [Double] = [], overheadBlocks: [Double] = [],
+            overheadMs: [Double] = []
         let windowMs = Double(config.windowBlocks * config.l1BlockTimeMs)
-        let deadline = clock.now + .seconds(120)
-        var done = Set<Int>()
-        while done.count < flights.count, clock.now < deadline {
-            for i in flights.indices where !done.contains(i) {
-                if flights[i].message == nil {
-                    let r = try await alpha.call("rollup_getReceipt", [.string(flights[i].tx.hex)])
-                    if let m = r["message"]?.stringValue { flights[i].message = try Hash(hex: m) }
+        let deadline = clock.now + .seconds(180)
+        var done = 0
+        while done < messages, clock.now < deadline {
+            for var flight in await flights.pending() {
+                if flight.message == nil {
+                    let r = try await alpha.call("rollup_getReceipt", [.string(flight.tx.hex)])
+                    if let m = r["message"]?.stringValue { flight.message = try Hash(hex: m) }
+                    await flights.update(flight)
                 }
-                guard let m = flights[i].message else { continue }
+                guard let m = flight.message else { continue }
                 let relay = try await beta.call("rollup_getRelay", [.string(m.hex)])
                 guard relay != .null else { continue }
-                let elapsed = clock.now - flights[i].sentAt
+                let elapsed = clock.now - flight.sentAt
                 let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
                 let nowL1 = try await l1.call("l1_blockNumber").unsignedValue ?? 0
-                let blocks = Double(nowL1 - flights[i].sentL1)
+                let blocks = Double(nowL1 - flight.sentL1)
                 totalsMs.append(ms)
                 totalBlocks.append(blocks)
                 overheadBlocks.append(blocks - Double(config.windowBlocks))
                 overheadMs.append(ms - windowMs)
-                done.insert(i)
+                flight.done = true
+                await flights.update(flight)
+                done += 1
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        guard done.count == flights.count else {
-            throw RPCClient.TransportError.malformedResponse("only \(done.count) of \(flights.count) messages were relayed in 120 s")
+        try await sending
+        guard done == messages else {
+            throw RPCClient.TransportError.malformedResponse(
+                "only \(done) of \(messages) messages were relayed in 180 s")
         }
         func percentile(_ values: [Double], _ p: Double) -> Double {
             let sorted = values.sorted()
@@ -134,15 +161,27 @@ public struct MessageBenchmark: Sendable {
         }
         let note = "\(config.messages) messages, window \(config.windowBlocks) × \(config.l1BlockTimeMs) ms"
         return [
-            Figure(section: "messages", name: "send → relayed, p50", samples: [percentile(totalsMs, 0.5)], unit: "ms", note: note),
+            Figure(
+                section: "messages", name: "send → relayed, p50", samples: [percentile(totalsMs, 0.5)], unit: "ms",
+                note: note),
             Figure(section: "messages", name: "send → relayed, p99", samples: [percentile(totalsMs, 0.99)], unit: "ms"),
-            Figure(section: "messages", name: "send → relayed, p50", samples: [percentile(totalBlocks, 0.5)], unit: "L1 blocks"),
-            Figure(section: "messages", name: "send → relayed, p99", samples: [percentile(totalBlocks, 0.99)], unit: "L1 blocks"),
-            Figure(section: "messages", name: "fraud-proof window (protocol)", samples: [Double(config.windowBlocks)], unit: "L1 blocks"),
-            Figure(section: "messages", name: "our overhead, p50", samples: [percentile(overheadBlocks, 0.5)], unit: "L1 blocks",
-                   note: String(format: "%.0f ms", percentile(overheadMs, 0.5))),
-            Figure(section: "messages", name: "our overhead, p99 (target ≤ 2)", samples: [percentile(overheadBlocks, 0.99)], unit: "L1 blocks",
-                   note: String(format: "%.0f ms", percentile(overheadMs, 0.99))),
+            Figure(
+                section: "messages", name: "send → relayed, p50", samples: [percentile(totalBlocks, 0.5)],
+                unit: "L1 blocks"),
+            Figure(
+                section: "messages", name: "send → relayed, p99", samples: [percentile(totalBlocks, 0.99)],
+                unit: "L1 blocks"),
+            Figure(
+                section: "messages", name: "fraud-proof window (protocol)", samples: [Double(config.windowBlocks)],
+                unit: "L1 blocks"),
+            Figure(
+                section: "messages", name: "our overhead, p50", samples: [percentile(overheadBlocks, 0.5)],
+                unit: "L1 blocks",
+                note: String(format: "%.0f ms", percentile(overheadMs, 0.5))),
+            Figure(
+                section: "messages", name: "our overhead, p99 (target ≤ 2)",
+                samples: [percentile(overheadBlocks, 0.99)], unit: "L1 blocks",
+                note: String(format: "%.0f ms", percentile(overheadMs, 0.99))),
         ]
     }
 }

@@ -42,6 +42,11 @@ public final class Batcher: Service, Sendable {
     var parameters: BatchParameters { store.rollup.batch }
 
     public func run() async throws {
+        // A post in flight is cancelled at shutdown: its batch is stored and re-posted next time.
+        try? await cancelWhenGracefulShutdown { await self.loop() }
+    }
+
+    func loop() async {
         var backoff = Backoff()
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
@@ -118,7 +123,9 @@ public final class Batcher: Service, Sendable {
         guard let oldest = blocks.first else { return nil }
         let full = UInt64(blocks.count) >= p.maxBlocks || rawBytes >= Int(p.maxBytes)
         let old = now >= oldest.header.timestamp &+ p.maxAgeMs
-        guard full || old || force else { return nil }
+        // Blocks that sent messages go out at once: a message waits for its block to be in DA.
+        let sends = blocks.last.map { $0.header.outboxRoot != (try? store.header(at: first - 1))??.outboxRoot } ?? false
+        guard full || old || sends || force else { return nil }
         var frame = try BatchCodec.encode(blocks, level: p.zstdLevel)
         while frame.count > Int(p.maxBytes), blocks.count > 1 {
             blocks.removeLast(max(1, blocks.count / 4))
@@ -175,6 +182,10 @@ public final class Proposer: Service, Sendable {
     }
 
     public func run() async throws {
+        try? await cancelWhenGracefulShutdown { await self.loop() }
+    }
+
+    func loop() async {
         var lastError = ""
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
@@ -205,8 +216,14 @@ public final class Proposer: Service, Sendable {
         }
         let n = rollup.outputIntervalBlocks
         let floor = standing.last?.output.l2Height ?? 0
-        let target = (floor / n + 1) * n
+        var target = (floor / n + 1) * n
         let head = try store.head().height
+        let covered = min(head, info.daHeight)
+        // Messages wait for an output: propose as soon as sent messages are in DA, without waiting
+        // for the interval.
+        if covered > floor, covered < target, try store.outboxCount(at: covered) > store.outboxCount(at: floor) {
+            target = covered
+        }
         guard target <= head, target <= info.daHeight else { return nil }
         guard let header = try store.header(at: target) else { return nil }
         let result = try await l1.proposeOutput(OutputProposal(output: Output(header: header), signedBy: key))

@@ -40,6 +40,10 @@ public final class Challenger: Service, Sendable {
     }
 
     public func run() async throws {
+        try? await cancelWhenGracefulShutdown { await self.loop() }
+    }
+
+    func loop() async {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do { try await step() } catch {
                 logger.debug("challenger step failed", metadata: ["error": "\(error)"])

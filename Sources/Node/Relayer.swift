@@ -52,6 +52,10 @@ public final class Relayer: Service, Sendable {
     }
 
     public func run() async throws {
+        try? await cancelWhenGracefulShutdown { await self.loop() }
+    }
+
+    func loop() async {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             for peer in genesis.rollups where peer.id != store.rollup.id {
                 do { try await step(peer) } catch {
@@ -101,7 +105,11 @@ public final class Relayer: Service, Sendable {
                 return false
             }
             if busy { continue }
-            try submit(message, proof, outputIndex: final.index)
+            do { try submit(message, proof, outputIndex: final.index) } catch {
+                // Not in the mempool: try again next round.
+                _ = state.withLock { $0.inFlight.removeValue(forKey: message.id) }
+                throw error
+            }
         }
         state.withLock { $0.cursor[peer.id] = advanced }
     }
@@ -150,13 +158,15 @@ public final class Relayer: Service, Sendable {
 
     func submit(_ message: Message, _ proof: OutboxProof, outputIndex: UInt64) throws {
         let address = key.address
+        // Pending first, committed second: a block committed in between only raises the latter.
+        let pending = mempool.pendingNonce(of: address) ?? 0
         let account = try store.withState { view in
             (
                 nonce: try view.accounts.nonce(of: address),
                 nativeBalance: try view.accounts.balance(of: address, store.rollup.nativeAsset)
             )
         }
-        let nonce = mempool.pendingNonce(of: address) ?? account.nonce
+        let nonce = max(pending, account.nonce)
         let tx = Transaction(
             rollup: store.rollup.id, nonce: nonce, sender: key.publicKey, fee: 1,
             call: .relayMessage(message: message, proof: proof, outputIndex: outputIndex)

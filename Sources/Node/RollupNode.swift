@@ -29,6 +29,11 @@ struct LoopService: Service {
     let body: @Sendable () async throws -> Void
 
     func run() async throws {
+        // In-flight calls to other processes are cancelled at shutdown rather than waited for.
+        try? await cancelWhenGracefulShutdown { await self.loop() }
+    }
+
+    func loop() async {
         var last = ""
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {

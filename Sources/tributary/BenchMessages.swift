@@ -6,7 +6,8 @@ import Foundation
 struct BenchMessages: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "messages",
-        abstract: "Measure cross-rollup message latency (send → relayed) through a real devnet: window vs our overhead.",
+        abstract:
+            "Measure cross-rollup message latency (send → relayed) through a real devnet: window vs our overhead.",
         discussion: "Starts an L1 and two rollup nodes as child processes on free ports. Run a release build.")
 
     @Option(help: "Messages to send (one per L1 block).")

@@ -360,13 +360,16 @@ struct EscrowShowCommand: AsyncParsableCommand {
     func run() async throws {
         let lock = try await RPCClient(url: rpc).call("rollup_getEscrow", [.string(id)])
         guard lock != .null else { throw ValidationError("no lock \(id) on \(rpc) (never made, claimed or refunded)") }
-        try options.print(lock) { summary(lock, ["id", "beneficiary", "value", "hashLock", "timeout", "source", "sender"]) }
+        try options.print(lock) {
+            summary(lock, ["id", "beneficiary", "value", "hashLock", "timeout", "source", "sender"])
+        }
     }
 }
 
 struct EscrowClaimCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "claim", abstract: "Release a lock to its beneficiary with the hash lock's preimage, before its timeout.")
+        commandName: "claim",
+        abstract: "Release a lock to its beneficiary with the hash lock's preimage, before its timeout.")
 
     @Option(help: "The rollup node's JSON-RPC URL.")
     var rpc = "http://127.0.0.1:9545"

@@ -21,7 +21,8 @@ import TributaryTesting
         let up = try devnet(
             dir,
             [
-                "up", "--rollups", "2", "--base-port", "19545", "--l1-port", "18545", "--block-time-ms", "200",
+                "up", "--rollups", "2", "--base-port", "19545", "--l1-port", "18545", "--block-time-ms", "100",
+                "--l1-block-time-ms", "200", "--fraud-window-blocks", "5", "--output-interval-blocks", "5",
             ])
         #expect(up.status == 0, "\(up.stderr)")
         for expected in [
@@ -42,6 +43,20 @@ import TributaryTesting
             "--amount", "7", "--wait",
         ])
         #expect(sent.output.contains("status: success"), "\(sent.stderr)")
+        // The demo, right after up.
+        let demo = try Command.run(
+            "env",
+            [
+                "DEVNET_DIR=\(dir.path)", "TRIBUTARY_BIN=\(TributaryBinary.path)",
+                repositoryRoot.appendingPathComponent("Scripts/demo").path,
+            ])
+        #expect(demo.status == 0, "\(demo.output)\n\(demo.stderr)")
+        for step in [
+            "== 1. A transfer on alpha", "status: success", "== 2. A cross-rollup call", "in output", "relayed",
+            "== 3. An atomic swap", "swap complete", "== 4. Balances on every chain", "alpha/ALPHA=35",
+        ] {
+            #expect(demo.output.contains(step), "the demo did not print \(step)")
+        }
         let again = try devnet(dir, ["up"])
         #expect(again.status == 0)
         #expect(again.output.contains("beta is already running"))

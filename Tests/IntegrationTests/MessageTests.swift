@@ -387,12 +387,15 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
                 let r = Int(rng.next() % 3)
                 let from = DevKeys.account(6 + Int(rng.next() % 4))
                 let rpc = net.rpc(names[r])
-                let nonce = try await rpc.call("rollup_getNonce", [.string(from.address.hex)])["pending"]?.unsignedValue ?? 0
+                let nonce =
+                    try await rpc.call("rollup_getNonce", [.string(from.address.hex)])["pending"]?.unsignedValue ?? 0
                 let tx = Transaction(
                     rollup: RollupID(UInt32(r + 1)), nonce: nonce, sender: from.publicKey, fee: 2,
-                    call: .transfer(to: DevKeys.account(Int(rng.next() % 10)).address,
-                        asset: AssetName(rawValue: assets[r])!, amount: 1 + rng.next() % 1000))
-                    .signed(by: from)
+                    call: .transfer(
+                        to: DevKeys.account(Int(rng.next() % 10)).address,
+                        asset: AssetName(rawValue: assets[r])!, amount: 1 + rng.next() % 1000)
+                )
+                .signed(by: from)
                 _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
             }
             for _ in 0..<12 {
