@@ -498,16 +498,20 @@ public final class WriteTransaction: ReadTransaction {
 
     /// Stores `value` under `key` in the table named `table`, creating the table if needed.
     ///
-    /// For tools that handle any table by name; application code uses `put`.
-    public func rawPut(table: String, key: [UInt8], value: [UInt8]) throws {
+    /// For tools that handle any table by name; application code uses `put`. With `append`, the key must sort
+    /// after every key of the table (`MDB_APPEND`, as in `put`): bulk loads in key order then fill pages fully.
+    public func rawPut(table: String, key: [UInt8], value: [UInt8], append: Bool = false) throws {
         guard let dbi = try dbi(named: table, create: true), let txn = handle else {
             throw StorageError.transactionClosed
         }
         try withKeyValue(key) { key in
             try value.withUnsafeBytes { bytes in
                 var data = MDB_val(mv_size: bytes.count, mv_data: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
-                let rc = mdb_put(txn, dbi, &key, &data, 0)
-                if rc != 0 { try fail(rc, "mdb_put(\(table))") }
+                let rc = mdb_put(txn, dbi, &key, &data, append ? UInt32(MDB_APPEND) : 0)
+                if rc != 0 {
+                    if rc == MDB_KEYEXIST, append { throw StorageError.appendOutOfOrder(table: table) }
+                    try fail(rc, "mdb_put(\(table))")
+                }
             }
         }
     }

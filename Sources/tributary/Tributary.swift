@@ -13,7 +13,7 @@ struct Tributary: AsyncParsableCommand {
         subcommands: [
             L1Command.self, NodeCommand.self, OutputsCommand.self, TxCommand.self, AccountCommand.self,
             BlockCommand.self, KeysCommand.self,
-            GenesisCommand.self, DBCommand.self, Bench.self,
+            GenesisCommand.self, DBCommand.self, SnapshotCommand.self, ReplayCommand.self, Bench.self,
         ]
     )
 }
