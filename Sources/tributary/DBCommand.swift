@@ -250,7 +250,7 @@ struct DBBlobCommand: ParsableCommand {
         let store = try db.open()
         try db.output(
             {
-                let (frame, info) = try store.blobFrame(rollup: rollup.map(RollupID.init), seq: seq)
+                let (frame, info) = try store.blobFrame(rollup: rollup.map { RollupID($0) }, seq: seq)
                 do { try Data(frame).write(to: URL(fileURLWithPath: out)) } catch {
                     throw OperatorError("cannot write \(out): \(error.localizedDescription)")
                 }
@@ -269,7 +269,7 @@ struct DBOutputsCommand: ParsableCommand {
 
     func run() throws {
         let store = try db.open()
-        try db.output({ try store.outputs(rollup: rollup.map(RollupID.init)) }) {
+        try db.output({ try store.outputs(rollup: rollup.map { RollupID($0) }) }) {
             InspectedStore.humanRows(
                 $0,
                 [

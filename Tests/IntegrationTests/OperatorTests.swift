@@ -241,8 +241,9 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         #expect(
             try await eventually(60) {
                 target = try await l1.status().rollups[1]?.daHeight ?? 0
-                return target > snapHeight + 5
-                    && (try await follower.call("rollup_blockNumber").unsignedValue ?? 0) >= target
+                guard target > snapHeight + 5 else { return false }
+                let followed = try await follower.call("rollup_blockNumber").unsignedValue ?? 0
+                return followed >= target
             })
         #expect(try await header(follower, target)["stateRoot"] == header(alpha, target)["stateRoot"])
         #expect(try await header(follower, target)["hash"] == header(alpha, target)["hash"])
