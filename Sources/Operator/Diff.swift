@@ -33,10 +33,13 @@ extension InspectedStore {
     /// or that differ.
     public func diff(other: InspectedStore) throws -> JSONValue {
         guard kind == other.kind, kind != .unknown else {
-            throw OperatorError("\(path) is \(kind.rawValue) and \(other.path) is \(other.kind.rawValue): diff compares two stores of one kind")
+            throw OperatorError(
+                "\(path) is \(kind.rawValue) and \(other.path) is \(other.kind.rawValue): diff compares two stores of one kind"
+            )
         }
         let headerTable = kind == .rollup ? Headers.name : L1Headers.name
-        let (mine, theirs) = kind == .rollup ? (try rollupHead(), try other.rollupHead()) : (try l1Head(), try other.l1Head())
+        let (mine, theirs) =
+            kind == .rollup ? (try rollupHead(), try other.rollupHead()) : (try l1Head(), try other.l1Head())
         let common = min(mine ?? 0, theirs ?? 0)
         var json: [String: JSONValue] = [
             "kind": .string(kind.rawValue), "head": .number(mine ?? 0), "otherHead": .number(theirs ?? 0),
@@ -141,7 +144,8 @@ extension InspectedStore {
         if case .object(let tables)? = json["tables"] {
             let rows = tables.keys.sorted().map { name -> [String] in
                 let t = tables[name]!
-                return [name] + ["onlyHere", "onlyInOther", "different", "firstKey"].map { Human.scalar(t[$0] ?? .null) }
+                return [name]
+                    + ["onlyHere", "onlyInOther", "different", "firstKey"].map { Human.scalar(t[$0] ?? .null) }
             }
             lines.append(Human.table(["table", "only here", "only other", "different", "first key"], rows))
         }

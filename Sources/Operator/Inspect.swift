@@ -103,9 +103,10 @@ extension InspectedStore {
             for name in tables.keys.sorted() {
                 let t = tables[name]!
                 rows.append(
-                    [name] + ["entries", "depth", "branchPages", "leafPages", "overflowPages", "bytes"].map {
-                        Human.scalar(t[$0] ?? .null)
-                    })
+                    [name]
+                        + ["entries", "depth", "branchPages", "leafPages", "overflowPages", "bytes"].map {
+                            Human.scalar(t[$0] ?? .null)
+                        })
             }
         }
         var lines = [Human.table(["table", "entries", "depth", "branch", "leaf", "overflow", "bytes"], rows)]
@@ -114,7 +115,8 @@ extension InspectedStore {
             "map: \(n("mapSize")) bytes, used \(n("usedBytes")) bytes (\(n("usedPages")) pages of \(n("pageSize"))), "
                 + "\(n("freeMapBytes")) bytes free in the map, readers \(n("readers"))")
         lines.append(
-            "pages: \(n("tablePages")) in tables, \(n("otherPages")) meta/free-list/freed pages below the high-water mark")
+            "pages: \(n("tablePages")) in tables, \(n("otherPages")) meta/free-list/freed pages below the high-water mark"
+        )
         if json["head"] != nil {
             var head = "head: \(n("head"))"
             if json["stateRoot"] != nil { head += ", state root \(n("stateRoot"))" }
@@ -258,7 +260,9 @@ extension InspectedStore {
             guard let header = try txn.get(Headers.self, location.height),
                 let body = try txn.get(Bodies.self, location.height),
                 Int(location.index) < body.transactions.count
-            else { throw OperatorError("the index places \(id) at \(location.height)/\(location.index), which is missing") }
+            else {
+                throw OperatorError("the index places \(id) at \(location.height)/\(location.index), which is missing")
+            }
             let tx = body.transactions[Int(location.index)]
             guard case .object(var json) = Render.transaction(tx) else { return .null }
             json["blockHeight"] = .number(location.height)

@@ -153,7 +153,9 @@ public enum Render {
                     "hash": .string(child.hash.hex), "version": .number(child.version), "leaf": .bool(child.isLeaf),
                 ])
             }
-            return .object(["type": .string("internal"), "hash": .string(inner.hash.hex), "children": .object(children)])
+            return .object([
+                "type": .string("internal"), "hash": .string(inner.hash.hex), "children": .object(children),
+            ])
         }
     }
 
@@ -208,7 +210,9 @@ public enum Human {
     public static func table(_ header: [String], _ rows: [[String]]) -> String {
         let all = [header] + rows
         var widths = [Int](repeating: 0, count: header.count)
-        for row in all { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
+        for row in all {
+            for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+        }
         return all.map { row in
             row.enumerated().map { i, cell in
                 let pad = String(repeating: " ", count: max(0, widths[min(i, widths.count - 1)] - cell.count))

@@ -43,7 +43,10 @@ public struct ReplayReport: Sendable {
     }
 
     public var human: String {
-        let rate = seconds > 0 ? String(format: " (%.1f blocks/s, %.1f txs/s)", Double(blocks) / seconds, Double(transactions) / seconds) : ""
+        let rate =
+            seconds > 0
+            ? String(format: " (%.1f blocks/s, %.1f txs/s)", Double(blocks) / seconds, Double(transactions) / seconds)
+            : ""
         var lines = [
             "replayed \(rollup) blocks \(startHeight + 1)…\(head): \(blocks) blocks, \(transactions) transactions, \(batches) batches in "
                 + String(format: "%.1f s", seconds) + rate,

@@ -72,10 +72,13 @@ public struct SnapshotManifest: Sendable, Equatable {
             return t
         }
         func hash(_ v: JSONValue) -> Hash? { v.stringValue.flatMap { try? Hash(hex: $0) } }
-        guard json["format"]?.stringValue == Self.format else { throw OperatorError("not a Tributary snapshot manifest") }
+        guard json["format"]?.stringValue == Self.format else {
+            throw OperatorError("not a Tributary snapshot manifest")
+        }
         let version = try field(json["formatVersion"], "formatVersion") { $0.unsignedValue }
         guard version == Self.formatVersion else {
-            throw OperatorError("snapshot format version \(version); this tributary reads version \(Self.formatVersion)")
+            throw OperatorError(
+                "snapshot format version \(version); this tributary reads version \(Self.formatVersion)")
         }
         rollupID = UInt32(try field(json["rollup"]?["id"], "rollup.id") { $0.unsignedValue })
         rollupName = try field(json["rollup"]?["name"], "rollup.name") { $0.stringValue }
@@ -140,7 +143,9 @@ public enum Snapshot {
         datadir: String, genesis: Genesis, out: String, level: Int32 = 3, tmpdir: String? = nil,
         progress: ProgressSink? = nil
     ) throws -> SnapshotManifest {
-        guard !FileManager.default.fileExists(atPath: out) else { throw OperatorError("\(out) exists: choose another --out") }
+        guard !FileManager.default.fileExists(atPath: out) else {
+            throw OperatorError("\(out) exists: choose another --out")
+        }
         let source = try InspectedStore(datadir: datadir)
         try source.require(.rollup, for: "snapshot create")
         let rollup = try source.rollup(genesis: genesis)
@@ -197,7 +202,9 @@ public enum Snapshot {
             createdAtMs: UInt64(Date().timeIntervalSince1970 * 1000), tables: tables)
         let compressed = work + "/data.zst"
         FileManager.default.createFile(atPath: compressed, contents: nil)
-        guard let sink = FileHandle(forWritingAtPath: compressed) else { throw OperatorError("cannot write \(compressed)") }
+        guard let sink = FileHandle(forWritingAtPath: compressed) else {
+            throw OperatorError("cannot write \(compressed)")
+        }
         let digests: ZstdStream.Digests
         do {
             defer { try? sink.close() }
@@ -213,7 +220,9 @@ public enum Snapshot {
         do {
             defer { try? file.close() }
             try file.write(contentsOf: try manifest.frame())
-            guard let data = FileHandle(forReadingAtPath: compressed) else { throw OperatorError("cannot read \(compressed)") }
+            guard let data = FileHandle(forReadingAtPath: compressed) else {
+                throw OperatorError("cannot read \(compressed)")
+            }
             defer { try? data.close() }
             while let chunk = try data.read(upToCount: 1 << 20), !chunk.isEmpty { try file.write(contentsOf: chunk) }
             try file.synchronize()
@@ -317,7 +326,8 @@ public enum Snapshot {
     /// Where the unpacked store disagrees with its manifest, if anywhere.
     static func compare(_ store: InspectedStore, with manifest: SnapshotManifest) throws -> String? {
         guard let head = try store.rollupHead(), head == manifest.height else {
-            return "the store's head is \(try store.rollupHead().map(String.init) ?? "missing"), the manifest says \(manifest.height)"
+            return
+                "the store's head is \(try store.rollupHead().map(String.init) ?? "missing"), the manifest says \(manifest.height)"
         }
         return try store.environment.read { txn in
             guard let header = try txn.get(Headers.self, head) else { return "no header at the manifest's height" }

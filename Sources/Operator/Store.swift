@@ -67,7 +67,8 @@ public final class InspectedStore: @unchecked Sendable {
 
     /// The L1 store's head height.
     public func l1Head() throws -> UInt64? {
-        try environment.read { txn in try txn.get(L1Meta.self, L1Meta.head).flatMap { try? UInt64(canonicalBytes: $0) } }
+        try environment.read { txn in try txn.get(L1Meta.self, L1Meta.head).flatMap { try? UInt64(canonicalBytes: $0) }
+        }
     }
 
     /// Opens the rollup chain of this store for the rollup of `genesis` it was created for.
@@ -85,7 +86,9 @@ public final class InspectedStore: @unchecked Sendable {
         let stored: Hash? = try environment.read { txn in
             try txn.get(Meta.self, Meta.genesis).flatMap { Hash(bytes: $0) }
         }
-        guard let stored else { throw OperatorError("\(path) holds no rollup chain (no genesis hash in its meta table)") }
+        guard let stored else {
+            throw OperatorError("\(path) holds no rollup chain (no genesis hash in its meta table)")
+        }
         for rollup in genesis.rollups where try ChainStore.genesisBlock(rollup).block.header.hash == stored {
             return rollup
         }

@@ -20,7 +20,8 @@ public struct TableCodec: Sendable {
     public static func of(_ table: String) -> TableCodec { known[table] ?? raw }
 
     static let raw = TableCodec(
-        keyForm: "0x-prefixed hex bytes", parseKey: parseHex, showKey: { Render.hex($0) }, showValue: { Render.hex($0) })
+        keyForm: "0x-prefixed hex bytes", parseKey: parseHex, showKey: { Render.hex($0) }, showValue: { Render.hex($0) }
+    )
 
     static func decode<T: StorageCodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
         try bytes.withUnsafeBytes { try T(storageBytes: $0) }
@@ -79,7 +80,8 @@ public struct TableCodec: Sendable {
         })
 
     static let pairKey = TableCodec(
-        keyForm: "ROLLUP:INDEX", parseKey: { text in text.hasPrefix("0x") ? try parseHex(text) : encode(try parsePair(text)) },
+        keyForm: "ROLLUP:INDEX",
+        parseKey: { text in text.hasPrefix("0x") ? try parseHex(text) : encode(try parsePair(text)) },
         showKey: { bytes in
             let k = try decode(RollupIndexKey.self, bytes)
             return .string("\(k.rollup.rawValue):\(k.index)")
@@ -172,7 +174,8 @@ public struct TableCodec: Sendable {
             showValue: { bytes in
                 let s = try decode(RollupL1State.self, bytes)
                 return .object([
-                    "nextSeq": .number(s.nextSeq), "daHeight": .number(s.daHeight), "outputCount": .number(s.outputCount),
+                    "nextSeq": .number(s.nextSeq), "daHeight": .number(s.daHeight),
+                    "outputCount": .number(s.outputCount),
                     "brokenAt": .number(s.brokenAt), "lastProposerL1Height": .number(s.lastProposerL1Height),
                 ])
             }),

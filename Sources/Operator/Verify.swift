@@ -38,9 +38,11 @@ public struct VerifyReport: Sendable {
         if let problem { return "FAILED: \(problem)" }
         switch kind {
         case .l1:
-            return "ok: L1 store, blocks 0…\(head): header chain and entries roots match, \(blobs) blobs match their commitments"
+            return
+                "ok: L1 store, blocks 0…\(head): header chain and entries roots match, \(blobs) blobs match their commitments"
         default:
-            let blocks = self.blocks == head ? "blocks 1…\(head) re-executed, every root matches" : "headers 0…\(head) checked"
+            let blocks =
+                self.blocks == head ? "blocks 1…\(head) re-executed, every root matches" : "headers 0…\(head) checked"
             return
                 "ok: \(name), \(blocks); \(stateNodes) state nodes and \(stateValues) state values rehashed up to the state root; \(batches) batches decompress to the stored blocks"
         }
@@ -164,7 +166,8 @@ extension InspectedStore {
                     }
                     guard let ref = root.node else { continue }
                     let key = NodeKey(version: ref.version, path: .root)
-                    guard let node = try decoded({ try txn.get(StateNodes.self, key) }, "state node \(name(key))") else {
+                    guard let node = try decoded({ try txn.get(StateNodes.self, key) }, "state node \(name(key))")
+                    else {
                         throw Found("state version \(v): its root node \(name(key)) is missing")
                     }
                     guard node.hash == ref.hash, root.hash == ref.hash else {
@@ -281,7 +284,8 @@ extension InspectedStore {
                         throw fail("its parent link \(header.parent) is not block \(h - 1)'s hash \(parent.hash)")
                     }
                     guard header.l1Origin.height >= parent.l1Origin.height else {
-                        throw fail("its L1 origin goes back from \(parent.l1Origin.height) to \(header.l1Origin.height)")
+                        throw fail(
+                            "its L1 origin goes back from \(parent.l1Origin.height) to \(header.l1Origin.height)")
                     }
                     let txRoot = MerkleList.root(body.transactions.map(\.id))
                     guard header.transactionsRoot == txRoot else {
@@ -310,7 +314,8 @@ extension InspectedStore {
                     }
                     let storedRoot = try txn.get(StateRoots.self, h)?.hash
                     guard storedRoot == batch.rootHash else {
-                        throw fail("the stored state tree's root \(storedRoot?.hex ?? "none"), re-executed \(batch.rootHash)")
+                        throw fail(
+                            "the stored state tree's root \(storedRoot?.hex ?? "none"), re-executed \(batch.rootHash)")
                     }
                     // No cross-rollup messages in this node version: the outbox root is zero.
                     guard header.outboxRoot == .zero else {

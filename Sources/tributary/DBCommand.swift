@@ -62,7 +62,8 @@ struct DBTablesCommand: ParsableCommand {
 struct DBStatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
-        abstract: "Per table entries, depth, pages and bytes; the map and free-page picture; head, state root, heights.")
+        abstract: "Per table entries, depth, pages and bytes; the map and free-page picture; head, state root, heights."
+    )
     @OptionGroup var db: DBOptions
 
     func run() throws {
@@ -314,9 +315,11 @@ struct DBVerifyCommand: ParsableCommand {
     func okLine(_ json: JSONValue) -> String {
         func n(_ k: String) -> String { Human.scalar(json[k] ?? .null) }
         if json["kind"]?.stringValue == "l1" {
-            return "L1 store, blocks 0…\(n("head")): header chain and entries roots match, \(n("blobs")) blobs match their commitments"
+            return
+                "L1 store, blocks 0…\(n("head")): header chain and entries roots match, \(n("blobs")) blobs match their commitments"
         }
-        let blocks = noReexecute ? "headers 0…\(n("head")) checked" : "blocks 1…\(n("head")) re-executed, every root matches"
+        let blocks =
+            noReexecute ? "headers 0…\(n("head")) checked" : "blocks 1…\(n("head")) re-executed, every root matches"
         return
             "\(n("name")), \(blocks); \(n("stateNodes")) state nodes and \(n("stateValues")) state values rehashed up to the state root; \(n("batches")) batches decompress to the stored blocks"
     }

@@ -50,10 +50,15 @@ struct ReplayCommand: AsyncParsableCommand {
                 if let store, source == .store {
                     parameters = try Replayer.rollup(ofStore: store, genesis: genesis)
                 } else {
-                    guard let name = rollup else { throw OperatorError("--from-genesis --source l1 needs --rollup NAME") }
-                    guard let found = genesis.rollup(named: name) ?? UInt32(name).flatMap({ id in
-                        genesis.rollups.first { $0.id.rawValue == id }
-                    }) else { throw OperatorError("the genesis file has no rollup \(name)") }
+                    guard let name = rollup else {
+                        throw OperatorError("--from-genesis --source l1 needs --rollup NAME")
+                    }
+                    guard
+                        let found = genesis.rollup(named: name)
+                            ?? UInt32(name).flatMap({ id in
+                                genesis.rollups.first { $0.id.rawValue == id }
+                            })
+                    else { throw OperatorError("the genesis file has no rollup \(name)") }
                     parameters = found
                 }
                 chain = try Replayer.newStore(datadir: datadir, rollup: parameters)

@@ -6,7 +6,8 @@ import Operator
 /// `tributary snapshot …`: consistent, compacted, compressed copies of a rollup store.
 struct SnapshotCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "snapshot", abstract: "Create, verify and restore rollup store snapshots (safe while the node runs).",
+        commandName: "snapshot",
+        abstract: "Create, verify and restore rollup store snapshots (safe while the node runs).",
         subcommands: [SnapshotCreateCommand.self, SnapshotVerifyCommand.self, SnapshotRestoreCommand.self])
 }
 
@@ -17,7 +18,8 @@ func printJSON(_ value: JSONValue, json: Bool, human: () -> String) throws {
 struct SnapshotCreateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
-        abstract: "Snapshot a rollup store at its head, while its node runs: compacted, zstd-compressed, with a manifest.",
+        abstract:
+            "Snapshot a rollup store at its head, while its node runs: compacted, zstd-compressed, with a manifest.",
         discussion:
             "The store is copied in short read transactions (at most 4096 entries each), so the live store never pins old pages for long and block production never pauses."
     )
@@ -46,7 +48,8 @@ struct SnapshotCreateCommand: ParsableCommand {
 struct SnapshotVerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check a snapshot: checksums, then reopen its store and recompute the state root against the manifest.",
+        abstract:
+            "Check a snapshot: checksums, then reopen its store and recompute the state root against the manifest.",
         discussion: "Exits 1 with the problem named when anything differs.")
     @Argument(help: "The snapshot file.") var file: String
     @Option(help: "The genesis file of the snapshot's rollup.") var genesis = "Genesis/devnet.json"

@@ -121,10 +121,14 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         // The exact posted bytes: a zstd frame `zstd -d` decodes; the L1's and the sequencer's are one.
         let blobFile = dir.appending("blob0.zst"), batchFile = dir.appending("batch0.zst")
         #expect(
-            try TributaryBinary.run(["db", "blob", "--rollup", "1", "--seq", "0", "--out", blobFile, "--datadir", l1Store])
-                .status == 0)
-        #expect(try TributaryBinary.run(["db", "blob", "--seq", "0", "--out", batchFile, "--datadir", store]).status == 0)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: blobFile)) == Data(contentsOf: URL(fileURLWithPath: batchFile)))
+            try TributaryBinary.run([
+                "db", "blob", "--rollup", "1", "--seq", "0", "--out", blobFile, "--datadir", l1Store,
+            ])
+            .status == 0)
+        #expect(
+            try TributaryBinary.run(["db", "blob", "--seq", "0", "--out", batchFile, "--datadir", store]).status == 0)
+        #expect(
+            try Data(contentsOf: URL(fileURLWithPath: blobFile)) == Data(contentsOf: URL(fileURLWithPath: batchFile)))
         let decoded = try Command.run("zstd", ["-d", "-c", blobFile])
         #expect(decoded.status == 0 && decoded.stdout.first == 1)
         // Bad input: clear errors, non-zero exits.

@@ -258,7 +258,9 @@ func flip(_ path: String, table: String, key: [UInt8], at offset: (Int) -> Int) 
         ).run()
         #expect(!report.ok)
         #expect(report.head == 5)
-        #expect(report.mismatch?.hasPrefix("block 6 (batch 1) does not re-execute to its posted header: state root") == true)
+        #expect(
+            report.mismatch?.hasPrefix("block 6 (batch 1) does not re-execute to its posted header: state root") == true
+        )
     }
 }
 
