@@ -21,7 +21,9 @@ extension InspectedStore {
         let info = try environment.info()
         var tables: [String: JSONValue] = [:]
         var tablePages = 0
+        var freeList: (stat: TableStat, freePages: Int)?
         try environment.read { txn in
+            freeList = try txn.freeList()
             for name in try txn.tableNames() {
                 guard let s = try txn.stat(table: name) else { continue }
                 tablePages += s.branchPages + s.leafPages + s.overflowPages
@@ -46,6 +48,14 @@ extension InspectedStore {
             "maxReaders": .number(info.maxReaders),
         ]
         if let fileBytes { json["fileBytes"] = .number(fileBytes) }
+        if let freeList {
+            let s = freeList.stat
+            json["freeList"] = .object([
+                "entries": .number(s.entries), "depth": .number(s.depth), "branchPages": .number(s.branchPages),
+                "leafPages": .number(s.leafPages), "overflowPages": .number(s.overflowPages),
+                "freePages": .number(freeList.freePages),
+            ])
+        }
         switch kind {
         case .rollup:
             try environment.read { txn in
@@ -114,9 +124,12 @@ extension InspectedStore {
         lines.append(
             "map: \(n("mapSize")) bytes, used \(n("usedBytes")) bytes (\(n("usedPages")) pages of \(n("pageSize"))), "
                 + "\(n("freeMapBytes")) bytes free in the map, readers \(n("readers"))")
-        lines.append(
-            "pages: \(n("tablePages")) in tables, \(n("otherPages")) meta/free-list/freed pages below the high-water mark"
-        )
+        var pages = "pages: \(n("tablePages")) in tables, \(n("otherPages")) others below the high-water mark"
+        if let free = json["freeList"] {
+            pages +=
+                "; free list: \(Human.scalar(free["freePages"] ?? .null)) free pages in \(Human.scalar(free["entries"] ?? .null)) entries (reused by later writes)"
+        }
+        lines.append(pages)
         if json["head"] != nil {
             var head = "head: \(n("head"))"
             if json["stateRoot"] != nil { head += ", state root \(n("stateRoot"))" }

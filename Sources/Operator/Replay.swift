@@ -47,6 +47,11 @@ public struct ReplayReport: Sendable {
             seconds > 0
             ? String(format: " (%.1f blocks/s, %.1f txs/s)", Double(blocks) / seconds, Double(transactions) / seconds)
             : ""
+        if blocks == 0 {
+            return
+                ([mismatch.map { "FAILED: \($0)" } ?? "nothing to replay above height \(startHeight)"]
+                + ["head \(head) \(headHash), state root \(stateRoot)"]).joined(separator: "\n")
+        }
         var lines = [
             "replayed \(rollup) blocks \(startHeight + 1)…\(head): \(blocks) blocks, \(transactions) transactions, \(batches) batches in "
                 + String(format: "%.1f s", seconds) + rate,

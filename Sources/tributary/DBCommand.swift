@@ -295,33 +295,17 @@ struct DBVerifyCommand: ParsableCommand {
 
     func run() throws {
         let store = try db.open()
-        var failed = false
+        var report: VerifyReport?
         try db.output(
             {
                 let genesis = store.kind == .rollup ? try loadGenesis(self.genesis) : nil
                 let progress = Progress(enabled: !quiet && !db.json)
                 defer { progress.finish() }
-                let report = try store.verify(genesis: genesis, reexecute: !noReexecute, progress: progress.sink)
-                failed = !report.ok
-                return report.json
-            },
-            human: { json in
-                json["ok"]?.boolValue == true
-                    ? "ok: " + okLine(json) : "FAILED: \(Human.scalar(json["problem"] ?? .null))"
-            })
-        if failed { throw ExitCode(1) }
-    }
-
-    func okLine(_ json: JSONValue) -> String {
-        func n(_ k: String) -> String { Human.scalar(json[k] ?? .null) }
-        if json["kind"]?.stringValue == "l1" {
-            return
-                "L1 store, blocks 0…\(n("head")): header chain and entries roots match, \(n("blobs")) blobs match their commitments"
-        }
-        let blocks =
-            noReexecute ? "headers 0…\(n("head")) checked" : "blocks 1…\(n("head")) re-executed, every root matches"
-        return
-            "\(n("name")), \(blocks); \(n("stateNodes")) state nodes and \(n("stateValues")) state values rehashed up to the state root; \(n("batches")) batches decompress to the stored blocks"
+                let result = try store.verify(genesis: genesis, reexecute: !noReexecute, progress: progress.sink)
+                report = result
+                return result.json
+            }, human: { _ in report?.human ?? "" })
+        if report?.ok == false { throw ExitCode(1) }
     }
 }
 

@@ -149,6 +149,15 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
                 continue
             }
             #expect(Set(tables.keys) == Set(theirs.keys).subtracting(["Main DB"]))
+            // The free-page picture too: the free list's entries and free pages, as `mdb_stat -f`.
+            let free = try Command.run("mdb_stat", ["-f", path]).output
+            let section = free.components(separatedBy: "Status of Main DB")[0]
+            func figure(_ label: String) -> UInt64? {
+                section.split(separator: "\n").first { $0.contains(label + ":") }
+                    .flatMap { UInt64($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) }
+            }
+            #expect(ours.json?["freeList"]?["freePages"]?.unsignedValue == figure("Free pages"), "\(free)")
+            #expect(ours.json?["freeList"]?["entries"]?.unsignedValue == figure("Entries"), "\(free)")
             for (name, t) in tables {
                 let m = try #require(theirs[name], "\(name)")
                 #expect(t["entries"]?.unsignedValue == m["Entries"], "\(name)")
@@ -180,6 +189,13 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
             (valueCopy, "state value \(txHeight):0x"), (headerCopy, "header \(txHeight) is damaged"),
             (batchCopy, "batch 1 ("),
         ]
+        // And on the L1 store: a flipped byte of a blob's frame.
+        let blobCopy = dir.appending("tampered-l1")
+        try copyStore(l1Store, blobCopy)
+        try flipByte(blobCopy, table: "blobs", key: [0, 0, 0, 1] + bigEndian(1)) { $0 - 10 }
+        let l1Tampered = try TributaryBinary.run(["db", "verify", "--datadir", blobCopy])
+        #expect(l1Tampered.status == 1, "\(l1Tampered.output)")
+        #expect(l1Tampered.output.hasPrefix("FAILED: blob 1:1 is damaged"), "\(l1Tampered.output)")
         for (copy, text) in expectations {
             let result = try TributaryBinary.run(["db", "verify", "--datadir", copy, "--genesis", genesis])
             #expect(result.status == 1, "\(copy): \(result.output)")
@@ -279,5 +295,27 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         #expect(plain.stderr.contains("replay: ") && plain.stderr.contains("blocks/s"), "\(plain.stderr)")
         #expect(!plain.stderr.contains("\u{1B}["))
         #expect(plain.output.contains("state root \(expected["stateRoot"]?.stringValue ?? "?")"), "\(plain.output)")
+
+        // A sequencer restored from the snapshot (alpha stopped) syncs from the L1, then its batcher
+        // resumes at the L1's next sequence number: new blobs are accepted, none conflicts.
+        #expect(alphaNode.stop() == 0)
+        let before = try #require(try await l1.status().rollups[1])
+        _ = try TributaryBinary.run(["snapshot", "restore", file, "--datadir", dir.appending("restored-seq")])
+        let sequencerNode = try startRollup(dir, genesis: genesis, l1: l1Node.url, name: "restored-seq")
+        defer { sequencerNode.stop() }
+        let sequencer = RPCClient(url: sequencerNode.url)
+        let stopped = try tributaryJSON(["db", "header", "\(before.daHeight)", "--datadir", dir.appending("alpha")])
+        #expect(try await header(sequencer, before.daHeight)["hash"] == stopped.json?["hash"])
+        let fresh = signedTransfer(DevKeys.account(8), nonce: 0, to: DevKeys.account(9).address, amount: 5)
+        _ = try await sequencer.call("rollup_sendTransaction", [hexParam(fresh)])
+        #expect(
+            try await eventually(30) {
+                let now = try await l1.status().rollups[1]
+                return (now?.nextSeq ?? 0) > before.nextSeq && (now?.daHeight ?? 0) > before.daHeight
+            })
+        #expect(try await sequencer.call("rollup_getReceipt", [.string(fresh.id.hex)])["success"]?.boolValue == true)
+        #expect(sequencerNode.stop() == 0)
+        let log = (try? String(contentsOfFile: dir.appending("restored-seq.log"), encoding: .utf8)) ?? ""
+        #expect(!log.contains("batch post failed"), "\(log.suffix(2000))")
     }
 }
