@@ -74,30 +74,30 @@ extension InspectedStore {
         let names = Set(try environment.tableNames()).union(try other.environment.tableNames()).sorted()
         var tables: [String: JSONValue] = [:]
         for table in names {
-            let a = try entries(table, upTo: common)
-            let b = try other.entries(table, upTo: common)
+            var a = EntryStream(store: self, table: table, height: common)
+            var b = EntryStream(store: other, table: table, height: common)
             var onlyHere = 0
             var onlyThere = 0
             var different = 0
             var firstKey: [UInt8]?
-            var i = 0
-            var j = 0
-            while i < a.count || j < b.count {
-                if j >= b.count || (i < a.count && a[i].key.lexicographicallyPrecedes(b[j].key)) {
+            while true {
+                let x = try a.peek(), y = try b.peek()
+                if x == nil, y == nil { break }
+                if let x, y == nil || x.key.lexicographicallyPrecedes(y!.key) {
                     onlyHere += 1
-                    firstKey = firstKey ?? a[i].key
-                    i += 1
-                } else if i >= a.count || b[j].key.lexicographicallyPrecedes(a[i].key) {
+                    firstKey = firstKey ?? x.key
+                    a.advance()
+                } else if let y, x == nil || y.key.lexicographicallyPrecedes(x!.key) {
                     onlyThere += 1
-                    firstKey = firstKey ?? b[j].key
-                    j += 1
+                    firstKey = firstKey ?? y.key
+                    b.advance()
                 } else {
-                    if a[i].value != b[j].value {
+                    if x!.value != y!.value {
                         different += 1
-                        firstKey = firstKey ?? a[i].key
+                        firstKey = firstKey ?? x!.key
                     }
-                    i += 1
-                    j += 1
+                    a.advance()
+                    b.advance()
                 }
             }
             guard onlyHere + onlyThere + different > 0 else { continue }
@@ -110,21 +110,6 @@ extension InspectedStore {
         json["tables"] = .object(tables)
         json["identical"] = .bool(first == nil && tables.isEmpty)
         return .object(json)
-    }
-
-    /// The raw entries of `table` at or below `height` (all entries of tables without heights, but
-    /// never the head pointer).
-    func entries(_ table: String, upTo height: UInt64) throws -> [(key: [UInt8], value: [UInt8])] {
-        var out: [(key: [UInt8], value: [UInt8])] = []
-        try environment.read { txn in
-            try txn.rawForEach(table: table, from: nil, reverse: false) { key, value in
-                if (table == Meta.name || table == L1Meta.name), key == Array("head".utf8) { return true }
-                if let h = Self.entryHeight(table: table, key: key, value: value), h > height { return true }
-                out.append((key, value))
-                return true
-            }
-        }
-        return out
     }
 
     public static func humanDiff(_ json: JSONValue) -> String {
@@ -150,5 +135,57 @@ extension InspectedStore {
             lines.append(Human.table(["table", "only here", "only other", "different", "first key"], rows))
         }
         return lines.joined(separator: "\n")
+    }
+}
+
+/// The entries of one table at or below a height (all entries of tables without heights, never the
+/// head pointer), in key order, read in chunks of `chunkEntries` per read transaction.
+struct EntryStream {
+    let store: InspectedStore
+    let table: String
+    let height: UInt64
+    var buffer: [(key: [UInt8], value: [UInt8])] = []
+    var index = 0
+    var resume: [UInt8]?
+    var exhausted = false
+
+    init(store: InspectedStore, table: String, height: UInt64) {
+        self.store = store
+        self.table = table
+        self.height = height
+    }
+
+    mutating func peek() throws -> (key: [UInt8], value: [UInt8])? {
+        while index >= buffer.count {
+            if exhausted { return nil }
+            try refill()
+        }
+        return buffer[index]
+    }
+
+    mutating func advance() { index += 1 }
+
+    mutating func refill() throws {
+        buffer = []
+        index = 0
+        var scanned = 0
+        var last: [UInt8]?
+        let (table, height, limit, start) = (self.table, self.height, store.chunkEntries, resume)
+        var collected: [(key: [UInt8], value: [UInt8])] = []
+        try store.environment.read { txn in
+            try txn.rawForEach(table: table, from: start, reverse: false) { key, value in
+                if let start, key == start { return true }
+                if scanned == limit { return false }
+                scanned += 1
+                last = key
+                if table == Meta.name || table == L1Meta.name, key == Array("head".utf8) { return true }
+                if let h = InspectedStore.entryHeight(table: table, key: key, value: value), h > height { return true }
+                collected.append((key, value))
+                return true
+            }
+        }
+        buffer = collected
+        if let last { resume = last }
+        exhausted = scanned < limit
     }
 }

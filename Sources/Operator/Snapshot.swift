@@ -141,7 +141,7 @@ public enum Snapshot {
     /// compacted (`mdb_env_copy2` with `MDB_CP_COMPACT`) and compressed as one zstd frame.
     public static func create(
         datadir: String, genesis: Genesis, out: String, level: Int32 = 3, tmpdir: String? = nil,
-        progress: ProgressSink? = nil
+        chunk: Int = entriesPerTransaction, progress: ProgressSink? = nil
     ) throws -> SnapshotManifest {
         guard !FileManager.default.fileExists(atPath: out) else {
             throw OperatorError("\(out) exists: choose another --out")
@@ -190,7 +190,8 @@ public enum Snapshot {
                 }
             }
             for name in chunked {
-                tables[name] = try copy(table: name, from: source.environment, to: target, upTo: H, progress: progress)
+                tables[name] = try copy(
+                    table: name, from: source.environment, to: target, upTo: H, chunk: chunk, progress: progress)
             }
             try target.sync()
             try target.copy(to: work + "/compact", compact: true)
@@ -240,7 +241,8 @@ public enum Snapshot {
     /// Copies the entries of `table` at or below height `H` in chunks: one short read transaction on
     /// the live store and one write transaction on the copy per chunk.
     static func copy(
-        table: String, from source: Environment, to target: Environment, upTo H: UInt64, progress: ProgressSink?
+        table: String, from source: Environment, to target: Environment, upTo H: UInt64, chunk limit: Int,
+        progress: ProgressSink?
     ) throws -> UInt64 {
         var resume: [UInt8]?
         var copied: UInt64 = 0
@@ -249,14 +251,18 @@ public enum Snapshot {
         var done = false
         while !done {
             var chunk: [(key: [UInt8], value: [UInt8])] = []
+            var scanned = 0
+            var last: [UInt8]?
             done = true
             try source.read { txn in
                 try txn.rawForEach(table: table, from: resume, reverse: false) { key, value in
                     if let r = resume, key == r { return true }
-                    if chunk.count == entriesPerTransaction {
+                    if scanned == limit {
                         done = false
                         return false
                     }
+                    scanned += 1
+                    last = key
                     if let h = InspectedStore.entryHeight(table: table, key: key, value: value), h > H {
                         return !ordered
                     }
@@ -264,7 +270,7 @@ public enum Snapshot {
                     return true
                 }
             }
-            if let last = chunk.last { resume = last.key }
+            if let last { resume = last }
             try target.write { txn in
                 for entry in chunk { try txn.rawPut(table: table, key: entry.key, value: entry.value, append: true) }
             }

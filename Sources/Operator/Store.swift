@@ -30,6 +30,8 @@ public final class InspectedStore: @unchecked Sendable {
     public let path: String
     public let environment: Environment
     public let kind: StoreKind
+    /// Entries read per read transaction by long scans (verify, diff): bounds how long one is held.
+    public var chunkEntries = 4096
 
     /// Opens the LMDB environment in `datadir` read-only.
     public init(datadir: String) throws {

@@ -194,7 +194,7 @@ extension InspectedStore {
                         throw Found("state_nodes holds a damaged key \(Render.hex(raw)): \(error)")
                     }
                     guard key.version <= head else { return false }
-                    if seen == 4096 {
+                    if seen == chunkEntries {
                         resume = raw
                         done = false
                         return false
