@@ -17,7 +17,9 @@ extension InspectedStore {
     /// Per table entries, depth, pages and bytes (as `mdb_stat -a`), the map and page picture, and the
     /// chain's head (rollup: height, state root, posted height; L1: height and each rollup's DA and
     /// finalized heights).
-    public func stats() throws -> JSONValue {
+    /// With `l1`, the L1 node's store, a rollup store's stats add the rollup's finalized height and DA
+    /// height as that L1 store records them (a rollup store does not record finality itself).
+    public func stats(l1: InspectedStore? = nil) throws -> JSONValue {
         let info = try environment.info()
         var tables: [String: JSONValue] = [:]
         var tablePages = 0
@@ -79,6 +81,14 @@ extension InspectedStore {
                 json["postedHeight"] = .number(posted)
                 json["batches"] = .number(batches)
             }
+            if let l1 {
+                try l1.require(.l1, for: "--l1-datadir")
+                let rollup = try environment.read { try $0.get(Headers.self, 0)?.rollup }
+                if let rollup, let row = try l1.l1RollupRow(rollup) {
+                    json["finalizedHeight"] = row["finalizedHeight"]
+                    json["l1DAHeight"] = row["daHeight"]
+                }
+            }
         case .l1:
             try environment.read { txn in
                 guard let head = try txn.get(L1Meta.self, L1Meta.head).flatMap({ try? UInt64(canonicalBytes: $0) })
@@ -87,17 +97,7 @@ extension InspectedStore {
                 if let header = try txn.get(L1Headers.self, head) { json["headHash"] = .string(header.hash.hex) }
                 var rollups: [JSONValue] = []
                 try txn.forEach(L1Rollups.self) { id, state in
-                    var finalized: UInt64 = 0
-                    try txn.forEach(Outputs.self, prefix: id.canonicalBytes) { _, record in
-                        if record.status(atL1Height: head) == .finalized { finalized = record.output.l2Height }
-                        return true
-                    }
-                    rollups.append(
-                        .object([
-                            "id": .number(id.rawValue), "blobs": .number(state.nextSeq),
-                            "daHeight": .number(state.daHeight), "outputs": .number(state.outputCount),
-                            "finalizedHeight": .number(finalized), "brokenAt": .number(state.brokenAt),
-                        ]))
+                    rollups.append(try Self.rollupRow(id, state, head: head, txn))
                     return true
                 }
                 json["rollups"] = .array(rollups)
@@ -105,6 +105,32 @@ extension InspectedStore {
         case .unknown: break
         }
         return .object(json)
+    }
+
+    /// One rollup's row of an L1 store's stats: blobs, DA height, outputs, finalized height.
+    static func rollupRow(_ id: RollupID, _ state: RollupL1State, head: UInt64, _ txn: ReadTransaction) throws
+        -> JSONValue
+    {
+        var finalized: UInt64 = 0
+        try txn.forEach(Outputs.self, prefix: id.canonicalBytes) { _, record in
+            if record.status(atL1Height: head) == .finalized { finalized = record.output.l2Height }
+            return true
+        }
+        return .object([
+            "id": .number(id.rawValue), "blobs": .number(state.nextSeq), "daHeight": .number(state.daHeight),
+            "outputs": .number(state.outputCount), "finalizedHeight": .number(finalized),
+            "brokenAt": .number(state.brokenAt),
+        ])
+    }
+
+    /// The L1 store's row for `rollup`, nil if it does not know the rollup.
+    func l1RollupRow(_ rollup: RollupID) throws -> JSONValue? {
+        try environment.read { txn in
+            guard let head = try txn.get(L1Meta.self, L1Meta.head).flatMap({ try? UInt64(canonicalBytes: $0) }),
+                let state = try txn.get(L1Rollups.self, rollup)
+            else { return nil }
+            return try Self.rollupRow(rollup, state, head: head, txn)
+        }
     }
 
     public static func humanStats(_ json: JSONValue) -> String {
@@ -134,6 +160,7 @@ extension InspectedStore {
             var head = "head: \(n("head"))"
             if json["stateRoot"] != nil { head += ", state root \(n("stateRoot"))" }
             if json["postedHeight"] != nil { head += ", posted to the L1 up to \(n("postedHeight"))" }
+            if json["finalizedHeight"] != nil { head += ", finalized up to \(n("finalizedHeight")) (L1 store)" }
             lines.append(head)
         }
         if case .array(let rollups)? = json["rollups"] {

@@ -65,10 +65,14 @@ struct DBStatsCommand: ParsableCommand {
         abstract: "Per table entries, depth, pages and bytes; the map and free-page picture; head, state root, heights."
     )
     @OptionGroup var db: DBOptions
+    @Option(help: "The L1 node's store: adds a rollup store's finalized height as the L1 records it.")
+    var l1Datadir: String?
 
     func run() throws {
         let store = try db.open()
-        try db.output({ try store.stats() }, human: InspectedStore.humanStats)
+        try db.output(
+            { try store.stats(l1: try l1Datadir.map { try InspectedStore(datadir: $0) }) },
+            human: InspectedStore.humanStats)
     }
 }
 

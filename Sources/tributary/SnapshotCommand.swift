@@ -32,8 +32,11 @@ struct SnapshotCreateCommand: ParsableCommand {
 
     func run() throws {
         try report {
+            let progress = Progress(enabled: !json)
+            defer { progress.finish() }
             let manifest = try Snapshot.create(
-                datadir: datadir, genesis: try loadGenesis(genesis), out: out, level: level, tmpdir: tmpdir)
+                datadir: datadir, genesis: try loadGenesis(genesis), out: out, level: level, tmpdir: tmpdir,
+                progress: progress.sink)
             try printJSON(manifest.json, json: json) {
                 """
                 snapshot of \(manifest.rollupName) at height \(manifest.height) written to \(out)
@@ -60,8 +63,10 @@ struct SnapshotVerifyCommand: ParsableCommand {
     func run() throws {
         var failed = false
         try report {
+            let progress = Progress(enabled: !json)
+            defer { progress.finish() }
             let result = try Snapshot.verify(
-                file: file, genesis: try loadGenesis(genesis), full: full, tmpdir: tmpdir)
+                file: file, genesis: try loadGenesis(genesis), full: full, tmpdir: tmpdir, progress: progress.sink)
             failed = !result.ok
             try printJSON(result.json, json: json) {
                 if let problem = result.problem { return "FAILED: \(problem)" }

@@ -77,11 +77,13 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         #expect(live.output.hasPrefix("ok: alpha, blocks 1…"), "\(live.output)")
         let liveL1 = try TributaryBinary.run(["db", "verify", "--datadir", l1Store])
         #expect(liveL1.status == 0, "\(liveL1.output) \(liveL1.stderr)")
-        let stats = try tributaryJSON(["db", "stats", "--datadir", store])
+        let stats = try tributaryJSON(["db", "stats", "--datadir", store, "--l1-datadir", l1Store])
         #expect(stats.status == 0)
         #expect(stats.json?["kind"]?.stringValue == "rollup")
         #expect(stats.json?["stateRoot"]?.stringValue?.hasPrefix("0x") == true)
         #expect(stats.json?["postedHeight"]?.unsignedValue ?? 0 >= 20)
+        #expect(stats.json?["l1DAHeight"]?.unsignedValue ?? 0 >= 20, "\(stats.stderr)")
+        #expect(stats.json?["finalizedHeight"]?.unsignedValue != nil)
         let l1Stats = try tributaryJSON(["db", "stats", "--datadir", l1Store])
         #expect(l1Stats.json?["kind"]?.stringValue == "l1")
         #expect(l1Stats.json?["rollups"]?.arrayValue?.first?["daHeight"]?.unsignedValue ?? 0 >= 20)
@@ -294,6 +296,17 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         #expect(plain.status == 0)
         #expect(plain.stderr.contains("replay: ") && plain.stderr.contains("blocks/s"), "\(plain.stderr)")
         #expect(!plain.stderr.contains("\u{1B}["))
+        // On a terminal (a pseudo-terminal from `script`): one line redrawn in place, with rates and ETA.
+        let tty = try Command.run(
+            "script",
+            [
+                "-qec",
+                "\(TributaryBinary.path) replay --datadir \(dir.appending("replay-tty")) --to \(target) --genesis \(genesis) --from-genesis --source store --store \(dir.appending("alpha"))",
+                "/dev/null",
+            ])
+        #expect(tty.status == 0, "\(tty.output)")
+        #expect(tty.output.contains("\r\u{1B}[Kreplay: "), "\(tty.output)")
+        #expect(tty.output.contains("txs/s") && tty.output.contains("ETA"), "\(tty.output)")
         #expect(plain.output.contains("state root \(expected["stateRoot"]?.stringValue ?? "?")"), "\(plain.output)")
 
         // A sequencer restored from the snapshot (alpha stopped) syncs from the L1, then its batcher
