@@ -350,6 +350,19 @@ public enum Snapshot {
             }
             let genesis = try txn.get(Meta.self, Meta.genesis).flatMap { Hash(bytes: $0) }
             if genesis != manifest.genesisHash { return "the store's genesis differs from the manifest's" }
+            if header.rollup.rawValue != manifest.rollupID {
+                return "the store is rollup \(header.rollup), the manifest says \(manifest.rollupID)"
+            }
+            let names = Set(try txn.tableNames())
+            if names != Set(manifest.tables.keys) {
+                return "the store's tables \(names.sorted()) are not the manifest's \(manifest.tables.keys.sorted())"
+            }
+            for (name, entries) in manifest.tables.sorted(by: { $0.key < $1.key }) {
+                let actual = try txn.stat(table: name)?.entries ?? 0
+                if UInt64(actual) != entries {
+                    return "table \(name) holds \(actual) entries, the manifest says \(entries)"
+                }
+            }
             return nil
         }
     }

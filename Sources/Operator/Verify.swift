@@ -317,7 +317,9 @@ extension InspectedStore {
                         throw fail(
                             "the stored state tree's root \(storedRoot?.hex ?? "none"), re-executed \(batch.rootHash)")
                     }
-                    // No cross-rollup messages in this node version: the outbox root is zero.
+                    // No cross-rollup messages in this node version: the outbox root is zero, as
+                    // ChainStore.commitBlock writes it. When messages land, compare with the re-executed
+                    // outbox root here (the one place verify knows about the outbox).
                     guard header.outboxRoot == .zero else {
                         throw fail("outbox root \(header.outboxRoot), re-executed \(Hash.zero) (no messages)")
                     }

@@ -201,6 +201,19 @@ func flip(_ path: String, table: String, key: [UInt8], at offset: (Int) -> Int) 
         let result = try Snapshot.verify(file: tampered, genesis: genesis, full: false)
         #expect(!result.ok)
         #expect(throws: OperatorError.self) { try Snapshot.restore(file: tampered, datadir: dir.appending("t")) }
+        // A manifest that lies about the state root: the checksums still match, the recomputed root does not.
+        var lying = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+        let marker = Array("\"stateRoot\":\"0x".utf8)
+        let at = try #require(
+            (0..<(lying.count - marker.count)).first { Array(lying[$0..<($0 + marker.count)]) == marker })
+        let digit = at + marker.count
+        lying[digit] = lying[digit] == UInt8(ascii: "0") ? UInt8(ascii: "1") : UInt8(ascii: "0")
+        let liar = dir.appending("liar.snap")
+        try Data(lying).write(to: URL(fileURLWithPath: liar))
+        let lied = try Snapshot.verify(file: liar, genesis: genesis, full: false)
+        #expect(
+            lied.problem?.hasPrefix("the recomputed state root at 12 is \(manifest.stateRoot)") == true,
+            "\(lied.problem ?? "")")
     }
 
     @Test func tinyChunksGiveTheSameSnapshotVerifyAndDiff() throws {
