@@ -273,9 +273,13 @@ extension InspectedStore {
         let sequencer = rollup.sequencer.publicKey.address
         var height: UInt64 = 1
         while height <= head {
-            let end = min(head, height + 63)
+            // One read transaction per 64 blocks or about `chunkEntries` transactions, whichever comes first.
+            var end = height
+            var transactions = 0
             try environment.read { txn in
-                for h in height...end {
+                for h in height...head {
+                    if h > height, h - height >= 64 || transactions >= chunkEntries { break }
+                    end = h
                     guard let header = try txn.get(Headers.self, h), let parent = try txn.get(Headers.self, h - 1),
                         let body = try txn.get(Bodies.self, h), let stored = try txn.get(Receipts.self, h)
                     else { throw Found("block \(h): header, body or receipts missing") }
@@ -291,6 +295,7 @@ extension InspectedStore {
                     guard header.transactionsRoot == txRoot else {
                         throw fail("transactions root \(header.transactionsRoot), computed \(txRoot)")
                     }
+                    transactions += body.transactions.count
                     let reader = CappedTreeReader(base: LMDBTreeReader(txn), latest: h - 1)
                     let tree = StateTree(reader)
                     let context = BlockContext(
