@@ -123,7 +123,13 @@ extension InspectedStore {
                     guard header.height == h, header.rollup == rollup.id else {
                         throw Found("header \(h) is damaged: it says rollup \(header.rollup) height \(header.height)")
                     }
-                    guard try txn.get(BlockHashes.self, header.hash) == h else {
+                    let indexed = try decoded(
+                        { try txn.get(BlockHashes.self, header.hash) }, "the block_hashes entry of header \(h)")
+                    if let indexed, indexed != h {
+                        throw Found(
+                            "block_hashes is damaged: it maps header \(h)'s hash \(header.hash) to height \(indexed)")
+                    }
+                    guard indexed == h else {
                         throw Found(
                             "header \(h) is damaged: its hash \(header.hash) is not the one block_hashes indexes for height \(h)"
                         )
