@@ -306,6 +306,44 @@ func flip(_ path: String, table: String, key: [UInt8], at offset: (Int) -> Int) 
     }
 }
 
+extension OperatorUnitTests {
+    /// A follower of a lying sequencer keeps the posted blocks it disagrees with in `claims`: its
+    /// batches hold the posted blocks, and verify accepts them through the claims.
+    @Test func aFollowersBatchesVerifyThroughItsClaims() throws {
+        let dir = try TemporaryDirectory("op-claims")
+        let path = try buildStore(dir)
+        let env = try Environment(path: path)
+        try env.write { txn in
+            var batch = try #require(try txn.get(Batches.self, 2))
+            var blocks = try BatchCodec.decode(batch.frame, header: batch.header)
+            blocks[0].header.stateRoot = Hash.sha256(utf8: "lie")
+            batch.frame = try BatchCodec.encode(blocks, level: 3)
+            try txn.put(Batches.self, 2, batch)
+            // Without the claim the batch does not match the store …
+            try txn.put(Claims.self, blocks[0].header.height, blocks[0])
+        }
+        #expect(try verifyReport(path).ok)
+        try env.write { txn in _ = try txn.delete(Claims.self, 9) }
+        let problem = try #require(try verifyReport(path).problem)
+        #expect(problem == "batch 2 (blocks 9…12): block 9 in the batch differs from the stored block", "\(problem)")
+    }
+
+    @Test func snapshotsAreOfRollupStoresAndNeverOverwrite() throws {
+        let dir = try TemporaryDirectory("op-snapshot-refusals")
+        let path = try buildStore(dir)
+        let genesis = try Genesis.load(path: genesisPath)
+        let out = dir.appending("exists.snap")
+        try Data("x".utf8).write(to: URL(fileURLWithPath: out))
+        #expect(throws: OperatorError("\(out) exists: choose another --out")) {
+            _ = try Snapshot.create(datadir: path, genesis: genesis, out: out)
+        }
+        #expect(throws: OperatorError.self) { _ = try Snapshot.verify(file: out, genesis: genesis, full: false) }
+        #expect(throws: OperatorError.self) {
+            _ = try Snapshot.create(datadir: dir.path, genesis: genesis, out: dir.appending("none.snap"))
+        }
+    }
+}
+
 enum TableCodecTestSupport {
     static func u64(_ n: UInt64) -> [UInt8] { withUnsafeBytes(of: n.bigEndian) { Array($0) } }
     /// The root node key of `version`: version ‖ nibble count 0.
