@@ -62,7 +62,7 @@ let package = Package(
             name: "tributary",
             dependencies: [
                 "Primitives", "Storage", "Compression", "StateTree", "Benchmarks", "Node", "RPC", "Config", "Chain",
-                "L1", "Settlement", "StateMachine",
+                "L1", "Settlement", "StateMachine", "Operator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -116,6 +116,21 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        // Operator tooling behind `tributary db|snapshot|replay`: inspection, verification, snapshots, replay.
+        .target(
+            name: "Operator",
+            dependencies: [
+                "Primitives", "Storage", "Compression", "CZstd", "StateTree", "StateMachine", "Config", "Chain",
+                "Settlement", "L1", "Node", "RPC",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "OperatorTests",
+            dependencies: [
+                "Operator", "Chain", "Config", "Primitives", "Storage", "StateTree", "Settlement", "Node",
+                "TributaryTesting",
+            ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Primitives"]),
         .testTarget(
             name: "L1StoreTests", dependencies: ["L1", "Settlement", "Config", "Primitives", "TributaryTesting"]),
@@ -137,7 +152,7 @@ let package = Package(
             dependencies: [
                 "tributary", "TributaryTesting", "RPC", "Config", "Primitives", "Chain", "StateMachine", "StateTree",
                 "Storage",
-                "Settlement", "Node", "Compression",
+                "Settlement", "Node", "Compression", "Operator", "L1",
             ]),
     ]
 )

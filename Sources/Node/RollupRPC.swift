@@ -249,7 +249,7 @@ public struct RollupRPC: Sendable {
 
     // MARK: JSON forms
 
-    static func json(_ header: BlockHeader) -> [String: JSONValue] {
+    public static func json(_ header: BlockHeader) -> [String: JSONValue] {
         [
             "rollup": .number(header.rollup.rawValue), "height": .number(header.height),
             "hash": .string(header.hash.hex),
@@ -261,11 +261,11 @@ public struct RollupRPC: Sendable {
         ]
     }
 
-    static func json(_ value: [AssetAmount]) -> JSONValue {
+    public static func json(_ value: [AssetAmount]) -> JSONValue {
         .array(value.map { .object(["asset": .string($0.asset.rawValue), "amount": .number($0.amount)]) })
     }
 
-    static func json(_ m: Message) -> [String: JSONValue] {
+    public static func json(_ m: Message) -> [String: JSONValue] {
         [
             "id": .string(m.id.hex), "source": .number(m.source.rawValue), "nonce": .number(m.nonce),
             "sender": .string(m.sender.hex), "destination": .number(m.destination.rawValue),
@@ -275,7 +275,7 @@ public struct RollupRPC: Sendable {
         ]
     }
 
-    static func json(_ tx: SignedTransaction) -> [String: JSONValue] {
+    public static func json(_ tx: SignedTransaction) -> [String: JSONValue] {
         let t = tx.transaction
         var call: [String: JSONValue]
         switch t.call {

@@ -162,6 +162,33 @@ public class ReadTransaction {
         return try statistics(dbi, name)
     }
 
+    /// LMDB's free list as of this snapshot, as `mdb_stat -f` shows it: the statistics of the free-page
+    /// database and the number of free pages its entries list (pages freed by old transactions, reused by later
+    /// writes once no reader needs them).
+    public func freeList() throws -> (stat: TableStat, freePages: Int) {
+        guard let txn = handle else { throw StorageError.transactionClosed }
+        let stat = try statistics(0, "free list")
+        var cursor: OpaquePointer?
+        let rc = mdb_cursor_open(txn, 0, &cursor)
+        if rc != 0 { try fail(rc, "mdb_cursor_open(free list)") }
+        defer { mdb_cursor_close(cursor) }
+        var key = MDB_val()
+        var value = MDB_val()
+        var pages = 0
+        var op = MDB_FIRST
+        while true {
+            let getRC = mdb_cursor_get(cursor, &key, &value, op)
+            if getRC == MDB_NOTFOUND { break }
+            if getRC != 0 { try fail(getRC, "mdb_cursor_get(free list)") }
+            // Each entry is an ID list whose first word is its length.
+            if value.mv_size >= MemoryLayout<Int>.size {
+                pages += value.mv_data.loadUnaligned(as: Int.self)
+            }
+            op = MDB_NEXT
+        }
+        return (stat, pages)
+    }
+
     /// The names of the tables in the store, in byte order (the keys of LMDB's main database).
     public func tableNames() throws -> [String] {
         guard handle != nil else { throw StorageError.transactionClosed }
@@ -498,16 +525,20 @@ public final class WriteTransaction: ReadTransaction {
 
     /// Stores `value` under `key` in the table named `table`, creating the table if needed.
     ///
-    /// For tools that handle any table by name; application code uses `put`.
-    public func rawPut(table: String, key: [UInt8], value: [UInt8]) throws {
+    /// For tools that handle any table by name; application code uses `put`. With `append`, the key must sort
+    /// after every key of the table (`MDB_APPEND`, as in `put`): bulk loads in key order then fill pages fully.
+    public func rawPut(table: String, key: [UInt8], value: [UInt8], append: Bool = false) throws {
         guard let dbi = try dbi(named: table, create: true), let txn = handle else {
             throw StorageError.transactionClosed
         }
         try withKeyValue(key) { key in
             try value.withUnsafeBytes { bytes in
                 var data = MDB_val(mv_size: bytes.count, mv_data: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
-                let rc = mdb_put(txn, dbi, &key, &data, 0)
-                if rc != 0 { try fail(rc, "mdb_put(\(table))") }
+                let rc = mdb_put(txn, dbi, &key, &data, append ? UInt32(MDB_APPEND) : 0)
+                if rc != 0 {
+                    if rc == MDB_KEYEXIST, append { throw StorageError.appendOutOfOrder(table: table) }
+                    try fail(rc, "mdb_put(\(table))")
+                }
             }
         }
     }

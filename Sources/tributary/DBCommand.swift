@@ -1,141 +1,378 @@
 import ArgumentParser
-import Chain
 import Config
 import Foundation
-import Storage
+import Operator
+import Primitives
 
 /// `tributary db …`: inspect a store, read-only, also while its node runs.
 struct DBCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db", abstract: "Inspect a node's store (read-only; safe while the node runs).",
-        subcommands: [DBTablesCommand.self, DBStatsCommand.self, DBVerifyCommand.self])
+        subcommands: [
+            DBTablesCommand.self, DBStatsCommand.self, DBGetCommand.self, DBListCommand.self, DBHeaderCommand.self,
+            DBBlockCommand.self, DBTxCommand.self, DBAccountCommand.self, DBOutboxCommand.self, DBInboxCommand.self,
+            DBBatchesCommand.self, DBBlobsCommand.self, DBBlobCommand.self, DBOutputsCommand.self,
+            DBVerifyCommand.self, DBDiffCommand.self,
+        ])
 }
 
 /// Options of every `db` subcommand.
 struct DBOptions: ParsableArguments {
-    @Option(help: "The store's data directory.")
+    @Option(help: "The store's data directory (a rollup node's or the L1 node's).")
     var datadir: String
 
     @Flag(help: "Print JSON.")
     var json = false
 
-    func open() throws -> Environment {
-        var options = Environment.Options()
-        options.readOnly = true
-        guard FileManager.default.fileExists(atPath: datadir + "/data.mdb") else {
-            throw ValidationError("\(datadir) is not an LMDB store (no data.mdb)")
+    func open() throws -> InspectedStore {
+        do { return try InspectedStore(datadir: datadir) } catch let error as OperatorError {
+            throw ValidationError(error.message)
         }
-        return try Environment(path: datadir, options: options)
     }
 
-    func print(_ value: JSONValue, human: () -> String) throws {
-        Swift.print(json ? String(decoding: try value.serialized(), as: UTF8.self) : human())
+    /// Runs `body` and prints its JSON (with --json) or its human form; operator errors exit 1.
+    func output(_ body: () throws -> JSONValue, human: (JSONValue) -> String) throws {
+        try report {
+            let value = try body()
+            print(json ? String(decoding: try value.serialized(), as: UTF8.self) : human(value))
+        }
     }
 }
 
-/// `tributary db tables`.
+/// Prints an operator error on standard error and exits 1.
+func report(_ body: () throws -> Void) throws {
+    do { try body() } catch let error as OperatorError {
+        FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
 struct DBTablesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "tables", abstract: "List the store's tables.")
-
     @OptionGroup var db: DBOptions
 
     func run() throws {
-        let names = try db.open().tableNames()
-        try db.print(.array(names.map(JSONValue.string))) { names.joined(separator: "\n") }
+        let store = try db.open()
+        try db.output({ .array(try store.environment.tableNames().map(JSONValue.string)) }) {
+            Human.lines($0).joined(separator: "\n")
+        }
     }
 }
 
-/// `tributary db stats`.
 struct DBStatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "stats", abstract: "Per table entries, depth, pages and bytes; the map picture; the chain head.")
-
+        commandName: "stats",
+        abstract: "Per table entries, depth, pages and bytes; the map and free-page picture; head, state root, heights."
+    )
     @OptionGroup var db: DBOptions
+    @Option(help: "The L1 node's store: adds a rollup store's finalized height as the L1 records it.")
+    var l1Datadir: String?
 
     func run() throws {
-        let env = try db.open()
-        let info = try env.info()
-        var rows: [(String, TableStat)] = []
-        for name in try env.tableNames() { if let stat = try env.stat(table: name) { rows.append((name, stat)) } }
-        let head: UInt64? = try env.read { txn in
-            try txn.get(Meta.self, Meta.head).flatMap { try? UInt64(canonicalBytes: $0) }
+        let store = try db.open()
+        try db.output(
+            { try store.stats(l1: try l1Datadir.map { try InspectedStore(datadir: $0) }) },
+            human: InspectedStore.humanStats)
+    }
+}
+
+struct DBGetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get", abstract: "The value under one key of a table, decoded.",
+        discussion:
+            "Keys: heights and seqs as numbers, hashes and addresses as 0x-hex, state nodes as VERSION:NIBBLES, state values as VERSION:0xKEYHASH, L1 blobs and outputs as ROLLUP:INDEX; any key as 0x-hex bytes."
+    )
+    @OptionGroup var db: DBOptions
+    @Argument(help: "The table.") var table: String
+    @Argument(help: "The key.") var key: String
+    @Flag(help: "Print the key and value as hex.") var raw = false
+
+    func run() throws {
+        let store = try db.open()
+        try db.output({ try store.get(table: table, key: key, raw: raw) }, human: InspectedStore.humanEntry)
+    }
+}
+
+struct DBListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "Entries of a table in key order, decoded.")
+    @OptionGroup var db: DBOptions
+    @Argument(help: "The table.") var table: String
+    @Option(help: "Start at this key (inclusive; the same forms as `db get`).") var from: String?
+    @Option(help: "At most this many entries.") var limit = 20
+    @Flag(help: "Go backwards (from the last key, or from --from down).") var reverse = false
+    @Flag(help: "Print keys and values as hex.") var raw = false
+
+    func validate() throws { if limit < 1 { throw ValidationError("--limit must be at least 1") } }
+
+    func run() throws {
+        let store = try db.open()
+        try db.output(
+            { try store.list(table: table, from: from, limit: limit, reverse: reverse, raw: raw) },
+            human: InspectedStore.humanEntries)
+    }
+}
+
+struct DBHeaderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "header", abstract: "The block header at a height (rollup or L1 store).")
+    @OptionGroup var db: DBOptions
+    @Argument(help: "The height.") var height: UInt64
+
+    func run() throws {
+        let store = try db.open()
+        try db.output({ try store.header(height) }) { Human.lines($0).joined(separator: "\n") }
+    }
+}
+
+struct DBBlockCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "block", abstract: "The block at a height with its transactions and receipts (or L1 entries).")
+    @OptionGroup var db: DBOptions
+    @Argument(help: "The height.") var height: UInt64
+
+    func run() throws {
+        let store = try db.open()
+        try db.output({ try store.block(height) }) { Human.lines($0).joined(separator: "\n") }
+    }
+}
+
+struct DBTxCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tx", abstract: "A transaction by id: its block, position and receipt.")
+    @OptionGroup var db: DBOptions
+    @Argument(help: "The transaction id (0x + 64 hex digits).") var hash: String
+
+    func run() throws {
+        let store = try db.open()
+        guard let id = try? Hash(hex: hash) else { throw ValidationError("\(hash) is not a 32-byte hex id") }
+        try db.output({ try store.transaction(id) }) { Human.lines($0).joined(separator: "\n") }
+    }
+}
+
+struct DBAccountCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "account", abstract: "An account's nonce and balances from the stored state, optionally proven.")
+    @OptionGroup var db: DBOptions
+    @Argument(help: "The address (0x + 40 hex digits).") var address: String
+    @Option(help: "The genesis file the store was created from.") var genesis = "Genesis/devnet.json"
+    @Option(help: "At this height (default: the head).") var height: UInt64?
+    @Option(help: "An asset to show (repeatable; default: the native asset).") var asset: [String] = []
+    @Flag(help: "Add sparse Merkle proofs against the block's state root.") var proof = false
+
+    func run() throws {
+        let store = try db.open()
+        guard let address = try? Address(hex: self.address) else {
+            throw ValidationError("\(self.address) is not a 20-byte hex address")
         }
-        let root = try head.flatMap { h in try env.read { try $0.get(Headers.self, h)?.stateRoot } }
-        let used = (info.lastPageNumber + 1) * info.pageSize
-        var tables: [String: JSONValue] = [:]
-        for (name, s) in rows {
-            tables[name] = .object([
-                "entries": .number(s.entries), "depth": .number(s.depth), "branchPages": .number(s.branchPages),
-                "leafPages": .number(s.leafPages), "overflowPages": .number(s.overflowPages), "bytes": .number(s.bytes),
-            ])
+        let assets = try asset.map { name in
+            guard let a = AssetName(rawValue: name) else { throw ValidationError("\(name) is not an asset name") }
+            return a
         }
-        var json: [String: JSONValue] = [
-            "tables": .object(tables), "mapSize": .number(info.mapSize), "pageSize": .number(info.pageSize),
-            "usedBytes": .number(used), "lastTransaction": .number(info.lastTransactionID),
-            "readers": .number(info.readersUsed),
-        ]
-        if let head { json["head"] = .number(head) }
-        if let root { json["stateRoot"] = .string(root.hex) }
-        try db.print(.object(json)) {
-            func row(_ cells: [String]) -> String {
-                let widths = [14, 10, 6, 8, 8, 9, 12]
-                return zip(cells, widths).enumerated().map { i, pair in
-                    let pad = String(repeating: " ", count: max(0, pair.1 - pair.0.count))
-                    return i == 0 ? pair.0 + pad : pad + pair.0
-                }.joined(separator: " ")
-            }
-            var lines = [row(["table", "entries", "depth", "branch", "leaf", "overflow", "bytes"])]
-            for (name, s) in rows {
-                lines.append(
-                    row([
-                        name, "\(s.entries)", "\(s.depth)", "\(s.branchPages)", "\(s.leafPages)", "\(s.overflowPages)",
-                        "\(s.bytes)",
-                    ]))
-            }
-            lines.append(
-                "map: \(info.mapSize) bytes, used \(used) bytes (\(info.lastPageNumber + 1) pages of \(info.pageSize)), readers \(info.readersUsed)"
-            )
-            if let head { lines.append("head: \(head)" + (root.map { ", state root \($0)" } ?? "")) }
-            return lines.joined(separator: "\n")
+        try db.output(
+            {
+                try store.account(
+                    address, genesis: try loadGenesis(genesis), assets: assets, height: height, proof: proof)
+            }, human: { Human.lines($0).joined(separator: "\n") })
+    }
+}
+
+struct DBOutboxCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "outbox", abstract: "The cross-rollup messages this rollup sent, in outbox order.")
+    @OptionGroup var db: DBOptions
+    @Option(help: "From this nonce (outbox index).") var from: UInt64 = 0
+    @Option(help: "At most this many.") var limit = 100
+
+    func run() throws {
+        let store = try db.open()
+        try db.output({ try store.outbox(from: from, limit: limit) }) { value in
+            messageTable(value, first: ("nonce", "nonce"), last: ("sent in", "height"))
         }
     }
 }
 
-/// `tributary db verify`.
+struct DBInboxCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inbox", abstract: "The cross-rollup messages relayed to this rollup, with what became of them.")
+    @OptionGroup var db: DBOptions
+    @Option(help: "From this block height.") var from: UInt64 = 1
+    @Option(help: "At most this many.") var limit = 100
+
+    func run() throws {
+        let store = try db.open()
+        try db.output({ try store.inbox(from: from, limit: limit) }) { value in
+            messageTable(value, first: ("block", "relayedInBlock"), last: ("relay", "relay"))
+        }
+    }
+}
+
+/// One line per message: `first`, id, source → destination, target, value, `last`.
+func messageTable(_ value: JSONValue, first: (String, String), last: (String, String)) -> String {
+    guard case .array(let items) = value, !items.isEmpty else { return "no messages" }
+    var rows = [[first.0, "id", "route", "nonce", "target", "value", last.0]]
+    for m in items {
+        func text(_ key: String) -> String {
+            switch m[key] {
+            case .integer(let i)?: return String(i)
+            case .unsigned(let u)?: return String(u)
+            case .string(let s)?: return s
+            default: return "-"
+            }
+        }
+        var value = ""
+        if case .array(let amounts)? = m["value"] {
+            value = amounts.map { a in
+                let amount = a["amount"].map { if case .integer(let i) = $0 { String(i) } else { "?" } } ?? "?"
+                let asset: String
+                if case .string(let s)? = a["asset"] { asset = s } else { asset = "?" }
+                return "\(amount):\(asset)"
+            }.joined(separator: ",")
+        }
+        rows.append([
+            text(first.1), String(text("id").prefix(18)) + "…", "\(text("source"))→\(text("destination"))",
+            text("nonce"), text("target"), value.isEmpty ? "-" : value, text(last.1),
+        ])
+    }
+    var widths = rows[0].map(\.count)
+    for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
+    return rows.map { row in
+        row.enumerated().map { i, c in
+            i == row.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+        }
+        .joined(separator: "  ")
+    }.joined(separator: "\n")
+}
+
+struct DBBatchesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batches", abstract: "A rollup store's batches: seq, heights, L1 height, bytes, commitment.")
+    @OptionGroup var db: DBOptions
+    @Option(help: "From this seq.") var from: UInt64 = 0
+    @Option(help: "At most this many.") var limit = 1000
+
+    func run() throws {
+        let store = try db.open()
+        try db.output({ try store.batches(from: from, limit: limit) }) {
+            InspectedStore.humanRows(
+                $0,
+                [
+                    ("seq", "seq"), ("first", "firstHeight"), ("last", "lastHeight"), ("L1 height", "l1Height"),
+                    ("bytes", "bytes"), ("commitment", "commitment"),
+                ])
+        }
+    }
+}
+
+struct DBBlobsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "blobs", abstract: "An L1 store's blobs of one rollup.")
+    @OptionGroup var db: DBOptions
+    @Option(help: "The rollup id.") var rollup: UInt32
+    @Option(help: "From this seq.") var from: UInt64 = 0
+    @Option(help: "At most this many.") var limit = 1000
+
+    func run() throws {
+        let store = try db.open()
+        try db.output({ try store.blobs(rollup: RollupID(rollup), from: from, limit: limit) }) {
+            InspectedStore.humanRows(
+                $0,
+                [
+                    ("seq", "seq"), ("first", "firstHeight"), ("last", "lastHeight"), ("L1 height", "l1Height"),
+                    ("bytes", "bytes"), ("commitment", "commitment"),
+                ])
+        }
+    }
+}
+
+struct DBBlobCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "blob",
+        abstract: "Write the exact posted bytes of one blob (L1 store) or batch (rollup store): a standard zstd frame.",
+        discussion: "`zstd -d FILE` decodes it to the canonical batch payload.")
+    @OptionGroup var db: DBOptions
+    @Option(help: "The rollup id (L1 store).") var rollup: UInt32?
+    @Option(help: "The sequence number.") var seq: UInt64
+    @Option(help: "Where to write the bytes.") var out: String
+
+    func run() throws {
+        let store = try db.open()
+        try db.output(
+            {
+                let (frame, info) = try store.blobFrame(rollup: rollup.map { RollupID($0) }, seq: seq)
+                do { try Data(frame).write(to: URL(fileURLWithPath: out)) } catch {
+                    throw OperatorError("cannot write \(out): \(error.localizedDescription)")
+                }
+                guard case .object(var json) = info else { return info }
+                json["out"] = .string(out)
+                return .object(json)
+            }, human: { "wrote \(Human.scalar($0["bytes"] ?? .null)) bytes to \(out)" })
+    }
+}
+
+struct DBOutputsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "outputs", abstract: "An L1 store's outputs with their status as of its head.")
+    @OptionGroup var db: DBOptions
+    @Option(help: "Only this rollup id.") var rollup: UInt32?
+
+    func run() throws {
+        let store = try db.open()
+        try db.output({ try store.outputs(rollup: rollup.map { RollupID($0) }) }) {
+            InspectedStore.humanRows(
+                $0,
+                [
+                    ("rollup", "rollup"), ("index", "index"), ("L2 height", "l2Height"), ("status", "status"),
+                    ("L1 height", "l1Height"), ("window end", "windowEndsAt"), ("state root", "stateRoot"),
+                ])
+        }
+    }
+}
+
 struct DBVerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Re-execute a rollup store from genesis and check every header, root and receipt.",
+        abstract: "Check a store: headers, indices, the state tree rehashed, every block re-executed, every batch.",
         discussion:
-            "The store's rollup is found in the genesis file by the store's genesis hash. Exits 1 at the first problem."
+            "A rollup store's rollup is found in the genesis file by the store's genesis hash. An L1 store: header chain, entries roots, blob commitments. Exits 1 at the first problem, named."
     )
-
     @OptionGroup var db: DBOptions
-
-    @Option(help: "The genesis file the store was created from.")
-    var genesis = "Genesis/devnet.json"
+    @Option(help: "The genesis file the store was created from.") var genesis = "Genesis/devnet.json"
+    @Flag(help: "Skip re-executing the blocks (structure, hashes and batches only).") var noReexecute = false
+    @Flag(help: "No progress lines on standard error.") var quiet = false
 
     func run() throws {
-        let parsed: Genesis
-        do { parsed = try Genesis.load(path: genesis) } catch let error as ConfigError {
-            throw ValidationError(error.description)
-        }
-        let store = try ChainStore.open(datadir: db.datadir, genesis: parsed)
-        do {
-            let height = try store.verify()
-            try db.print(.object(["ok": .bool(true), "rollup": .string(store.rollup.name), "blocks": .number(height)]))
+        let store = try db.open()
+        var report: VerifyReport?
+        try db.output(
             {
-                "ok: \(store.rollup.name), blocks 1…\(height) re-executed, every root matches"
-            }
-        } catch let error as ChainError {
-            try db.print(
-                .object([
-                    "ok": .bool(false), "rollup": .string(store.rollup.name), "problem": .string(error.description),
-                ])
-            ) {
-                "FAILED: \(error)"
-            }
-            throw ExitCode(1)
-        }
+                let genesis = store.kind == .rollup ? try loadGenesis(self.genesis) : nil
+                let progress = Progress(enabled: !quiet && !db.json)
+                defer { progress.finish() }
+                let result = try store.verify(genesis: genesis, reexecute: !noReexecute, progress: progress.sink)
+                report = result
+                return result.json
+            }, human: { _ in report?.human ?? "" })
+        if report?.ok == false { throw ExitCode(1) }
+    }
+}
+
+struct DBDiffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Where two stores of the same rollup (or two L1 stores) differ: first height, then table by table.")
+    @OptionGroup var db: DBOptions
+    @Option(help: "The other store's data directory.") var other: String
+
+    func run() throws {
+        let store = try db.open()
+        var differ = false
+        try db.output(
+            {
+                let json = try store.diff(other: try InspectedStore(datadir: other))
+                differ = json["identical"]?.boolValue != true
+                return json
+            }, human: InspectedStore.humanDiff)
+        if differ { throw ExitCode(2) }
     }
 }

@@ -14,7 +14,7 @@ struct Tributary: AsyncParsableCommand {
             L1Command.self, NodeCommand.self, OutputsCommand.self, TxCommand.self, MsgCommand.self, EscrowCommand.self,
             AccountCommand.self,
             BlockCommand.self, KeysCommand.self,
-            GenesisCommand.self, DBCommand.self, Bench.self,
+            GenesisCommand.self, DBCommand.self, SnapshotCommand.self, ReplayCommand.self, Bench.self,
         ]
     )
 }

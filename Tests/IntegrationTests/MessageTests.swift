@@ -184,6 +184,22 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
                 try await l1.fact(rollup: net.genesis.rollup(named: source)!.id, index: relayTx.outputIndex))
             #expect(origin >= fact.windowEnd, "relayed at L1 \(origin), window ends \(fact.windowEnd)")
         }
+        // The stores show it: alpha's outbox, beta's inbox (read-only, while the nodes run), and
+        // both verify from genesis, relays included.
+        let outbox = try TributaryBinary.run(["db", "outbox", "--datadir", net.dir.appending("alpha")])
+        #expect(
+            outbox.status == 0 && outbox.output.contains("1→2") && outbox.output.contains("100:ALPHA"),
+            "\(outbox.output)")
+        let inbox = try TributaryBinary.run(["db", "inbox", "--datadir", net.dir.appending("beta")])
+        #expect(
+            inbox.status == 0 && inbox.output.contains("success") && inbox.output.contains("targetFailed"),
+            "\(inbox.output)")
+        for name in ["alpha", "beta", "gamma"] {
+            let verify = try TributaryBinary.run([
+                "db", "verify", "--datadir", net.dir.appending(name), "--genesis", net.genesisPath,
+            ])
+            #expect(verify.status == 0, "\(name): \(verify.output) \(verify.stderr)")
+        }
         // Relaying again by hand is refused with a receipt: already relayed.
         let again = try TributaryBinary.run([
             "msg", "relay", sent[0].2.hex, "--source", "alpha", "--from", "dev7", "--genesis", net.genesisPath,

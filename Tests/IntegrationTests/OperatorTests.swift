@@ -1,0 +1,344 @@
+import Chain
+import Config
+import Foundation
+import Node
+import Primitives
+import RPC
+import Storage
+import Testing
+import TributaryTesting
+
+/// Runs `tributary` and parses its --json output.
+func tributaryJSON(_ arguments: [String]) throws -> (status: Int32, json: JSONValue?, stderr: String) {
+    let result = try TributaryBinary.run(arguments + ["--json"])
+    return (result.status, try? JSONValue.parse(Data(result.stdout)), result.stderr)
+}
+
+/// Copies a store directory (a stopped node's), for tampering.
+func copyStore(_ from: String, _ to: String) throws {
+    try FileManager.default.createDirectory(atPath: to, withIntermediateDirectories: true)
+    try FileManager.default.copyItem(atPath: from + "/data.mdb", toPath: to + "/data.mdb")
+}
+
+/// Flips one byte of the value under `key` in `table` of the store at `path`.
+func flipByte(_ path: String, table: String, key: [UInt8], offset: (Int) -> Int) throws {
+    let env = try Environment(path: path)
+    try env.write { txn in
+        var value = try #require(try txn.rawGet(table: table, key: key))
+        value[offset(value.count)] ^= 0x01
+        try txn.rawPut(table: table, key: key, value: value)
+    }
+}
+
+func bigEndian(_ n: UInt64) -> [UInt8] { withUnsafeBytes(of: n.bigEndian) { Array($0) } }
+
+/// Runs `mdb_stat -a` and returns, per table, its figures by label ("Entries", "Depth", …).
+func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
+    let output = try Command.run("mdb_stat", ["-a", datadir]).output
+    var tables: [String: [String: UInt64]] = [:]
+    var current: String?
+    for line in output.split(separator: "\n") {
+        if line.hasPrefix("Status of ") {
+            current = String(line.dropFirst("Status of ".count))
+            continue
+        }
+        guard let current, let colon = line.firstIndex(of: ":") else { continue }
+        let label = line[..<colon].trimmingCharacters(in: .whitespaces)
+        if let n = UInt64(line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)) {
+            tables[current, default: [:]][label] = n
+        }
+    }
+    return tables
+}
+
+@Suite(.serialized) struct OperatorIntegrationTests {
+    /// A live sequencer under load and its L1: every `db` query answers on the running stores; after
+    /// they stop, `stats` agrees with `mdb_stat` figure by figure, `verify` passes, and one flipped
+    /// byte of a state value, a header or a batch makes `verify` fail naming it.
+    @Test func dbToolsOnStoresWrittenByRealNodesUnderLoad() async throws {
+        let dir = try TemporaryDirectory("op-db")
+        let genesis = try fastGenesis(dir)
+        let l1Node = try startL1(dir, genesis: genesis)
+        defer { l1Node.stop() }
+        let alphaNode = try startRollup(dir, genesis: genesis, l1: l1Node.url)
+        defer { alphaNode.stop() }
+        let alpha = RPCClient(url: alphaNode.url)
+        let l1 = L1Client(url: l1Node.url)
+        var nonces: [Int: UInt64] = [:]
+        let ids = try await sendTransfers(alpha, count: 300, seed: 7, nonces: &nonces)
+        let lastID = try #require(ids.last)
+        #expect(try await eventually(30) { try await alpha.call("rollup_getReceipt", [.string(lastID.hex)]) != .null })
+        #expect(try await eventually(30) { (try await l1.status().rollups[1]?.daHeight ?? 0) >= 20 })
+        let store = dir.appending("alpha"), l1Store = dir.appending("l1")
+
+        // Live: verify, stats and the queries, while both nodes keep writing.
+        let live = try TributaryBinary.run(["db", "verify", "--datadir", store, "--genesis", genesis])
+        #expect(live.status == 0, "\(live.output) \(live.stderr)")
+        #expect(live.output.hasPrefix("ok: alpha, blocks 1…"), "\(live.output)")
+        let liveL1 = try TributaryBinary.run(["db", "verify", "--datadir", l1Store])
+        #expect(liveL1.status == 0, "\(liveL1.output) \(liveL1.stderr)")
+        let stats = try tributaryJSON(["db", "stats", "--datadir", store, "--l1-datadir", l1Store])
+        #expect(stats.status == 0)
+        #expect(stats.json?["kind"]?.stringValue == "rollup")
+        #expect(stats.json?["stateRoot"]?.stringValue?.hasPrefix("0x") == true)
+        #expect(stats.json?["postedHeight"]?.unsignedValue ?? 0 >= 20)
+        #expect(stats.json?["l1DAHeight"]?.unsignedValue ?? 0 >= 20, "\(stats.stderr)")
+        #expect(stats.json?["finalizedHeight"]?.unsignedValue != nil)
+        let l1Stats = try tributaryJSON(["db", "stats", "--datadir", l1Store])
+        #expect(l1Stats.json?["kind"]?.stringValue == "l1")
+        #expect(l1Stats.json?["rollups"]?.arrayValue?.first?["daHeight"]?.unsignedValue ?? 0 >= 20)
+
+        let tx = try tributaryJSON(["db", "tx", lastID.hex, "--datadir", store])
+        #expect(tx.status == 0, "\(tx.stderr)")
+        let txHeight = try #require(tx.json?["blockHeight"]?.unsignedValue)
+        #expect(tx.json?["status"]?.stringValue == "success")
+        let block = try tributaryJSON(["db", "block", "\(txHeight)", "--datadir", store])
+        #expect(block.json?["transactions"]?.arrayValue?.contains { $0["id"]?.stringValue == lastID.hex } == true)
+        let header = try tributaryJSON(["db", "header", "\(txHeight)", "--datadir", store])
+        #expect(header.json?["hash"] == block.json?["hash"])
+        let rpcHeader = try await alpha.call("rollup_getBlock", [.number(txHeight)])
+        #expect(header.json?["stateRoot"] == rpcHeader["stateRoot"])
+        let got = try tributaryJSON(["db", "get", "headers", "\(txHeight)", "--datadir", store])
+        #expect(got.json?["value"]?["hash"] == header.json?["hash"])
+        let listed = try tributaryJSON(["db", "list", "headers", "--limit", "3", "--reverse", "--datadir", store])
+        #expect(listed.json?.arrayValue?.count == 3)
+        let rawList = try TributaryBinary.run(["db", "list", "tx_index", "--limit", "2", "--raw", "--datadir", store])
+        #expect(rawList.status == 0 && rawList.output.contains("0x"))
+        let account = try tributaryJSON([
+            "db", "account", DevKeys.account(5).address.hex, "--proof", "--genesis", genesis, "--datadir", store,
+        ])
+        #expect(account.json?["balances"]?["ALPHA"]?.unsignedValue ?? 0 > 0, "\(account.stderr)")
+        #expect(account.json?["proofs"]?["nonce"]?.stringValue?.hasPrefix("0x") == true)
+        let outbox = try TributaryBinary.run(["db", "outbox", "--datadir", store])
+        #expect(outbox.status == 0)
+        #expect(outbox.output.contains("no messages"), "\(outbox.output)")
+        let inbox = try tributaryJSON(["db", "inbox", "--datadir", store])
+        #expect(inbox.status == 0 && inbox.json?.arrayValue?.isEmpty == true)
+        let batches = try tributaryJSON(["db", "batches", "--datadir", store])
+        #expect(batches.json?.arrayValue?.first?["seq"]?.unsignedValue == 0)
+        let blobs = try tributaryJSON(["db", "blobs", "--rollup", "1", "--datadir", l1Store])
+        #expect(blobs.json?.arrayValue?.first?["commitment"] == batches.json?.arrayValue?.first?["commitment"])
+        let l1Header = try tributaryJSON(["db", "header", "1", "--datadir", l1Store])
+        #expect(l1Header.json?["height"]?.unsignedValue == 1 && l1Header.json?["entriesRoot"] != nil)
+        let firstBlob = try #require(blobs.json?.arrayValue?.first?["l1Height"]?.unsignedValue)
+        let l1Block = try tributaryJSON(["db", "block", "\(firstBlob)", "--datadir", l1Store])
+        #expect(l1Block.json?["entries"]?.arrayValue?.contains { $0["type"]?.stringValue == "blob" } == true)
+        let blobEntry = try tributaryJSON(["db", "get", "blobs", "1:0", "--datadir", l1Store])
+        #expect(blobEntry.json?["key"]?.stringValue == "1:0")
+        #expect(blobEntry.json?["value"]?["commitment"] == batches.json?.arrayValue?.first?["commitment"])
+        let l1Rollups = try tributaryJSON(["db", "list", "l1_rollups", "--datadir", l1Store])
+        #expect(l1Rollups.json?.arrayValue?.first?["value"]?["nextSeq"]?.unsignedValue ?? 0 >= 1)
+        let outputsList = try tributaryJSON(["db", "outputs", "--datadir", l1Store])
+        #expect(outputsList.status == 0 && (outputsList.json?.arrayValue?.count ?? 0) >= 1, "\(outputsList.stderr)")
+        // The exact posted bytes: a zstd frame `zstd -d` decodes; the L1's and the sequencer's are one.
+        let blobFile = dir.appending("blob0.zst"), batchFile = dir.appending("batch0.zst")
+        #expect(
+            try TributaryBinary.run([
+                "db", "blob", "--rollup", "1", "--seq", "0", "--out", blobFile, "--datadir", l1Store,
+            ])
+            .status == 0)
+        #expect(
+            try TributaryBinary.run(["db", "blob", "--seq", "0", "--out", batchFile, "--datadir", store]).status == 0)
+        #expect(
+            try Data(contentsOf: URL(fileURLWithPath: blobFile)) == Data(contentsOf: URL(fileURLWithPath: batchFile)))
+        let decoded = try Command.run("zstd", ["-d", "-c", blobFile])
+        #expect(decoded.status == 0 && decoded.stdout.first == 1)
+        // Bad input: clear errors, non-zero exits.
+        let missing = try TributaryBinary.run(["db", "get", "headers", "999999", "--datadir", store])
+        #expect(missing.status != 0 && missing.stderr.contains("headers has no key 999999"), "\(missing.stderr)")
+        let wrongKind = try TributaryBinary.run(["db", "blobs", "--rollup", "1", "--datadir", store])
+        #expect(wrongKind.status != 0 && wrongKind.stderr.contains("needs an L1 store"), "\(wrongKind.stderr)")
+
+        #expect(alphaNode.stop() == 0)
+        #expect(l1Node.stop() == 0)
+
+        // Stopped: stats equals mdb_stat, figure by figure, for both stores.
+        for path in [store, l1Store] {
+            let ours = try tributaryJSON(["db", "stats", "--datadir", path])
+            let theirs = try mdbStat(path)
+            guard case .object(let tables)? = ours.json?["tables"] else {
+                Issue.record("no tables")
+                continue
+            }
+            #expect(Set(tables.keys) == Set(theirs.keys).subtracting(["Main DB"]))
+            // The free-page picture too: the free list's entries and free pages, as `mdb_stat -f`.
+            let free = try Command.run("mdb_stat", ["-f", path]).output
+            let section = free.components(separatedBy: "Status of Main DB")[0]
+            func figure(_ label: String) -> UInt64? {
+                section.split(separator: "\n").first { $0.contains(label + ":") }
+                    .flatMap { UInt64($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) }
+            }
+            #expect(ours.json?["freeList"]?["freePages"]?.unsignedValue == figure("Free pages"), "\(free)")
+            #expect(ours.json?["freeList"]?["entries"]?.unsignedValue == figure("Entries"), "\(free)")
+            for (name, t) in tables {
+                let m = try #require(theirs[name], "\(name)")
+                #expect(t["entries"]?.unsignedValue == m["Entries"], "\(name)")
+                #expect(t["depth"]?.unsignedValue == m["Tree depth"], "\(name)")
+                #expect(t["branchPages"]?.unsignedValue == m["Branch pages"], "\(name)")
+                #expect(t["leafPages"]?.unsignedValue == m["Leaf pages"], "\(name)")
+                #expect(t["overflowPages"]?.unsignedValue == m["Overflow pages"], "\(name)")
+            }
+        }
+        let verified = try TributaryBinary.run(["db", "verify", "--datadir", store, "--genesis", genesis])
+        #expect(verified.status == 0, "\(verified.output)")
+
+        // One flipped byte, three ways: verify fails and names it.
+        let valueCopy = dir.appending("tampered-value"), headerCopy = dir.appending("tampered-header")
+        let batchCopy = dir.appending("tampered-batch")
+        for copy in [valueCopy, headerCopy, batchCopy] { try copyStore(store, copy) }
+        let valueKey: [UInt8] = try Environment(path: valueCopy).read { txn in
+            var found: [UInt8]?
+            try txn.rawForEach(table: "state_values", from: bigEndian(txHeight + 1), reverse: true) { k, _ in
+                found = k
+                return false
+            }
+            return try #require(found)
+        }
+        try flipByte(valueCopy, table: "state_values", key: valueKey) { $0 - 1 }
+        try flipByte(headerCopy, table: "headers", key: bigEndian(txHeight)) { _ in 20 }
+        try flipByte(batchCopy, table: "batches", key: bigEndian(1)) { $0 / 2 + 30 }
+        let expectations = [
+            (valueCopy, "state value \(txHeight):0x"), (headerCopy, "header \(txHeight) is damaged"),
+            (batchCopy, "batch 1 ("),
+        ]
+        // And on the L1 store: a flipped byte of a blob's frame.
+        let blobCopy = dir.appending("tampered-l1")
+        try copyStore(l1Store, blobCopy)
+        try flipByte(blobCopy, table: "blobs", key: [0, 0, 0, 1] + bigEndian(1)) { $0 - 10 }
+        let l1Tampered = try TributaryBinary.run(["db", "verify", "--datadir", blobCopy])
+        #expect(l1Tampered.status == 1, "\(l1Tampered.output)")
+        #expect(l1Tampered.output.hasPrefix("FAILED: blob 1:1 is damaged"), "\(l1Tampered.output)")
+        for (copy, text) in expectations {
+            let result = try TributaryBinary.run(["db", "verify", "--datadir", copy, "--genesis", genesis])
+            #expect(result.status == 1, "\(copy): \(result.output)")
+            #expect(result.output.hasPrefix("FAILED: \(text)"), "\(result.output)")
+        }
+    }
+
+    /// A snapshot taken while alpha produces blocks verifies; restored elsewhere, a node started on
+    /// it catches up from the L1 and matches alpha's root; a tampered snapshot fails verify; replay
+    /// from genesis via the L1 and via alpha's store, and from the snapshot, reach alpha's roots.
+    @Test func snapshotRestoreAndReplayReachTheLiveNodesRoots() async throws {
+        let dir = try TemporaryDirectory("op-snapshot")
+        let genesis = try fastGenesis(dir)
+        let l1Node = try startL1(dir, genesis: genesis)
+        defer { l1Node.stop() }
+        let alphaNode = try startRollup(dir, genesis: genesis, l1: l1Node.url)
+        defer { alphaNode.stop() }
+        let alpha = RPCClient(url: alphaNode.url)
+        let l1 = L1Client(url: l1Node.url)
+        var nonces: [Int: UInt64] = [:]
+        _ = try await sendTransfers(alpha, count: 150, seed: 11, nonces: &nonces)
+        #expect(try await eventually(30) { (try await l1.status().rollups[1]?.daHeight ?? 0) >= 15 })
+
+        // Snapshot while alpha keeps producing blocks (and more transfers arrive).
+        let sent = nonces
+        let sending = Task {
+            var more = sent
+            return try await sendTransfers(alpha, count: 150, seed: 12, nonces: &more)
+        }
+        let file = dir.appending("alpha.snap")
+        let created = try tributaryJSON([
+            "snapshot", "create", "--datadir", dir.appending("alpha"), "--out", file, "--genesis", genesis,
+        ])
+        #expect(created.status == 0, "\(created.stderr)")
+        let snapHeight = try #require(created.json?["height"]?.unsignedValue)
+        let snapRoot = try #require(created.json?["stateRoot"]?.stringValue)
+        _ = try await sending.value
+        #expect(try await header(alpha, snapHeight)["stateRoot"]?.stringValue == snapRoot)
+        #expect((try await alpha.call("rollup_blockNumber").unsignedValue ?? 0) > snapHeight)
+        let verified = try TributaryBinary.run(["snapshot", "verify", file, "--genesis", genesis])
+        #expect(verified.status == 0, "\(verified.output) \(verified.stderr)")
+        #expect(verified.output.hasPrefix("ok: alpha at height \(snapHeight)"), "\(verified.output)")
+
+        // A tampered snapshot fails verify.
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+        bytes[bytes.count / 2] ^= 0x40
+        let tampered = dir.appending("tampered.snap")
+        try Data(bytes).write(to: URL(fileURLWithPath: tampered))
+        let bad = try TributaryBinary.run(["snapshot", "verify", tampered, "--genesis", genesis])
+        #expect(bad.status == 1, "\(bad.output)")
+        #expect(bad.output.hasPrefix("FAILED: "), "\(bad.output)")
+
+        // Restore elsewhere; a follower started on it catches up from the L1 and matches alpha.
+        let restoredDir = dir.appending("restored")
+        let restored = try TributaryBinary.run(["snapshot", "restore", file, "--datadir", restoredDir])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        let refused = try TributaryBinary.run(["snapshot", "restore", file, "--datadir", restoredDir])
+        #expect(refused.status != 0 && refused.stderr.contains("not empty"))
+        let followerNode = try startRollup(dir, genesis: genesis, l1: l1Node.url, name: "restored", follow: true)
+        defer { followerNode.stop() }
+        let follower = RPCClient(url: followerNode.url)
+        var target: UInt64 = 0
+        #expect(
+            try await eventually(60) {
+                target = try await l1.status().rollups[1]?.daHeight ?? 0
+                guard target > snapHeight + 5 else { return false }
+                let followed = try await follower.call("rollup_blockNumber").unsignedValue ?? 0
+                return followed >= target
+            })
+        #expect(try await header(follower, target)["stateRoot"] == header(alpha, target)["stateRoot"])
+        #expect(try await header(follower, target)["hash"] == header(alpha, target)["hash"])
+        #expect(followerNode.stop() == 0)
+
+        // Replay to `target`: from genesis via the L1 and via alpha's live store, from the snapshot via the L1.
+        let expected = try await header(alpha, target)
+        let runs: [(String, [String])] = [
+            ("l1", ["--from-genesis", "--source", "l1", "--l1", l1Node.url, "--rollup", "alpha"]),
+            ("store", ["--from-genesis", "--source", "store", "--store", dir.appending("alpha")]),
+            ("snapshot", ["--from-snapshot", file, "--source", "l1", "--l1", l1Node.url]),
+        ]
+        for (name, arguments) in runs {
+            let result = try TributaryBinary.run(
+                ["replay", "--datadir", dir.appending("replay-\(name)"), "--to", "\(target)", "--genesis", genesis]
+                    + arguments + ["--json"])
+            #expect(result.status == 0, "\(name): \(result.output) \(result.stderr)")
+            let json = try? JSONValue.parse(Data(result.stdout))
+            #expect(json?["head"]?.unsignedValue == target, "\(name)")
+            #expect(json?["stateRoot"] == expected["stateRoot"], "\(name)")
+            #expect(json?["headHash"] == expected["hash"], "\(name)")
+        }
+        // Not a terminal: progress comes as plain lines with rates.
+        let plain = try TributaryBinary.run([
+            "replay", "--datadir", dir.appending("replay-plain"), "--to", "\(target)", "--genesis", genesis,
+            "--from-genesis", "--source", "store", "--store", dir.appending("alpha"),
+        ])
+        #expect(plain.status == 0)
+        #expect(plain.stderr.contains("replay: ") && plain.stderr.contains("blocks/s"), "\(plain.stderr)")
+        #expect(!plain.stderr.contains("\u{1B}["))
+        // On a terminal (a pseudo-terminal from `script`): one line redrawn in place, with rates and ETA.
+        let tty = try Command.run(
+            "script",
+            [
+                "-qec",
+                "\(TributaryBinary.path) replay --datadir \(dir.appending("replay-tty")) --to \(target) --genesis \(genesis) --from-genesis --source store --store \(dir.appending("alpha"))",
+                "/dev/null",
+            ])
+        #expect(tty.status == 0, "\(tty.output)")
+        #expect(tty.output.contains("\r\u{1B}[Kreplay: "), "\(tty.output)")
+        #expect(tty.output.contains("txs/s") && tty.output.contains("ETA"), "\(tty.output)")
+        #expect(plain.output.contains("state root \(expected["stateRoot"]?.stringValue ?? "?")"), "\(plain.output)")
+
+        // A sequencer restored from the snapshot (alpha stopped) syncs from the L1, then its batcher
+        // resumes at the L1's next sequence number: new blobs are accepted, none conflicts.
+        #expect(alphaNode.stop() == 0)
+        let before = try #require(try await l1.status().rollups[1])
+        _ = try TributaryBinary.run(["snapshot", "restore", file, "--datadir", dir.appending("restored-seq")])
+        let sequencerNode = try startRollup(dir, genesis: genesis, l1: l1Node.url, name: "restored-seq")
+        defer { sequencerNode.stop() }
+        let sequencer = RPCClient(url: sequencerNode.url)
+        let stopped = try tributaryJSON(["db", "header", "\(before.daHeight)", "--datadir", dir.appending("alpha")])
+        #expect(try await header(sequencer, before.daHeight)["hash"] == stopped.json?["hash"])
+        let fresh = signedTransfer(DevKeys.account(8), nonce: 0, to: DevKeys.account(9).address, amount: 5)
+        _ = try await sequencer.call("rollup_sendTransaction", [hexParam(fresh)])
+        #expect(
+            try await eventually(30) {
+                let now = try await l1.status().rollups[1]
+                return (now?.nextSeq ?? 0) > before.nextSeq && (now?.daHeight ?? 0) > before.daHeight
+            })
+        #expect(try await sequencer.call("rollup_getReceipt", [.string(fresh.id.hex)])["success"]?.boolValue == true)
+        #expect(sequencerNode.stop() == 0)
+        let log = (try? String(contentsOfFile: dir.appending("restored-seq.log"), encoding: .utf8)) ?? ""
+        #expect(!log.contains("batch post failed"), "\(log.suffix(2000))")
+    }
+}

@@ -1,0 +1,359 @@
+import Chain
+import Config
+import Foundation
+import Node
+import Operator
+import Primitives
+import Settlement
+import StateTree
+import Storage
+import Testing
+import TributaryTesting
+
+let genesisPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Genesis/devnet.json").path
+
+func transfer(_ from: SigningKey, nonce: UInt64, to: Address, amount: UInt64) -> SignedTransaction {
+    Transaction(
+        rollup: RollupID(1), nonce: nonce, sender: from.publicKey, fee: 1,
+        call: .transfer(to: to, asset: AssetName(rawValue: "ALPHA")!, amount: amount)
+    ).signed(by: from)
+}
+
+/// Builds an alpha store of `blocks` blocks of transfers, batched every 4 blocks like a sequencer's
+/// batcher does; returns its path. The environment is closed when this returns.
+func buildStore(_ dir: TemporaryDirectory, name: String = "alpha", blocks: Int = 12) throws -> String {
+    let path = dir.appending(name)
+    let genesis = try Genesis.load(path: genesisPath)
+    let alpha = try #require(genesis.rollup(named: "alpha"))
+    let store = try ChainStore(datadir: path, rollup: alpha)
+    var nonces = [UInt64](repeating: 0, count: 4)
+    var pending: [Block] = []
+    var seq: UInt64 = 0
+    for h in 1...blocks {
+        var txs: [SignedTransaction] = []
+        for i in 0..<(h % 3 + 1) {
+            let s = (h + i) % 4
+            txs.append(transfer(DevKeys.account(s), nonce: nonces[s], to: DevKeys.account(5 + i).address, amount: 7))
+            nonces[s] += 1
+        }
+        let committed = try store.commitBlock(candidates: txs, timestamp: UInt64(1000 * h))
+        pending.append(committed.block)
+        if pending.count == 4 {
+            let header = BatchHeader(
+                rollup: alpha.id, seq: seq, firstHeight: pending[0].header.height,
+                lastHeight: pending[pending.count - 1].header.height)
+            let batch = PostedBatch(header: header, l1Height: 10 + seq, frame: try BatchCodec.encode(pending, level: 3))
+            try store.environment.write { txn in try txn.put(Batches.self, seq, batch) }
+            seq += 1
+            pending = []
+        }
+    }
+    return path
+}
+
+func verifyReport(_ path: String) throws -> VerifyReport {
+    try InspectedStore(datadir: path).verify(genesis: try Genesis.load(path: genesisPath))
+}
+
+/// Flips one byte of a stored value, in a writable environment closed before returning.
+func flip(_ path: String, table: String, key: [UInt8], at offset: (Int) -> Int) throws {
+    let env = try Environment(path: path)
+    try env.write { txn in
+        var value = try #require(try txn.rawGet(table: table, key: key))
+        value[offset(value.count)] ^= 0x01
+        try txn.rawPut(table: table, key: key, value: value)
+    }
+}
+
+@Suite struct OperatorUnitTests {
+    @Test func verifyPassesOnAnHonestStoreAndCountsWhatItChecked() throws {
+        let dir = try TemporaryDirectory("op-verify")
+        let path = try buildStore(dir)
+        let report = try verifyReport(path)
+        #expect(report.ok, "\(report.problem ?? "")")
+        #expect(report.blocks == 12)
+        #expect(report.batches == 3)
+        #expect(report.stateNodes > 12)
+        #expect(report.stateValues > 12)
+    }
+
+    @Test func aFlippedStateValueIsNamed() throws {
+        let dir = try TemporaryDirectory("op-value")
+        let path = try buildStore(dir)
+        // The last value written by block 5.
+        let key: [UInt8] = try InspectedStore(datadir: path).environment.read { txn in
+            var found: [UInt8]?
+            try txn.rawForEach(table: StateValues.name, from: TableCodecTestSupport.u64(6), reverse: true) { k, _ in
+                found = k
+                return false
+            }
+            return try #require(found)
+        }
+        try flip(path, table: StateValues.name, key: key) { $0 - 1 }
+        let report = try verifyReport(path)
+        let problem = try #require(report.problem)
+        #expect(problem.hasPrefix("state value 5:0x"), "\(problem)")
+        #expect(problem.contains("is damaged"), "\(problem)")
+    }
+
+    @Test func aFlippedHeaderIsNamed() throws {
+        let dir = try TemporaryDirectory("op-header")
+        let path = try buildStore(dir)
+        try flip(path, table: Headers.name, key: TableCodecTestSupport.u64(7)) { _ in 60 }
+        let problem = try #require(try verifyReport(path).problem)
+        #expect(problem.hasPrefix("header 7 is damaged"), "\(problem)")
+    }
+
+    @Test func aFlippedBatchIsNamed() throws {
+        let dir = try TemporaryDirectory("op-batch")
+        let path = try buildStore(dir)
+        // A byte in the middle of batch 1's frame (the value ends with the frame).
+        try flip(path, table: Batches.name, key: TableCodecTestSupport.u64(1)) { $0 - 20 }
+        let problem = try #require(try verifyReport(path).problem)
+        #expect(problem.hasPrefix("batch 1 (blocks 5…8) is damaged"), "\(problem)")
+    }
+
+    @Test func aFlippedStateNodeIsNamed() throws {
+        let dir = try TemporaryDirectory("op-node")
+        let path = try buildStore(dir)
+        // Block 9's root node: flip a byte of a child hash.
+        let key = TableCodecTestSupport.nodeKey(version: 9)
+        try flip(path, table: StateNodes.name, key: key) { $0 - 3 }
+        let problem = try #require(try verifyReport(path).problem)
+        #expect(problem.contains("9:"), "\(problem)")
+        #expect(problem.contains("damaged"), "\(problem)")
+    }
+
+    @Test func getListAndChainQueriesDecode() throws {
+        let dir = try TemporaryDirectory("op-inspect")
+        let path = try buildStore(dir)
+        let store = try InspectedStore(datadir: path)
+        #expect(store.kind == .rollup)
+        let header = try store.get(table: "headers", key: "3", raw: false)
+        #expect(header["value"]?["height"]?.unsignedValue == 3)
+        #expect(header["key"]?.unsignedValue == 3)
+        let raw = try store.get(table: "headers", key: "3", raw: true)
+        #expect(raw["key"]?.stringValue == "0x0000000000000003")
+        let listed = try store.list(table: "headers", from: "10", limit: 5, reverse: true, raw: false)
+        guard case .array(let items) = listed else { throw OperatorError("not an array") }
+        #expect(items.compactMap { $0["key"]?.unsignedValue } == [10, 9, 8, 7, 6])
+        let block = try store.block(4)
+        guard case .array(let txs)? = block["transactions"] else { throw OperatorError("no transactions") }
+        let id = try #require(txs.first?["id"]?.stringValue)
+        let tx = try store.transaction(try Hash(hex: id))
+        #expect(tx["blockHeight"]?.unsignedValue == 4)
+        #expect(tx["status"]?.stringValue == "success")
+        let genesis = try Genesis.load(path: genesisPath)
+        let account = try store.account(
+            DevKeys.account(5).address, genesis: genesis, assets: [], height: nil, proof: true)
+        #expect(account["balances"]?["ALPHA"]?.unsignedValue ?? 0 > 0)
+        #expect(account["proofs"]?["nonce"] != nil)
+        let nodes = try store.list(table: "state_nodes", from: nil, limit: 1, reverse: false, raw: false)
+        #expect(nodes.arrayValue?.first?["key"]?.stringValue == "0:")
+        // A chain of transfers sent no messages and relayed none.
+        #expect(try store.outbox(from: 0, limit: 10).arrayValue?.isEmpty == true)
+        #expect(try store.inbox(from: 1, limit: 10).arrayValue?.isEmpty == true)
+        #expect(throws: OperatorError.self) { try store.get(table: "headers", key: "99", raw: false) }
+        #expect(throws: OperatorError.self) { try store.get(table: "nope", key: "1", raw: false) }
+        #expect(throws: OperatorError.self) { try store.blobs(rollup: RollupID(1), from: 0, limit: 1) }
+    }
+
+    @Test func diffFindsTheFirstDifferentHeightAndTables() throws {
+        let dir = try TemporaryDirectory("op-diff")
+        let a = try buildStore(dir, name: "a", blocks: 8)
+        let b = try buildStore(dir, name: "b", blocks: 10)
+        let same = try InspectedStore(datadir: a).diff(other: try InspectedStore(datadir: b))
+        #expect(same["identical"]?.boolValue == true, "\(same)")
+        #expect(same["commonHeight"]?.unsignedValue == 8)
+        try flip(b, table: Receipts.name, key: TableCodecTestSupport.u64(6)) { $0 - 1 }
+        let differ = try InspectedStore(datadir: a).diff(other: try InspectedStore(datadir: b))
+        #expect(differ["identical"]?.boolValue == false)
+        #expect(differ["firstDifferentHeight"] == nil)
+        #expect(differ["tables"]?["receipts"]?["different"]?.unsignedValue == 1, "\(differ)")
+        #expect(differ["tables"]?["receipts"]?["firstKey"]?.unsignedValue == 6)
+    }
+
+    @Test func aSnapshotRoundTripsAndATamperedOneFailsVerify() throws {
+        let dir = try TemporaryDirectory("op-snapshot")
+        let path = try buildStore(dir)
+        let genesis = try Genesis.load(path: genesisPath)
+        let file = dir.appending("alpha.snap")
+        let manifest = try Snapshot.create(datadir: path, genesis: genesis, out: file)
+        #expect(manifest.height == 12)
+        #expect(manifest.tables["batches"] == 3)
+        let verified = try Snapshot.verify(file: file, genesis: genesis, full: true)
+        #expect(verified.ok, "\(verified.problem ?? "")")
+        // `zstd -d` reads the file: the skippable manifest frame, then data.mdb.
+        let plain = try Command.run("zstd", ["-d", "-q", "-f", file, "-o", dir.appending("plain.mdb")])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        // Restore, and the store holds the same head.
+        let restored = dir.appending("restored")
+        _ = try Snapshot.restore(file: file, datadir: restored)
+        let head = try ChainStore(datadir: restored, rollup: try #require(genesis.rollup(named: "alpha"))).head()
+        #expect(head.hash == manifest.blockHash)
+        #expect(head.stateRoot == manifest.stateRoot)
+        #expect(throws: OperatorError.self) { try Snapshot.restore(file: file, datadir: restored) }
+        // One flipped byte in the data frame.
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+        bytes[bytes.count - 100] ^= 0x10
+        let tampered = dir.appending("tampered.snap")
+        try Data(bytes).write(to: URL(fileURLWithPath: tampered))
+        let result = try Snapshot.verify(file: tampered, genesis: genesis, full: false)
+        #expect(!result.ok)
+        #expect(throws: OperatorError.self) { try Snapshot.restore(file: tampered, datadir: dir.appending("t")) }
+        // A manifest that lies about the state root: the checksums still match, the recomputed root does not.
+        var lying = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+        let marker = Array("\"stateRoot\":\"0x".utf8)
+        let at = try #require(
+            (0..<(lying.count - marker.count)).first { Array(lying[$0..<($0 + marker.count)]) == marker })
+        let digit = at + marker.count
+        lying[digit] = lying[digit] == UInt8(ascii: "0") ? UInt8(ascii: "1") : UInt8(ascii: "0")
+        let liar = dir.appending("liar.snap")
+        try Data(lying).write(to: URL(fileURLWithPath: liar))
+        let lied = try Snapshot.verify(file: liar, genesis: genesis, full: false)
+        #expect(
+            lied.problem?.hasPrefix("the recomputed state root at 12 is \(manifest.stateRoot)") == true,
+            "\(lied.problem ?? "")")
+    }
+
+    @Test func tinyChunksGiveTheSameSnapshotVerifyAndDiff() throws {
+        let dir = try TemporaryDirectory("op-chunks")
+        let path = try buildStore(dir)
+        let genesis = try Genesis.load(path: genesisPath)
+        // Every scan crosses many read transactions.
+        let store = try InspectedStore(datadir: path)
+        store.chunkEntries = 3
+        let report = try store.verify(genesis: genesis)
+        #expect(report.ok, "\(report.problem ?? "")")
+        let whole = try verifyReport(path)
+        #expect(report.stateNodes == whole.stateNodes)
+        let small = dir.appending("small.snap"), big = dir.appending("big.snap")
+        let a = try Snapshot.create(datadir: path, genesis: genesis, out: small, chunk: 2)
+        let b = try Snapshot.create(datadir: path, genesis: genesis, out: big)
+        #expect(a.tables == b.tables)
+        _ = try Snapshot.restore(file: small, datadir: dir.appending("restored"))
+        let restored = try InspectedStore(datadir: dir.appending("restored"))
+        restored.chunkEntries = 2
+        let diff = try restored.diff(other: store)
+        #expect(diff["identical"]?.boolValue == true, "\(diff)")
+        // A store with one more block than the snapshot: the diff names the tables and keys.
+        let extra = try buildStore(dir, name: "longer", blocks: 13)
+        let longer = try InspectedStore(datadir: extra)
+        longer.chunkEntries = 2
+        let same = try longer.diff(other: restored)
+        #expect(same["commonHeight"]?.unsignedValue == 12)
+        #expect(same["identical"]?.boolValue == true, "\(same)")
+    }
+
+    @Test func replayFromAStoreAndFromASnapshotReachTheSameRoot() async throws {
+        let dir = try TemporaryDirectory("op-replay")
+        let path = try buildStore(dir)
+        let genesis = try Genesis.load(path: genesisPath)
+        let alpha = try #require(genesis.rollup(named: "alpha"))
+        let expected = try InspectedStore(datadir: path).header(12)
+        let full = try await Replayer(
+            store: try Replayer.newStore(datadir: dir.appending("replayed"), rollup: alpha), source: .store(path: path),
+            to: nil, progress: nil
+        ).run()
+        #expect(full.ok, "\(full.mismatch ?? "")")
+        #expect(full.head == 12)
+        #expect(full.stateRoot.hex == expected["stateRoot"]?.stringValue)
+        #expect(full.headHash.hex == expected["hash"]?.stringValue)
+        #expect(full.batches == 3)
+
+        // Snapshot at 8 (a replay stopped there), then replay the rest from the store.
+        let partial = try await Replayer(
+            store: try Replayer.newStore(datadir: dir.appending("to8"), rollup: alpha), source: .store(path: path),
+            to: 8, progress: nil
+        ).run()
+        #expect(partial.head == 8)
+        let file = dir.appending("at8.snap")
+        _ = try Snapshot.create(datadir: dir.appending("to8"), genesis: genesis, out: file)
+        _ = try Snapshot.restore(file: file, datadir: dir.appending("from-snap"))
+        let rest = try await Replayer(
+            store: try Replayer.existingStore(datadir: dir.appending("from-snap"), genesis: genesis),
+            source: .store(path: path), to: nil, progress: nil
+        ).run()
+        #expect(rest.ok)
+        #expect(rest.startHeight == 8)
+        #expect(rest.head == 12)
+        #expect(rest.stateRoot.hex == expected["stateRoot"]?.stringValue)
+    }
+
+    @Test func replayStopsAtTheFirstPostedHeaderThatDoesNotReexecute() async throws {
+        let dir = try TemporaryDirectory("op-replay-bad")
+        let path = try buildStore(dir)
+        let genesis = try Genesis.load(path: genesisPath)
+        let alpha = try #require(genesis.rollup(named: "alpha"))
+        // Re-encode batch 1 with block 6 claiming a wrong state root.
+        let env = try Environment(path: path)
+        try env.write { txn in
+            var batch = try #require(try txn.get(Batches.self, 1))
+            var blocks = try BatchCodec.decode(batch.frame, header: batch.header)
+            blocks[1].header.stateRoot = Hash.sha256(utf8: "wrong")
+            batch.frame = try BatchCodec.encode(blocks, level: 3)
+            try txn.put(Batches.self, 1, batch)
+        }
+        let report = try await Replayer(
+            store: try Replayer.newStore(datadir: dir.appending("replayed"), rollup: alpha), source: .store(path: path),
+            to: nil, progress: nil
+        ).run()
+        #expect(!report.ok)
+        #expect(report.head == 5)
+        #expect(
+            report.mismatch?.hasPrefix("block 6 (batch 1) does not re-execute to its posted header: state root") == true
+        )
+    }
+}
+
+extension OperatorUnitTests {
+    /// A follower of a lying sequencer keeps the posted blocks it disagrees with in `claims`: its
+    /// batches hold the posted blocks, and verify accepts them through the claims.
+    @Test func aFollowersBatchesVerifyThroughItsClaims() throws {
+        let dir = try TemporaryDirectory("op-claims")
+        let path = try buildStore(dir)
+        let env = try Environment(path: path)
+        try env.write { txn in
+            var batch = try #require(try txn.get(Batches.self, 2))
+            var blocks = try BatchCodec.decode(batch.frame, header: batch.header)
+            blocks[0].header.stateRoot = Hash.sha256(utf8: "lie")
+            batch.frame = try BatchCodec.encode(blocks, level: 3)
+            try txn.put(Batches.self, 2, batch)
+            // Without the claim the batch does not match the store …
+            try txn.put(Claims.self, blocks[0].header.height, blocks[0])
+        }
+        #expect(try verifyReport(path).ok)
+        try env.write { txn in _ = try txn.delete(Claims.self, 9) }
+        let problem = try #require(try verifyReport(path).problem)
+        #expect(problem == "batch 2 (blocks 9…12): block 9 in the batch differs from the stored block", "\(problem)")
+    }
+
+    @Test func snapshotsAreOfRollupStoresAndNeverOverwrite() throws {
+        let dir = try TemporaryDirectory("op-snapshot-refusals")
+        let path = try buildStore(dir)
+        let genesis = try Genesis.load(path: genesisPath)
+        let out = dir.appending("exists.snap")
+        try Data("x".utf8).write(to: URL(fileURLWithPath: out))
+        #expect(throws: OperatorError("\(out) exists: choose another --out")) {
+            _ = try Snapshot.create(datadir: path, genesis: genesis, out: out)
+        }
+        #expect(throws: OperatorError.self) { _ = try Snapshot.verify(file: out, genesis: genesis, full: false) }
+        #expect(throws: OperatorError.self) {
+            _ = try Snapshot.create(datadir: dir.path, genesis: genesis, out: dir.appending("none.snap"))
+        }
+    }
+}
+
+enum TableCodecTestSupport {
+    static func u64(_ n: UInt64) -> [UInt8] { withUnsafeBytes(of: n.bigEndian) { Array($0) } }
+    /// The root node key of `version`: version ‖ nibble count 0.
+    static func nodeKey(version: UInt64) -> [UInt8] { u64(version) + [0] }
+}
+
+extension JSONValue {
+    var arrayValue: [JSONValue]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+}
