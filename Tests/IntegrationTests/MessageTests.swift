@@ -9,12 +9,12 @@ import Testing
 import TributaryTesting
 
 /// A fast three-rollup genesis: 150 ms L1 blocks, a window of `window` L1 blocks.
-func threeRollups(_ dir: TemporaryDirectory, window: Int = 10) throws -> String {
+func threeRollups(_ dir: TemporaryDirectory, window: Int = 10, interval: Int = 10) throws -> String {
     func rollup(_ id: Int, _ name: String, _ asset: String) -> String {
         """
         { "id": \(id), "name": "\(name)", "rpc": "http://127.0.0.1:\(id + 1)", "blockTimeMs": 100, "maxBlockTransactions": 5000,
           "batch": { "maxBytes": 262144, "maxBlocks": 20, "maxAgeMs": 300, "zstdLevel": 3 },
-          "outputIntervalBlocks": 10, "nativeAsset": { "name": "\(asset)", "supply": 1000000000000000 },
+          "outputIntervalBlocks": \(interval), "nativeAsset": { "name": "\(asset)", "supply": 1000000000000000 },
           "devAccounts": { "count": 10, "balance": 1000000000000 } }
         """
     }
@@ -37,9 +37,9 @@ struct Devnet {
     var l1: NodeProcess
     var nodes: [String: NodeProcess] = [:]
 
-    init(_ prefix: String, window: Int = 10, extra: [String: [String]] = [:]) throws {
+    init(_ prefix: String, window: Int = 10, interval: Int = 10, extra: [String: [String]] = [:]) throws {
         dir = try TemporaryDirectory(prefix)
-        let template = try threeRollups(dir, window: window)
+        let template = try threeRollups(dir, window: window, interval: interval)
         // Free ports for the three nodes, written into the genesis.
         var text = try String(contentsOfFile: template, encoding: .utf8)
         let l1Port = try freePort()
@@ -304,8 +304,11 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
     /// after the follower's honest outputs finalize they execute exactly once. Forged proofs,
     /// pending and invalidated outputs, replays and wrong destinations fail with clear receipts.
     @Test func messagesFromInvalidatedOutputsNeverExecute() async throws {
+        // Outputs only when messages wait (a long interval): the message's output is the first
+        // one above the fault, so it is the one the follower's challenge invalidates.
         var net = try Devnet(
-            "msg-fault", window: 25, extra: ["alpha": ["--fault", "state-root-at=12"], "beta": ["--no-relay"]])
+            "msg-fault", window: 25, interval: 100_000,
+            extra: ["alpha": ["--fault", "state-root-at=12"], "beta": ["--no-relay"]])
         defer { net.stop() }
         let follower = try NodeProcess(
             [

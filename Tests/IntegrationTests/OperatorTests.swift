@@ -331,12 +331,18 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         #expect(try await header(sequencer, before.daHeight)["hash"] == stopped.json?["hash"])
         let fresh = signedTransfer(DevKeys.account(8), nonce: 0, to: DevKeys.account(9).address, amount: 5)
         _ = try await sequencer.call("rollup_sendTransaction", [hexParam(fresh)])
+        var included: UInt64 = 0
+        #expect(
+            try await eventually(30) {
+                let r = try await sequencer.call("rollup_getReceipt", [.string(fresh.id.hex)])
+                included = r["blockHeight"]?.unsignedValue ?? 0
+                return r["success"]?.boolValue == true
+            })
         #expect(
             try await eventually(30) {
                 let now = try await l1.status().rollups[1]
-                return (now?.nextSeq ?? 0) > before.nextSeq && (now?.daHeight ?? 0) > before.daHeight
+                return (now?.nextSeq ?? 0) > before.nextSeq && (now?.daHeight ?? 0) >= max(included, before.daHeight + 1)
             })
-        #expect(try await sequencer.call("rollup_getReceipt", [.string(fresh.id.hex)])["success"]?.boolValue == true)
         #expect(sequencerNode.stop() == 0)
         let log = (try? String(contentsOfFile: dir.appending("restored-seq.log"), encoding: .utf8)) ?? ""
         #expect(!log.contains("batch post failed"), "\(log.suffix(2000))")
