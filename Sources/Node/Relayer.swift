@@ -29,10 +29,14 @@ public final class Relayer: Service, Sendable {
     let logger: Logger
     struct State {
         var cursor: [RollupID: UInt64] = [:]
+        /// Consecutive failed asks per peer: its outbox is rebuilt from DA after three.
+        var failures: [RollupID: Int] = [:]
         var inFlight: [Hash: ContinuousClock.Instant] = [:]
         var shadows: [RollupID: Deriver] = [:]
     }
     let state = Mutex(State())
+    /// One submission at a time: each takes the relay key's next nonce.
+    let submitting = Mutex(())
     let submitted = Counter(label: "tributary_relays_submitted_total")
     let fromDA = Counter(label: "tributary_relays_from_da_total")
 
@@ -57,9 +61,15 @@ public final class Relayer: Service, Sendable {
 
     func loop() async {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            for peer in genesis.rollups where peer.id != store.rollup.id {
-                do { try await step(peer) } catch {
-                    logger.debug("relaying failed", metadata: ["peer": "\(peer.name)", "error": "\(error)"])
+            // Peers side by side: one slow peer (or a rebuild from DA) never holds up the others.
+            await withTaskGroup(of: Void.self) { group in
+                for peer in genesis.rollups where peer.id != store.rollup.id {
+                    group.addTask {
+                        do { try await self.step(peer) } catch {
+                            self.logger.debug(
+                                "relaying failed", metadata: ["peer": "\(peer.name)", "error": "\(error)"])
+                        }
+                    }
                 }
             }
             try? await Task.sleep(for: interval)
@@ -84,7 +94,14 @@ public final class Relayer: Service, Sendable {
             else {
                 throw RPCClient.TransportError.malformedResponse("\(peer.name)'s node sent messages that do not verify")
             }
+            state.withLock { $0.failures[peer.id] = 0 }
         } catch {
+            let failures = state.withLock { s -> Int in
+                s.failures[peer.id, default: 0] += 1
+                return s.failures[peer.id]!
+            }
+            // A lie is not retried; an unreachable peer gets three tries before the rebuild.
+            if failures < 3, !"\(error)".contains("do not verify") { throw error }
             logger.debug(
                 "peer node unusable; rebuilding its outbox from DA",
                 metadata: ["peer": "\(peer.name)", "error": "\(error)"])
@@ -93,19 +110,23 @@ public final class Relayer: Service, Sendable {
             if !messages.isEmpty { fromDA.increment(by: messages.count) }
         }
         let now = ContinuousClock.now
+        // The cursor moves past every message to here that is relayed, up to the first that is not
+        // (messages to other rollups in between are skipped by the query).
         var advanced = from
+        var blocked = false
         for (message, proof) in messages {
             if try store.relayRecord(message.id) != nil {
-                if message.nonce == advanced { advanced = message.nonce + 1 }
+                if !blocked { advanced = message.nonce + 1 }
                 continue
             }
+            blocked = true
             let busy = state.withLock { s -> Bool in
                 if let t = s.inFlight[message.id], now - t < .seconds(10) { return true }
                 s.inFlight[message.id] = now
                 return false
             }
             if busy { continue }
-            do { try submit(message, proof, outputIndex: final.index) } catch {
+            do { try submitting.withLock { _ in try submit(message, proof, outputIndex: final.index) } } catch {
                 // Not in the mempool: try again next round.
                 _ = state.withLock { $0.inFlight.removeValue(forKey: message.id) }
                 throw error
