@@ -70,6 +70,36 @@ import TributaryTesting
         #expect(!FileManager.default.fileExists(atPath: dir.path))
     }
 
+    /// Eight rollups: up, a message between two of them, status, down.
+    @Test func eightRollupsPassMessages() throws {
+        let dir = try TemporaryDirectory("devnet8")
+        defer { _ = try? devnet(dir, ["down"]) }
+        let up = try devnet(
+            dir,
+            [
+                "up", "--rollups", "8", "--base-port", "19645", "--l1-port", "18645", "--block-time-ms", "100",
+                "--l1-block-time-ms", "200", "--fraud-window-blocks", "5", "--output-interval-blocks", "5",
+            ])
+        #expect(up.status == 0, "\(up.stderr)")
+        #expect(up.output.contains("theta") && up.output.contains("http://127.0.0.1:19652"))
+        let sent = try TributaryBinary.run([
+            "msg", "send", "--genesis", dir.appending("genesis.json"), "--rpc", "http://127.0.0.1:19645", "--from", "dev0",
+            "--to", "theta:dev1", "--value", "9:ALPHA", "--wait", "--timeout", "120",
+        ])
+        #expect(sent.status == 0, "\(sent.output) \(sent.stderr)")
+        #expect(sent.output.contains("relayed"))
+        let account = try TributaryBinary.run([
+            "account", "dev1", "--rpc", "http://127.0.0.1:19652", "--assets", "alpha/ALPHA",
+        ])
+        #expect(account.output.contains("alpha/ALPHA=9"), "\(account.output)")
+        let status = try devnet(dir, ["status"])
+        let lines = status.output.split(separator: "\n")
+        #expect(lines.prefix(9).allSatisfy { $0.contains(" up ") }, "\(status.output)")
+        #expect(lines.dropFirst(1).prefix(8).allSatisfy { $0.contains("finalized=") && $0.contains("l1-lag=") })
+        #expect(try devnet(dir, ["down"]).status == 0)
+        #expect(try !nodesRunning(in: dir), "a node outlived down")
+    }
+
     @Test func helpAndMistakesAnswerClearly() throws {
         let dir = try TemporaryDirectory("devnet")
         let help = try devnet(dir, ["--help"])
