@@ -59,25 +59,9 @@ public struct MessageBenchmark: Sendable {
             """
     }
 
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     public func run() async throws -> [Figure] {
         let dir = try TemporaryDirectory("bench-messages")
-        let ports = try (0..<3).map { _ in try Self.freePort() }
+        let ports = try (0..<3).map { _ in try freePort() }
         let genesisPath = dir.appending("genesis.json")
         try Data(genesisJSON(ports: ports).utf8).write(to: URL(fileURLWithPath: genesisPath))
         let genesis = try Genesis.load(path: genesisPath)

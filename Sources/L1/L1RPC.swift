@@ -73,14 +73,6 @@ public struct L1RPC: Sendable {
         return rollup.id
     }
 
-    func unsigned(_ params: RPCParams, _ index: Int, _ name: String, default value: UInt64) throws -> UInt64 {
-        guard let v = params.optional(index) else { return value }
-        guard let n = v.unsignedValue else {
-            throw RPCError.invalidParams("parameter \(index) (\(name)) must be an unsigned integer")
-        }
-        return n
-    }
-
     // MARK: Blocks
 
     func getBlock(_ params: RPCParams) throws -> JSONValue {
@@ -165,8 +157,8 @@ public struct L1RPC: Sendable {
     func getBlobs(_ params: RPCParams) throws -> JSONValue {
         try params.expect(atMost: 3)
         let rollup = try rollupID(params, 0)
-        let from = try unsigned(params, 1, "fromSeq", default: 0)
-        let limit = min(try unsigned(params, 2, "limit", default: 100), 100)
+        let from = try params.unsigned(1, "fromSeq", default: 0)
+        let limit = min(try params.unsigned(2, "limit", default: 100), 100)
         let records = try store.blobs(rollup: rollup, from: from, limit: Int(limit), maxBytes: 16 << 20)
         return .array(records.map { Self.json($0, data: true) })
     }
@@ -206,8 +198,8 @@ public struct L1RPC: Sendable {
     func getOutputs(_ params: RPCParams) throws -> JSONValue {
         try params.expect(atMost: 3)
         let rollup = try rollupID(params, 0)
-        let from = try unsigned(params, 1, "fromIndex", default: 0)
-        let limit = min(try unsigned(params, 2, "limit", default: 1000), 1000)
+        let from = try params.unsigned(1, "fromIndex", default: 0)
+        let limit = min(try params.unsigned(2, "limit", default: 1000), 1000)
         let height = try store.head().height
         return .array(
             try store.outputs(rollup: rollup, from: from, limit: Int(limit)).map { Self.json($0, height: height) })

@@ -1,5 +1,7 @@
+import Chain
 import Primitives
 import Settlement
+import StateMachine
 import Storage
 
 // The L1 node's tables (docs/architecture.md has the map of every table):
@@ -77,26 +79,9 @@ public enum Challenges: Table {
     public typealias Value = ChallengeRecord
 }
 
-/// `rollup (u32) ‖ index (u64)`, big-endian: sorts by rollup, then index.
-public struct RollupIndexKey: Hashable, Sendable, CanonicalCodable, StorageCodable {
-    public var rollup: RollupID
-    public var index: UInt64
-
-    public init(_ rollup: RollupID, _ index: UInt64) {
-        self.rollup = rollup
-        self.index = index
-    }
-
-    public func encode(to encoder: inout CanonicalEncoder) {
-        encoder.write(rollup)
-        encoder.write(index)
-    }
-
-    public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
-        rollup = try decoder.read(RollupID.self)
-        index = try decoder.read(UInt64.self)
-    }
-}
+/// `rollup (u32) ‖ index (u64)`, big-endian: sorts by rollup, then index (the key the state
+/// machine's L1 facts use too).
+public typealias RollupIndexKey = RollupIndex
 
 /// `window end (u64) ‖ rollup (u32) ‖ index (u64)`.
 public struct WindowKey: Hashable, Sendable, CanonicalCodable, StorageCodable {

@@ -28,17 +28,6 @@ struct MessagesRPC: Sendable {
         return id
     }
 
-    func unsigned(_ params: RPCParams, _ i: Int, _ name: String, default value: UInt64? = nil) throws -> UInt64 {
-        guard let v = params.optional(i) else {
-            if let value { return value }
-            throw RPCError.invalidParams("parameter \(i) (\(name)) is required")
-        }
-        guard let n = v.unsignedValue else {
-            throw RPCError.invalidParams("parameter \(i) (\(name)) must be an unsigned integer")
-        }
-        return n
-    }
-
     static func json(_ sent: ChainStore.SentMessage) -> JSONValue {
         var o = RollupRPC.json(sent.message)
         o["height"] = .number(sent.height)
@@ -72,10 +61,10 @@ struct MessagesRPC: Sendable {
             }
             return RollupID(UInt32(n))
         }
-        let from = try unsigned(params, 1, "fromNonce", default: 0)
+        let from = try params.unsigned(1, "fromNonce", default: 0)
         let head = try store.head()
-        let through = min(try unsigned(params, 2, "throughHeight", default: head.height), head.height)
-        let limit = Int(min(try unsigned(params, 3, "limit", default: 100), 1000))
+        let through = min(try params.unsigned(2, "throughHeight", default: head.height), head.height)
+        let limit = Int(min(try params.unsigned(3, "limit", default: 100), 1000))
         guard let header = try store.header(at: through) else { return .null }
         let (size, found) = try store.messages(to: destination, fromNonce: from, throughHeight: through, limit: limit)
         return .object([
@@ -97,7 +86,7 @@ struct MessagesRPC: Sendable {
         try params.expect(atMost: 2)
         guard let sent = try store.sentMessage(try id(params, 0, "message id")) else { return .null }
         let head = try store.head()
-        let through = min(try unsigned(params, 1, "throughHeight", default: head.height), head.height)
+        let through = min(try params.unsigned(1, "throughHeight", default: head.height), head.height)
         guard through >= sent.height, let header = try store.header(at: through) else {
             throw RPCError(
                 code: RollupErrorCode.notFound,
@@ -126,7 +115,7 @@ struct MessagesRPC: Sendable {
         guard let recipient = try? Address(hex: try params.string(0, "recipient")),
             let sender = try? Address(hex: try params.string(2, "sender"))
         else { throw RPCError.invalidParams("recipient and sender must be 20-byte addresses") }
-        let source = RollupID(UInt32(truncatingIfNeeded: try unsigned(params, 1, "source rollup")))
+        let source = RollupID(UInt32(truncatingIfNeeded: try params.unsigned(1, "source rollup")))
         let payload = try store.withState {
             try $0.state.get(StateKey.mailbox(recipient: recipient, source: source, sender: sender))
         }

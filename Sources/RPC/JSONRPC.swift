@@ -64,6 +64,18 @@ public struct RPCParams: Sendable {
         do { return try Hex.decode(text) } catch { throw .invalidParams("parameter \(index) (\(name)): \(error)") }
     }
 
+    /// Parameter `index` as an unsigned integer; `value` when absent (required without a default).
+    public func unsigned(_ index: Int, _ name: String, default value: UInt64? = nil) throws(RPCError) -> UInt64 {
+        guard let v = optional(index) else {
+            if let value { return value }
+            throw .invalidParams("parameter \(index) (\(name)) is required")
+        }
+        guard let n = v.unsignedValue else {
+            throw .invalidParams("parameter \(index) (\(name)) must be an unsigned integer")
+        }
+        return n
+    }
+
     /// Refuses more parameters than the method takes.
     public func expect(atMost count: Int) throws(RPCError) {
         guard values.count <= count else {

@@ -166,17 +166,22 @@ func resolveAddress(_ text: String, seed: String) throws -> Address {
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "A rollup node in one line: mode, head, what of it is in DA and finalized on the L1, and how far behind the L1 it is.")
+        abstract:
+            "A rollup node in one line: mode, head, what of it is in DA and finalized on the L1, and how far behind the L1 it is."
+    )
 
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
         let status = try await client.client.call("rollup_status")
-        var line = "\(render(status["name"] ?? .null)) \(render(status["mode"] ?? .null)) head=\(render(status["head"]?["height"] ?? .null))"
+        var line =
+            "\(render(status["name"] ?? .null)) \(render(status["mode"] ?? .null)) head=\(render(status["head"]?["height"] ?? .null))"
         if let l1 = status["l1"] {
             line += " da=\(render(l1["daHeight"] ?? .null)) finalized=\(render(l1["finalizedHeight"] ?? .null))"
             let seen = l1["height"]?.unsignedValue ?? 0
-            if let url = l1["url"]?.stringValue, let head = try? await RPCClient(url: url).call("l1_blockNumber").unsignedValue {
+            if let url = l1["url"]?.stringValue,
+                let head = try? await RPCClient(url: url).call("l1_blockNumber").unsignedValue
+            {
                 line += " l1-lag=\(head >= seen ? head - seen : 0)"
             } else {
                 line += " l1=unreachable"

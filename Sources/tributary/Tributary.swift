@@ -11,7 +11,8 @@ struct Tributary: AsyncParsableCommand {
         abstract: "A persistent multi-rollup ledger node: L1, rollup nodes, operator tools and benchmarks.",
         version: "tributary \(tributaryVersion)",
         subcommands: [
-            L1Command.self, NodeCommand.self, StatusCommand.self, OutputsCommand.self, TxCommand.self, MsgCommand.self, EscrowCommand.self,
+            L1Command.self, NodeCommand.self, StatusCommand.self, OutputsCommand.self, TxCommand.self, MsgCommand.self,
+            EscrowCommand.self,
             AccountCommand.self,
             BlockCommand.self, KeysCommand.self,
             GenesisCommand.self, DBCommand.self, SnapshotCommand.self, ReplayCommand.self, Bench.self,

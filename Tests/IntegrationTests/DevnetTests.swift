@@ -83,7 +83,8 @@ import TributaryTesting
         #expect(up.status == 0, "\(up.stderr)")
         #expect(up.output.contains("theta") && up.output.contains("http://127.0.0.1:19652"))
         let sent = try TributaryBinary.run([
-            "msg", "send", "--genesis", dir.appending("genesis.json"), "--rpc", "http://127.0.0.1:19645", "--from", "dev0",
+            "msg", "send", "--genesis", dir.appending("genesis.json"), "--rpc", "http://127.0.0.1:19645", "--from",
+            "dev0",
             "--to", "theta:dev1", "--value", "9:ALPHA", "--wait", "--timeout", "120",
         ])
         #expect(sent.status == 0, "\(sent.output) \(sent.stderr)")

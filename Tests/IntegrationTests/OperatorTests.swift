@@ -341,7 +341,8 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         #expect(
             try await eventually(30) {
                 let now = try await l1.status().rollups[1]
-                return (now?.nextSeq ?? 0) > before.nextSeq && (now?.daHeight ?? 0) >= max(included, before.daHeight + 1)
+                return (now?.nextSeq ?? 0) > before.nextSeq
+                    && (now?.daHeight ?? 0) >= max(included, before.daHeight + 1)
             })
         #expect(sequencerNode.stop() == 0)
         let log = (try? String(contentsOfFile: dir.appending("restored-seq.log"), encoding: .utf8)) ?? ""
