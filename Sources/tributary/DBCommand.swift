@@ -234,14 +234,7 @@ func messageTable(_ value: JSONValue, first: (String, String), last: (String, St
             text("nonce"), text("target"), value.isEmpty ? "-" : value, text(last.1),
         ])
     }
-    var widths = rows[0].map(\.count)
-    for row in rows { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
-    return rows.map { row in
-        row.enumerated().map { i, c in
-            i == row.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-        }
-        .joined(separator: "  ")
-    }.joined(separator: "\n")
+    return table(rows)
 }
 
 struct DBBatchesCommand: ParsableCommand {

@@ -60,15 +60,7 @@ struct L1Options: ParsableArguments {
         }
     }
 
-    func print(_ value: JSONValue, human: () -> String) throws {
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            Swift.print(String(decoding: try encoder.encode(value), as: UTF8.self))
-        } else {
-            Swift.print(human())
-        }
-    }
+    func print(_ value: JSONValue, human: () -> String) throws { try printResult(value, json: json, human: human) }
 }
 
 /// `tributary l1 status`.

@@ -36,15 +36,7 @@ struct MsgOptions: ParsableArguments {
             "no rollup \"\(name)\" in \(genesis) (it has: \(g.rollups.map(\.name).joined(separator: ", ")))")
     }
 
-    func print(_ value: JSONValue, human: () -> String) throws {
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            Swift.print(String(decoding: try encoder.encode(value), as: UTF8.self))
-        } else {
-            Swift.print(human())
-        }
-    }
+    func print(_ value: JSONValue, human: () -> String) throws { try printResult(value, json: json, human: human) }
 }
 
 /// Waits for the receipt of `id` on `rpc`.

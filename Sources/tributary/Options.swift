@@ -16,13 +16,18 @@ struct ClientOptions: ParsableArguments {
 
     /// Prints `value` as JSON (with --json) or through `human`.
     func output(_ value: JSONValue, human: (JSONValue) -> String) throws {
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(value), as: UTF8.self))
-        } else {
-            print(human(value))
-        }
+        try printResult(value, json: json) { human(value) }
+    }
+}
+
+/// Prints a command's result: pretty, key-sorted JSON with `json`, else the human form.
+func printResult(_ value: JSONValue, json: Bool, human: () -> String) throws {
+    if json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    } else {
+        print(human())
     }
 }
 
