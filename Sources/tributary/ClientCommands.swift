@@ -67,22 +67,11 @@ struct TransferCommand: AsyncParsableCommand {
             }
             return
         }
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let receipt = try await rpc.call("rollup_getReceipt", [id])
-            if receipt != .null {
-                try client.output(receipt) {
-                    summary($0, ["transaction", "status", "feePaid", "blockHeight", "blockHash", "index"])
-                }
-                if receipt["success"]?.boolValue != true { throw ExitCode(2) }
-                return
-            }
-            if let info = try? await rpc.call("rollup_getTransaction", [id]), info["status"]?.stringValue == "dropped" {
-                throw ValidationError("transaction \(render(id)) was dropped: \(info["reason"]?.stringValue ?? "")")
-            }
-            try await Task.sleep(for: .milliseconds(100))
+        let receipt = try await waitForReceipt(rpc, id, timeout: timeout)
+        try client.output(receipt) {
+            summary($0, ["transaction", "status", "feePaid", "blockHeight", "blockHash", "index"])
         }
-        throw ValidationError("transaction \(render(id)) was not included within \(timeout) s")
+        if receipt["success"]?.boolValue != true { throw ExitCode(2) }
     }
 }
 
