@@ -244,18 +244,16 @@ public struct L1RPC: Sendable {
         let head = try store.head()
         var rollups: [JSONValue] = []
         for rollup in genesis.rollups {
-            guard let s = try store.rollupState(rollup.id) else { continue }
-            let outputs = try store.outputs(rollup: rollup.id, from: 0, limit: Int.max)
-            let standing = outputs.filter { !$0.isInvalidated }
-            let finalized = standing.last { $0.status(atL1Height: head.height) == .finalized }
+            // Every node polls this: no scan of the whole output history.
+            let (s, latest, finalized) = try store.standing(rollup.id)
             let openAt = s.lastProposerL1Height + genesis.l1.proposerSilenceBlocks
             rollups.append(
                 .object([
                     "id": .number(rollup.id.rawValue), "name": .string(rollup.name), "blobs": .number(s.nextSeq),
                     "daHeight": .number(s.daHeight), "outputs": .number(s.outputCount),
-                    "latestOutputHeight": .number(standing.last?.output.l2Height ?? 0),
+                    "latestOutputHeight": .number(latest?.output.l2Height ?? 0),
                     "finalizedHeight": .number(finalized?.output.l2Height ?? 0),
-                    "invalidatedOutputs": .number(outputs.count - standing.count),
+                    "invalidatedOutputs": .number(s.invalidatedCount),
                     "brokenAt": s.brokenAt == 0 ? .null : .number(s.brokenAt),
                     "proposing": .string(
                         s.brokenAt != 0 || head.height >= openAt ? "permissionless" : "registered"),

@@ -174,6 +174,21 @@ public final class L1Store: @unchecked Sendable {
         try environment.read { try $0.get(L1Rollups.self, rollup) }
     }
 
+    /// The newest standing output of `rollup` and the newest finalized one as of the head, read
+    /// backwards from the newest output (only pending ones lie between them).
+    public func standing(_ rollup: RollupID) throws -> (
+        state: RollupL1State, latest: OutputRecord?, finalized: OutputRecord?
+    ) {
+        try environment.read { txn in
+            let head = try Self.head(in: txn).height
+            let state = try self.state(rollup, in: txn)
+            return (
+                state, try latestStanding(rollup, below: state.outputCount, in: txn),
+                try latestStanding(rollup, below: state.outputCount, in: txn, finalizedAt: head)
+            )
+        }
+    }
+
     public func balance(of address: Address) throws -> UInt64 {
         try environment.read { try $0.get(Balances.self, address) ?? 0 }
     }
@@ -460,6 +475,7 @@ public final class L1Store: @unchecked Sendable {
                 OutputWindows.self, WindowKey(windowEnd: record.windowEnd, rollup: c.rollup, index: index))
             invalidated += 1
         }
+        state.invalidatedCount += invalidated
         // The challenged output's bond pays the challenger; later outputs' bonds are burned.
         try credit(target.bond, to: c.challenger.address, in: txn)
         if case .block(let b, _) = c.proof { state.brokenAt = state.brokenAt == 0 ? b : min(state.brokenAt, b) }
@@ -506,23 +522,24 @@ final class L1DataAvailability: DataAvailability {
         self.rollup = rollup
     }
 
-    func l1Height(ofBlock height: UInt64) throws -> UInt64? {
+    /// The sequence number of the blob whose range holds `height` (the first ending at or above it).
+    func seq(covering height: UInt64) throws -> UInt64? {
         var seq: UInt64?
         try txn.forEach(BlobHeights.self, from: RollupIndexKey(rollup, height)) { key, value in
             if key.rollup == rollup { seq = value }
             return false
         }
-        guard let seq else { return nil }
+        return seq
+    }
+
+    func l1Height(ofBlock height: UInt64) throws -> UInt64? {
+        guard let seq = try seq(covering: height) else { return nil }
         return try txn.get(Blobs.self, RollupIndexKey(rollup, seq))?.l1Height
     }
 
     func block(at height: UInt64) throws -> DABlock {
-        var seq: UInt64?
-        try txn.forEach(BlobHeights.self, from: RollupIndexKey(rollup, height)) { key, value in
-            if key.rollup == rollup { seq = value }
-            return false
-        }
-        guard let seq, let record = try txn.get(Blobs.self, RollupIndexKey(rollup, seq)) else { return .missing }
+        guard let seq = try seq(covering: height), let record = try txn.get(Blobs.self, RollupIndexKey(rollup, seq))
+        else { return .missing }
         let result =
             decoded[seq]
             ?? Result { () throws(BatchError) in try BatchCodec.decode(record.frame, header: record.header) }

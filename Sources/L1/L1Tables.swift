@@ -229,6 +229,8 @@ public struct RollupL1State: Hashable, Sendable, CanonicalCodable, StorageCodabl
     public var brokenAt: UInt64 = 0
     /// The L1 height of the registered proposer's newest accepted output (0: none yet).
     public var lastProposerL1Height: UInt64 = 0
+    /// How many outputs won challenges invalidated.
+    public var invalidatedCount: UInt64 = 0
 
     public init() {}
 
@@ -238,6 +240,7 @@ public struct RollupL1State: Hashable, Sendable, CanonicalCodable, StorageCodabl
         encoder.write(outputCount)
         encoder.write(brokenAt)
         encoder.write(lastProposerL1Height)
+        encoder.write(invalidatedCount)
     }
 
     public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
@@ -246,6 +249,7 @@ public struct RollupL1State: Hashable, Sendable, CanonicalCodable, StorageCodabl
         outputCount = try decoder.read(UInt64.self)
         brokenAt = try decoder.read(UInt64.self)
         lastProposerL1Height = try decoder.read(UInt64.self)
+        invalidatedCount = try decoder.read(UInt64.self)
     }
 }
 

@@ -101,6 +101,7 @@ public final class Deriver: Sendable {
             }
             let record = PostedBatch(header: blob.header, l1Height: blob.l1Height, frame: blob.frame)
             var head = try store.head().height
+            var importedLast = false
             // The L1 facts the posted blocks' relays refer to.
             var facts: [RollupIndex: L1OutputFact] = [:]
             for block in blocks where block.header.height > head {
@@ -122,6 +123,7 @@ public final class Deriver: Sendable {
                     return 0
                 }
                 let isLast = block.header.height == blob.header.lastHeight
+                if isLast { importedLast = true }
                 let committed = try store.commitBlock(
                     candidates: block.transactions, timestamp: block.header.timestamp,
                     l1Origin: block.header.l1Origin, checkSignatures: true, l1: view, l1Limit: blob.l1Height
@@ -143,7 +145,9 @@ public final class Deriver: Sendable {
                 }
                 head += 1
             }
-            // A batch whose blocks the node already had (its own, or a re-run): record it.
+            // A batch whose blocks the node already had (its own, or a re-run): record it. (When its
+            // last block was imported just now, that commit recorded it.)
+            if importedLast { continue }
             try store.environment.write { txn in
                 if let existing = try txn.get(Batches.self, blob.header.seq), existing.commitment == record.commitment,
                     existing.l1Height == record.l1Height

@@ -11,6 +11,12 @@ import StateMachine
 import Storage
 import Synchronization
 
+/// A peer's node answered with messages that do not verify against the L1: never asked twice.
+struct PeerLied: Error, CustomStringConvertible {
+    let peer: String
+    var description: String { "\(peer)'s node sent messages that do not verify" }
+}
+
 /// Relays the messages peers send to this rollup (DESIGN §7). For each peer it takes the newest
 /// output final as of the L1 block the sequencer builds on, asks the peer's node for the messages
 /// addressed here with proofs against that output, checks them, and submits `relayMessage`
@@ -92,7 +98,7 @@ public final class Relayer: Service, Sendable {
             messages = try await fromPeer(peer, from: from, through: final.fact.l2Height)
             guard messages.allSatisfy({ Self.verifies($0.0, $0.1, final.fact, source: peer.id, destination: me) })
             else {
-                throw RPCClient.TransportError.malformedResponse("\(peer.name)'s node sent messages that do not verify")
+                throw PeerLied(peer: peer.name)
             }
             state.withLock { $0.failures[peer.id] = 0 }
         } catch {
@@ -101,7 +107,7 @@ public final class Relayer: Service, Sendable {
                 return s.failures[peer.id]!
             }
             // A lie is not retried; an unreachable peer gets three tries before the rebuild.
-            if failures < 3, !"\(error)".contains("do not verify") { throw error }
+            if failures < 3, !(error is PeerLied) { throw error }
             logger.debug(
                 "peer node unusable; rebuilding its outbox from DA",
                 metadata: ["peer": "\(peer.name)", "error": "\(error)"])
