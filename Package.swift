@@ -7,7 +7,8 @@ let package = Package(
     name: "Tributary",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "tributary", targets: ["tributary"])
+        .executable(name: "tributary", targets: ["tributary"]),
+        .executable(name: "tributary-faults", targets: ["FaultSuite"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -64,6 +65,17 @@ let package = Package(
                 "Primitives", "Storage", "Compression", "StateTree", "Benchmarks", "Node", "RPC", "Config", "Chain",
                 "L1", "Settlement", "StateMachine", "Operator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        // The fault suite behind Scripts/faults: a real devnet under load, crashed, cut off and disordered.
+        .executableTarget(
+            name: "FaultSuite",
+            dependencies: [
+                "TributaryTesting", "RPC", "Config", "Primitives", "StateMachine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
 

@@ -187,18 +187,21 @@ public final class Relayer: Service, Sendable {
         let address = key.address
         // Pending first, committed second: a block committed in between only raises the latter.
         let pending = mempool.pendingNonce(of: address) ?? 0
-        let account = try store.withState { view in
-            (
-                nonce: try view.accounts.nonce(of: address),
-                nativeBalance: try view.accounts.balance(of: address, store.rollup.nativeAsset)
-            )
+        let store = self.store
+        let read = {
+            try store.withState { view in
+                (
+                    nonce: try view.accounts.nonce(of: address),
+                    nativeBalance: try view.accounts.balance(of: address, store.rollup.nativeAsset)
+                )
+            }
         }
-        let nonce = max(pending, account.nonce)
+        let nonce = max(pending, try read().nonce)
         let tx = Transaction(
             rollup: store.rollup.id, nonce: nonce, sender: key.publicKey, fee: 1,
             call: .relayMessage(message: message, proof: proof, outputIndex: outputIndex)
         ).signed(by: key)
-        try mempool.add(tx, encodedSize: tx.canonicalBytes.count, account: account)
+        try mempool.add(tx, encodedSize: tx.canonicalBytes.count, account: read)
         submitted.increment()
         logger.debug(
             "relay submitted",

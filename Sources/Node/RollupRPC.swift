@@ -77,15 +77,16 @@ public struct RollupRPC: Sendable {
             throw RPCError.invalidParams("parameter 0 is not a canonical signed transaction: \(error)")
         }
         let sender = tx.transaction.senderAddress
-        let account = try store.withState { view in
-            (
-                nonce: try view.accounts.nonce(of: sender),
-                nativeBalance: try view.accounts.balance(of: sender, rollup.nativeAsset)
-            )
-        }
         do {
-            try mempool.add(tx, encodedSize: raw.count, account: account)
-        } catch {
+            try mempool.add(tx, encodedSize: raw.count) {
+                try store.withState { view in
+                    (
+                        nonce: try view.accounts.nonce(of: sender),
+                        nativeBalance: try view.accounts.balance(of: sender, rollup.nativeAsset)
+                    )
+                }
+            }
+        } catch let error as MempoolError {
             throw Self.rpcError(error)
         }
         return .string(tx.id.hex)

@@ -89,30 +89,41 @@ public final class Mempool: Sendable {
     /// The number of pending transactions.
     public var count: Int { state.withLock { $0.count } }
 
-    /// Admits `tx`. `encodedSize` is its wire size; `account` gives the sender's committed nonce
-    /// and native balance. The signature is verified here, outside the lock, so concurrent callers
-    /// verify in parallel.
-    public func add(_ tx: SignedTransaction, encodedSize: Int, account: (nonce: UInt64, nativeBalance: UInt64))
-        throws(MempoolError)
-    {
+    /// Admits `tx`. `encodedSize` is its wire size; `account` reads the sender's committed nonce and
+    /// native balance from the committed state. The signature is verified first, outside the lock, so
+    /// concurrent callers verify in parallel; `account` is read under the lock. Read before it, a block
+    /// committed in between (and its `blockCommitted`, which forgets a sender with nothing pending)
+    /// could leave the sender's entry with a stale committed nonce — and its transactions never ready.
+    /// Throws `MempoolError` for a refusal and whatever `account` throws.
+    public func add(
+        _ tx: SignedTransaction, encodedSize: Int, account: () throws -> (nonce: UInt64, nativeBalance: UInt64)
+    ) throws {
         guard encodedSize <= limits.maxTransactionBytes else {
-            throw .tooLarge(size: encodedSize, limit: limits.maxTransactionBytes)
+            throw MempoolError.tooLarge(size: encodedSize, limit: limits.maxTransactionBytes)
         }
         let t = tx.transaction
-        guard t.rollup == rollup else { throw .wrongRollup(expected: rollup, actual: t.rollup) }
-        guard tx.hasValidSignature else { throw .badSignature }
-        guard t.nonce >= account.nonce else { throw .nonceTooLow(next: account.nonce, actual: t.nonce) }
-        guard t.nonce - account.nonce < UInt64(limits.maxPerSender) else {
-            throw .nonceTooHigh(next: account.nonce, actual: t.nonce, limit: UInt64(limits.maxPerSender))
-        }
-        guard account.nativeBalance >= t.fee else { throw .cannotPayFee(fee: t.fee, balance: account.nativeBalance) }
+        guard t.rollup == rollup else { throw MempoolError.wrongRollup(expected: rollup, actual: t.rollup) }
+        guard tx.hasValidSignature else { throw MempoolError.badSignature }
         let id = tx.id
         let sender = t.senderAddress
         let limits = self.limits
+        var readFailure: (any Error)?
         try state.withLock { (s: inout State) throws(MempoolError) in
+            let committed: (nonce: UInt64, nativeBalance: UInt64)
+            do { committed = try account() } catch {
+                readFailure = error
+                return
+            }
+            guard t.nonce >= committed.nonce else { throw .nonceTooLow(next: committed.nonce, actual: t.nonce) }
+            guard t.nonce - committed.nonce < UInt64(limits.maxPerSender) else {
+                throw .nonceTooHigh(next: committed.nonce, actual: t.nonce, limit: UInt64(limits.maxPerSender))
+            }
+            guard committed.nativeBalance >= t.fee else {
+                throw .cannotPayFee(fee: t.fee, balance: committed.nativeBalance)
+            }
             guard s.ids[id] == nil else { throw .alreadyKnown }
-            var entry = s.senders[sender] ?? Sender(committedNonce: account.nonce)
-            entry.committedNonce = max(entry.committedNonce, account.nonce)
+            var entry = s.senders[sender] ?? Sender(committedNonce: committed.nonce)
+            entry.committedNonce = max(entry.committedNonce, committed.nonce)
             guard t.nonce >= entry.committedNonce else {
                 throw .nonceTooLow(next: entry.committedNonce, actual: t.nonce)
             }
@@ -126,6 +137,7 @@ public final class Mempool: Sendable {
             s.count += 1
             s.dropped[id] = nil
         }
+        if let readFailure { throw readFailure }
     }
 
     /// The status of transaction `id` as far as the mempool knows.

@@ -1,0 +1,213 @@
+import Config
+import Foundation
+import Primitives
+import RPC
+import StateMachine
+import TributaryTesting
+
+/// The claims checked after faults. Each records its checks in the tally; none throws.
+struct Checks {
+    let net: FaultNet
+    let seen: Observations
+    var tally: Tally { net.tally }
+
+    /// Polls `condition` every 200 ms for up to `seconds`.
+    static func eventually(_ seconds: Double, _ condition: () async -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        return await condition()
+    }
+
+    /// A restarted sequencer still serves every block the suite saw acknowledged, unchanged: its
+    /// head is not below the newest one seen and the block there has the same hash (so, through the
+    /// parent hashes, every block and transaction below it is the one acknowledged); a sample of
+    /// transactions is looked up by id.
+    func sequencerKeptEverything(_ rollup: String, rng: inout SplitMix64) async {
+        let rpc = net.rpc(rollup)
+        guard let newest = await seen.head[rollup], let block = await seen.block(rollup, newest) else { return }
+        var head: UInt64 = 0
+        let up = await Self.eventually(30) {
+            head = (try? await rpc.call("rollup_blockNumber").unsignedValue) ?? 0
+            return head >= newest
+        }
+        await tally.check(up, "\(rollup) restarted at height \(head), below the acknowledged block \(newest)")
+        guard up else { return }
+        let served = try? await rpc.call("rollup_getBlock", [.unsigned(newest)])["hash"]?.stringValue
+        await tally.check(
+            served == block.hash, "\(rollup) block \(newest) is \(served ?? "missing"), was \(block.hash)")
+        if served == block.hash { await tally.passed(await seen.transactions(of: rollup, through: newest)) }
+        for (id, height) in await seen.sampleTransactions(of: rollup, 10, &rng) {
+            let tx = try? await rpc.call("rollup_getTransaction", [.string(id)])
+            await tally.check(
+                tx?["status"]?.stringValue == "included" && tx?["blockHeight"]?.unsignedValue == height,
+                "\(rollup): acknowledged transaction \(id) at \(height) is now \(tx.map { "\($0)" } ?? "unknown")")
+        }
+    }
+
+    /// A follower reaches what the L1 holds of its rollup and agrees with the sequencer's blocks.
+    func followerAgrees(_ rollup: String, within seconds: Double = 90) async {
+        let follower = net.rpc("\(rollup)-follower")
+        guard let target = await daHeight(rollup), target > 0 else { return }
+        var head: UInt64 = 0
+        let caught = await Self.eventually(seconds) {
+            head = (try? await follower.call("rollup_blockNumber").unsignedValue) ?? 0
+            return head >= target
+        }
+        await tally.check(
+            caught, "\(rollup)-follower at \(head) did not reach the DA height \(target) in \(Int(seconds)) s")
+        guard caught, let mine = await seen.block(rollup, target) else { return }
+        let derived = try? await follower.call("rollup_getBlock", [.unsigned(target)])["hash"]?.stringValue
+        await tally.check(
+            derived == mine.hash,
+            "\(rollup)-follower derived block \(target) as \(derived ?? "missing"), the sequencer \(mine.hash)")
+    }
+
+    func daHeight(_ rollup: String) async -> UInt64? {
+        guard case .array(let rows)? = try? await net.rpc("l1").call("l1_status")["rollups"] else { return nil }
+        return rows.first { $0["name"]?.stringValue == rollup }?["daHeight"]?.unsignedValue
+    }
+
+    /// A restarted L1 still has every block, blob and output it acknowledged.
+    func l1KeptEverything() async {
+        let l1 = net.rpc("l1")
+        let newest = await seen.l1Head
+        var height: UInt64 = 0
+        let up = await Self.eventually(30) {
+            height = (try? await l1.call("l1_blockNumber").unsignedValue) ?? 0
+            return height >= newest
+        }
+        await tally.check(up, "the L1 restarted at height \(height), below the acknowledged \(newest)")
+        if let hash = await seen.l1Hashes[newest] {
+            let served = try? await l1.call("l1_getBlock", [.unsigned(newest)])["hash"]?.stringValue
+            await tally.check(served == hash, "L1 block \(newest) is \(served ?? "missing"), was \(hash)")
+        }
+        guard case .array(let rows)? = try? await l1.call("l1_status")["rollups"] else {
+            await tally.violate("the L1 does not answer l1_status after its restart")
+            return
+        }
+        for row in rows {
+            guard let name = row["name"]?.stringValue else { continue }
+            let blobs = row["blobs"]?.unsignedValue ?? 0, outputs = row["outputs"]?.unsignedValue ?? 0
+            let hadBlobs = await seen.l1Blobs[name] ?? 0, hadOutputs = await seen.l1Outputs[name] ?? 0
+            await tally.check(
+                blobs >= hadBlobs, "the L1 holds \(blobs) blobs of \(name) after its restart, had \(hadBlobs)")
+            await tally.check(
+                outputs >= hadOutputs, "the L1 holds \(outputs) outputs of \(name) after its restart, had \(hadOutputs)"
+            )
+        }
+    }
+
+    /// Every output of an honest rollup stands and claims the sequencer's own state root.
+    func outputsHonest(_ rollup: String) async {
+        let id = net.rollup(rollup).id
+        guard
+            case .array(let outputs)? = try? await net.rpc("l1").call(
+                "l1_getOutputs", [.unsigned(UInt64(id.rawValue)), .unsigned(0), .unsigned(1000)])
+        else {
+            await tally.violate("l1_getOutputs \(rollup) failed")
+            return
+        }
+        for output in outputs {
+            let index = output["index"]?.unsignedValue ?? 0, height = output["l2Height"]?.unsignedValue ?? 0
+            await tally.check(
+                output["status"]?.stringValue != "invalidated",
+                "\(rollup) output \(index) (height \(height)) was invalidated")
+            guard let mine = await seen.block(rollup, height) else { continue }
+            await tally.check(
+                output["stateRoot"]?.stringValue == mine.stateRoot,
+                "\(rollup) output \(index) claims state root \(output["stateRoot"]?.stringValue ?? "-") at \(height), the chain has \(mine.stateRoot)"
+            )
+        }
+    }
+
+    /// The L1 holds each of the rollup's batches once: sequence numbers 0, 1, 2, … covering
+    /// consecutive block ranges (no batch posted twice, none skipped).
+    func blobsInOrder(_ rollup: String) async {
+        let id = UInt64(net.rollup(rollup).id.rawValue)
+        var seq: UInt64 = 0, next: UInt64 = 1
+        while true {
+            guard
+                case .array(let blobs)? = try? await net.rpc("l1").call(
+                    "l1_getBlobs", [.unsigned(id), .unsigned(seq), .unsigned(100)])
+            else {
+                await tally.violate("l1_getBlobs \(rollup) from \(seq) failed")
+                return
+            }
+            if blobs.isEmpty { break }
+            for blob in blobs {
+                let s = blob["seq"]?.unsignedValue, first = blob["firstHeight"]?.unsignedValue
+                await tally.check(
+                    s == seq, "\(rollup) blob at position \(seq) has sequence number \(s.map(String.init) ?? "-")")
+                await tally.check(
+                    first == next, "\(rollup) blob \(seq) starts at \(first.map(String.init) ?? "-"), expected \(next)")
+                next = (blob["lastHeight"]?.unsignedValue ?? next) + 1
+                seq += 1
+            }
+        }
+    }
+
+    /// Every acknowledged message was relayed, successfully, on its destination.
+    func messagesRelayed(within seconds: Double) async {
+        let confirmed = await seen.relayed
+        let messages = await seen.messages.filter { !confirmed.contains($0.id) }
+        var waiting = messages
+        _ = await Self.eventually(seconds) {
+            var still: [Observations.Sent] = []
+            for m in waiting {
+                let relay = try? await net.rpc(m.destination).call("rollup_getRelay", [.string(m.id)])
+                if relay == nil || relay == .null { still.append(m) }
+            }
+            waiting = still
+            return waiting.isEmpty
+        }
+        for m in messages {
+            if waiting.contains(where: { $0.id == m.id }) {
+                await tally.violate(
+                    "message \(m.id) \(m.source) → \(m.destination) not relayed within \(Int(seconds)) s")
+                continue
+            }
+            let relay = try? await net.rpc(m.destination).call("rollup_getRelay", [.string(m.id)])
+            await seen.confirmRelay(m.id)
+            await tally.check(
+                relay?["success"] == .bool(true),
+                "message \(m.id) relayed on \(m.destination) without success: \(relay.map { "\($0)" } ?? "-")")
+        }
+    }
+
+    /// Every asset adds up to its genesis supply across all rollups: the native balances on its
+    /// home (outside the bridge, which holds what went abroad) plus the wrapped balances elsewhere.
+    func valueConserved(among names: [String]) async {
+        let rollups = names.map { net.rollup($0) }
+        let holders: [Address] =
+            (0..<10).map { DevKeys.account($0).address }
+            + rollups.flatMap { r in
+                [r.sequencer, r.batcher, r.proposer, r.treasury, r.challenger].map { $0.publicKey.address }
+            } + [ModuleAccount.escrow]
+        for home in rollups {
+            var total: UInt64 = 0
+            for r in rollups {
+                let asset = r.id == home.id ? home.nativeAsset.rawValue : "\(home.name)/\(home.nativeAsset.rawValue)"
+                for who in holders {
+                    guard
+                        let account = try? await net.rpc(r.name).call(
+                            "rollup_getAccount", [.string(who.hex), .object(["assets": .array([.string(asset)])])])
+                    else { continue }
+                    total += account["balances"]?[asset]?.unsignedValue ?? 0
+                }
+            }
+            await tally.check(
+                total == home.supply,
+                "\(home.nativeAsset.rawValue) adds up to \(total) across the devnet, supply \(home.supply)")
+        }
+    }
+
+    /// No process exited on its own.
+    func nobodyDied() async {
+        for (name, status) in net.unexpectedExits() {
+            await tally.violate("\(name) exited by itself with status \(status)")
+        }
+    }
+}

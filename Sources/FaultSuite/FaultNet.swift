@@ -1,0 +1,151 @@
+import Config
+import Foundation
+import Primitives
+import RPC
+import TributaryTesting
+
+/// The devnet the suite injects faults into: an L1, three rollups (alpha, beta, gamma) and
+/// followers, every process behind its own `ChaosProxy`. The genesis names the proxies, so the
+/// processes reach each other only through them; each process listens on a port of its own that
+/// stays the same across restarts.
+final class FaultNet: @unchecked Sendable {
+    struct Timing: Sendable {
+        var l1BlockTimeMs = 200
+        var windowBlocks = 25
+        var rollupBlockTimeMs = 100
+        var outputIntervalBlocks = 10
+    }
+
+    let dir: String
+    let genesisPath: String
+    let genesis: Genesis
+    let timing: Timing
+    let tally: Tally
+    /// Proxies by the process they front: `l1`, `alpha`, `beta`, `gamma`.
+    private(set) var proxies: [String: ChaosProxy] = [:]
+    private var ports: [String: Int] = [:]
+    private var running: [String: NodeProcess] = [:]
+    private var starts: [String: Int] = [:]
+    private var extra: [String: [String]] = [:]
+    private let lock = NSLock()
+
+    static let rollupNames = ["alpha", "beta", "gamma"]
+
+    init(dir: String, timing: Timing, seed: UInt64, tally: Tally) throws {
+        self.dir = dir
+        self.timing = timing
+        self.tally = tally
+        try FileManager.default.createDirectory(atPath: dir + "/logs", withIntermediateDirectories: true)
+        var proxyPorts: [String: Int] = [:]
+        for name in ["l1"] + Self.rollupNames + Self.rollupNames.map({ "\($0)-follower" }) {
+            ports[name] = try freePort()
+            if !name.hasSuffix("-follower") { proxyPorts[name] = try freePort() }
+        }
+        func rollup(_ id: Int, _ name: String) -> String {
+            """
+            {"id": \(id), "name": "\(name)", "rpc": "http://127.0.0.1:\(proxyPorts[name]!)", "blockTimeMs": \(timing.rollupBlockTimeMs),
+             "maxBlockTransactions": 2000, "batch": {"maxBytes": 262144, "maxBlocks": 20, "maxAgeMs": 400, "zstdLevel": 3},
+             "outputIntervalBlocks": \(timing.outputIntervalBlocks), "nativeAsset": {"name": "\(name.uppercased())", "supply": 1000000000000000},
+             "devAccounts": {"count": 10, "balance": 1000000000000}}
+            """
+        }
+        let json = """
+            {"l1": {"rpc": "http://127.0.0.1:\(proxyPorts["l1"]!)", "blockTimeMs": \(timing.l1BlockTimeMs),
+                    "fraudWindowBlocks": \(timing.windowBlocks), "bond": 1000000, "proposerSilenceBlocks": 400,
+                    "maxBlobBytes": 1048576},
+             "rollups": [\(Self.rollupNames.enumerated().map { rollup($0.offset + 1, $0.element) }.joined(separator: ", "))]}
+            """
+        genesisPath = dir + "/genesis.json"
+        try Data(json.utf8).write(to: URL(fileURLWithPath: genesisPath))
+        genesis = try Genesis.load(path: genesisPath)
+        for (i, (name, port)) in proxyPorts.sorted(by: { $0.key < $1.key }).enumerated() {
+            let proxy = ChaosProxy(name: name, port: port, targetPort: ports[name]!, seed: seed &+ UInt64(i))
+            proxy.start()
+            proxies[name] = proxy
+        }
+    }
+
+    func datadir(_ name: String) -> String { "\(dir)/\(name)" }
+
+    private func arguments(_ name: String) -> [String] {
+        var args: [String]
+        if name == "l1" {
+            args = ["l1", "--genesis", genesisPath, "--datadir", datadir(name)]
+        } else if name.hasSuffix("-follower") {
+            args = ["node", "--genesis", genesisPath, "--follow", String(name.dropLast(9)), "--datadir", datadir(name)]
+        } else {
+            args = ["node", "--genesis", genesisPath, "--rollup", name, "--datadir", datadir(name)]
+        }
+        return args + ["--rpc-port", String(ports[name]!)] + (extra[name] ?? [])
+    }
+
+    /// Starts `name` (`l1`, a rollup's name for its sequencer, `<rollup>-follower`); `extra` arguments
+    /// stay with it across restarts.
+    func start(_ name: String, extra more: [String]? = nil) throws {
+        let args: [String] = lock.withLock {
+            if let more { extra[name] = more }
+            starts[name, default: 0] += 1
+            return arguments(name)
+        }
+        let n = lock.withLock { starts[name]! }
+        let process = try NodeProcess(args, logPath: "\(dir)/logs/\(name)-\(n).log", timeout: 120)
+        lock.withLock { running[name] = process }
+    }
+
+    /// SIGKILL: no cleanup, no flush.
+    func kill(_ name: String) {
+        let process = lock.withLock { running.removeValue(forKey: name) }
+        process?.kill()
+    }
+
+    /// SIGTERM and wait; returns the exit status.
+    @discardableResult
+    func stop(_ name: String) -> Int32? {
+        let process = lock.withLock { running.removeValue(forKey: name) }
+        return process?.stop()
+    }
+
+    var names: [String] { lock.withLock { running.keys.sorted() } }
+
+    /// Processes that exited without being told to, with their status.
+    func unexpectedExits() -> [(String, Int32)] {
+        lock.withLock {
+            let dead = running.filter { !$0.value.process.isRunning }
+            for name in dead.keys { running.removeValue(forKey: name) }
+            return dead.map { ($0.key, $0.value.process.terminationStatus) }.sorted { $0.0 < $1.0 }
+        }
+    }
+
+    func pid(_ name: String) -> Int32? { lock.withLock { running[name]?.process.processIdentifier } }
+
+    /// A client of `name`'s own port (not through its proxy).
+    func rpc(_ name: String) -> RPCClient {
+        var client = RPCClient(url: "http://127.0.0.1:\(ports[name]!)")
+        client.timeout = .seconds(20)
+        return client
+    }
+
+    func rollup(_ name: String) -> RollupParameters { genesis.rollup(named: name)! }
+
+    func stopAll() {
+        for name in names { stop(name) }
+        for proxy in proxies.values { proxy.stop() }
+    }
+
+    /// `tributary db verify` on `name`'s store (read-only, while the process runs).
+    func verifyStore(_ name: String) async {
+        let result: CommandResult
+        do {
+            result = try TributaryBinary.run([
+                "db", "verify", "--datadir", datadir(name), "--genesis", genesisPath, "--quiet",
+            ])
+        } catch {
+            await tally.violate("db verify \(name) could not run: \(error)")
+            return
+        }
+        await tally.check(
+            result.status == 0,
+            "db verify \(name) failed (exit \(result.status)): \(result.output.suffix(400)) \(result.stderr.suffix(400))"
+        )
+    }
+}

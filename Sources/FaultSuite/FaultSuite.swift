@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Primitives
+import RPC
+import TributaryTesting
+
+/// `tributary-faults` (run by `Scripts/faults`): a devnet under steady load is crashed, cut off and
+/// disordered, and after every fault the suite checks that nothing acknowledged was lost, every
+/// store verifies, value is conserved and no output finalized wrongly. The last line is the
+/// summary a script reads; the exit status is 1 when any check failed.
+@main
+struct FaultSuite: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tributary-faults",
+        abstract: "Inject crashes, outages and disordered RPC into a real devnet under load; check every invariant.")
+
+    @Flag(help: "The short form (CI): a few crashes of each kind, every outage, a short spell of disorder.")
+    var quick = false
+
+    @Option(help: "SIGKILLs to inject in the crash phase (default: 12 with --quick, 120 otherwise).")
+    var crashes: Int?
+
+    @Option(help: "Seconds of disordered RPC (default: 20 with --quick, 90 otherwise).")
+    var disorderSeconds: Int?
+
+    @Option(help: "The seed of every random choice (victims, moments, delays).")
+    var seed: UInt64 = 1
+
+    @Option(help: "Phases to run, comma-separated: crashes, outages, disorder.")
+    var only: String = "crashes,outages,disorder"
+
+    @Option(help: "Keep the devnet's directory (stores and logs) here instead of a temporary one.")
+    var workdir: String?
+
+    mutating func run() async throws {
+        let tally = Tally()
+        let phases = Set(only.split(separator: ",").map(String.init))
+        let temporary = workdir == nil ? try TemporaryDirectory("faults") : nil
+        let dir = workdir ?? temporary!.path
+        tally.log("tributary-faults: seed \(seed), devnet in \(dir), binary \(TributaryBinary.path)")
+        let net = try FaultNet(dir: dir, timing: .init(), seed: seed, tally: tally)
+        let run = Run(
+            net: net, seen: Observations(), rng: SplitMix64(seed: seed),
+            crashes: crashes ?? (quick ? 12 : 120), disorderSeconds: disorderSeconds ?? (quick ? 20 : 90))
+        do {
+            try await run.setUp()
+            if phases.contains("crashes") { await run.crashPhase() }
+            if phases.contains("outages") { await run.outagePhase() }
+            if phases.contains("disorder") { await run.disorderPhase() }
+            await run.finish()
+        } catch {
+            await tally.violate("the suite could not go on: \(error)")
+        }
+        run.tearDown()
+        if await !tally.violations.isEmpty {
+            tally.log("logs and stores: \(dir)")
+            if let temporary {
+                try? FileManager.default.moveItem(atPath: temporary.path, toPath: temporary.path + "-failed")
+            }
+        }
+        print(await tally.summary())
+        if await !tally.violations.isEmpty { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,221 @@
+import Config
+import Foundation
+import Primitives
+import RPC
+import TributaryTesting
+
+/// What the suite has seen acknowledged: blocks served by sequencers (and so every transaction in
+/// them), messages sent, the L1's blocks, blobs and outputs. Checks after each fault compare the
+/// devnet against it.
+actor Observations {
+    struct BlockSeen: Sendable {
+        var hash: String
+        var stateRoot: String
+        var transactions: [String]
+    }
+    struct Sent: Sendable {
+        var id: String
+        var source: String
+        var destination: String
+    }
+
+    var blocks: [String: [UInt64: BlockSeen]] = [:]
+    var head: [String: UInt64] = [:]
+    /// Transaction id → (rollup, height) of the block the sequencer acknowledged it in.
+    var included: [String: (rollup: String, height: UInt64)] = [:]
+    var messages: [Sent] = []
+    /// Messages whose relay a check has already confirmed.
+    var relayed: Set<String> = []
+    var l1Hashes: [UInt64: String] = [:]
+    var l1Head: UInt64 = 0
+    var l1Blobs: [String: UInt64] = [:]
+    var l1Outputs: [String: UInt64] = [:]
+
+    func record(_ rollup: String, _ height: UInt64, _ block: BlockSeen) -> String? {
+        if let seen = blocks[rollup]?[height] {
+            return seen.hash == block.hash ? nil : "\(rollup) block \(height) was \(seen.hash), now \(block.hash)"
+        }
+        blocks[rollup, default: [:]][height] = block
+        head[rollup] = max(head[rollup] ?? 0, height)
+        for tx in block.transactions {
+            if let earlier = included[tx] {
+                return "transaction \(tx) included twice: \(earlier.rollup) \(earlier.height) and \(rollup) \(height)"
+            }
+            included[tx] = (rollup, height)
+        }
+        return nil
+    }
+
+    func recordMessage(_ m: Sent) { messages.append(m) }
+    func confirmRelay(_ id: String) { relayed.insert(id) }
+
+    func recordL1(height: UInt64, hash: String, blobs: [String: UInt64], outputs: [String: UInt64]) {
+        l1Hashes[height] = hash
+        l1Head = max(l1Head, height)
+        for (k, v) in blobs { l1Blobs[k] = max(l1Blobs[k] ?? 0, v) }
+        for (k, v) in outputs { l1Outputs[k] = max(l1Outputs[k] ?? 0, v) }
+    }
+
+    func block(_ rollup: String, _ height: UInt64) -> BlockSeen? { blocks[rollup]?[height] }
+    func transactions(of rollup: String, through height: UInt64) -> Int {
+        (blocks[rollup] ?? [:]).reduce(0) { $1.key <= height ? $0 + $1.value.transactions.count : $0 }
+    }
+    func sampleTransactions(of rollup: String, _ count: Int, _ rng: inout SplitMix64) -> [(String, UInt64)] {
+        let all = included.filter { $0.value.rollup == rollup }
+        guard !all.isEmpty else { return [] }
+        let keys = Array(all.keys)
+        return (0..<min(count, keys.count)).map { _ in
+            let k = keys[Int(rng.next() % UInt64(keys.count))]
+            return (k, all[k]!.height)
+        }
+    }
+}
+
+/// Follows every running sequencer's new blocks and the L1, recording what they acknowledge.
+final class Watcher: @unchecked Sendable {
+    let net: FaultNet
+    let seen: Observations
+    private var tasks: [Task<Void, Never>] = []
+
+    init(net: FaultNet, seen: Observations) {
+        self.net = net
+        self.seen = seen
+    }
+
+    func watch(_ rollup: String) {
+        tasks.append(
+            Task {
+                while !Task.isCancelled {
+                    do { try await self.poll(rollup) } catch {}
+                    try? await Task.sleep(for: .milliseconds(150))
+                }
+            })
+    }
+
+    func watchL1() {
+        tasks.append(
+            Task {
+                while !Task.isCancelled {
+                    do { try await self.pollL1() } catch {}
+                    try? await Task.sleep(for: .milliseconds(200))
+                }
+            })
+    }
+
+    func cancel() { for t in tasks { t.cancel() } }
+
+    /// Reads the blocks a sequencer has produced since the last poll.
+    func poll(_ rollup: String) async throws {
+        let rpc = net.rpc(rollup)
+        let head = try await rpc.call("rollup_blockNumber").unsignedValue ?? 0
+        var height = (await seen.head[rollup] ?? 0) + 1
+        while height <= head {
+            let block = try await rpc.call("rollup_getBlock", [.unsigned(height), .bool(true)])
+            guard let hash = block["hash"]?.stringValue, let root = block["stateRoot"]?.stringValue,
+                case .array(let txs)? = block["transactions"]
+            else { throw RPCClient.TransportError.malformedResponse("block \(height)") }
+            let ids = txs.compactMap { $0["id"]?.stringValue }
+            if let problem = await seen.record(rollup, height, .init(hash: hash, stateRoot: root, transactions: ids)) {
+                await net.tally.violate(problem)
+            }
+            for tx in txs where tx["call"]?["type"]?.stringValue == "sendMessage" {
+                let receipt = try await rpc.call("rollup_getReceipt", [tx["id"] ?? .null])
+                guard let id = receipt["message"]?.stringValue,
+                    let dest = net.genesis.rollup(id: RollupID(UInt32(tx["call"]?["destination"]?.unsignedValue ?? 0)))
+                else { continue }
+                await seen.recordMessage(.init(id: id, source: rollup, destination: dest.name))
+            }
+            height += 1
+        }
+    }
+
+    func pollL1() async throws {
+        let status = try await net.rpc("l1").call("l1_status")
+        guard let height = status["height"]?.unsignedValue, let hash = status["hash"]?.stringValue,
+            case .array(let rollups)? = status["rollups"]
+        else { return }
+        var blobs: [String: UInt64] = [:], outputs: [String: UInt64] = [:]
+        for r in rollups {
+            guard let name = r["name"]?.stringValue else { continue }
+            blobs[name] = r["blobs"]?.unsignedValue ?? 0
+            outputs[name] = r["outputs"]?.unsignedValue ?? 0
+        }
+        await seen.recordL1(height: height, hash: hash, blobs: blobs, outputs: outputs)
+    }
+}
+
+/// Steady load: transfers on every loaded rollup and messages between alpha and beta, from dev
+/// accounts, each sender with its own nonce. A sender whose node is down (or that lost its
+/// mempool) re-reads its nonce and goes on; only inclusion counts as acknowledgement.
+final class Load: @unchecked Sendable {
+    let net: FaultNet
+    private let lock = NSLock()
+    private var paused = false
+    private var tasks: [Task<Void, Never>] = []
+    private(set) var submitted = 0
+    private(set) var refused = 0
+
+    init(net: FaultNet) { self.net = net }
+
+    var isPaused: Bool {
+        get { lock.withLock { paused } }
+        set { lock.withLock { paused = newValue } }
+    }
+
+    func start(rollups: [String], transferIntervalMs: Int, messageIntervalMs: Int) {
+        for (r, name) in rollups.enumerated() {
+            let params = net.rollup(name)
+            for account in 0..<2 {
+                let key = DevKeys.account(account)
+                tasks.append(
+                    Task {
+                        await self.send(name, key: key, every: transferIntervalMs) { seq in
+                            .transfer(
+                                to: DevKeys.account(7 + Int(seq % 3)).address, asset: params.nativeAsset,
+                                amount: 1 + seq % 97)
+                        }
+                    })
+            }
+            // Messages: each rollup sends to the next one in the ring, with value.
+            guard rollups.count > 1 else { continue }
+            let destination = net.rollup(rollups[(r + 1) % rollups.count])
+            let key = DevKeys.account(4 + r)
+            tasks.append(
+                Task {
+                    await self.send(name, key: key, every: messageIntervalMs) { seq in
+                        .sendMessage(
+                            destination: destination.id, target: "bank", recipient: DevKeys.account(8).address,
+                            value: [AssetAmount(params.nativeAsset, 10 + seq % 50)], payload: [])
+                    }
+                })
+        }
+    }
+
+    func stop() { for t in tasks { t.cancel() } }
+
+    private func send(_ rollup: String, key: SigningKey, every ms: Int, call: (UInt64) -> Call) async {
+        // Through the node's proxy, like any client named by the genesis.
+        var rpc = RPCClient(url: net.rollup(rollup).rpc)
+        rpc.timeout = .seconds(10)
+        let id = net.rollup(rollup).id
+        var seq: UInt64 = 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(ms))
+            if isPaused { continue }
+            do {
+                // The node's pending nonce, read before every send: a sequencer that crashed lost its
+                // mempool (only inclusion is durable), and a nonce after a lost one would wait forever.
+                guard
+                    let n = try await rpc.call("rollup_getNonce", [.string(key.address.hex)])["pending"]?.unsignedValue
+                else { continue }
+                let tx = Transaction(rollup: id, nonce: n, sender: key.publicKey, fee: 1, call: call(seq)).signed(
+                    by: key)
+                _ = try await rpc.call("rollup_sendTransaction", [.string("0x" + Hex.encode(tx.canonicalBytes))])
+                seq += 1
+                lock.withLock { submitted += 1 }
+            } catch {
+                lock.withLock { refused += 1 }
+            }
+        }
+    }
+}
