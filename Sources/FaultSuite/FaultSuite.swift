@@ -32,6 +32,15 @@ struct FaultSuite: AsyncParsableCommand {
     @Option(help: "Keep the devnet's directory (stores and logs) here instead of a temporary one.")
     var workdir: String?
 
+    static let phases = ["crashes", "outages", "disorder"]
+
+    func validate() throws {
+        for phase in only.split(separator: ",") where !Self.phases.contains(String(phase)) {
+            throw ValidationError("--only: unknown phase \"\(phase)\" (phases: \(Self.phases.joined(separator: ", ")))")
+        }
+        if let crashes, crashes < 0 { throw ValidationError("--crashes must be 0 or more") }
+    }
+
     mutating func run() async throws {
         let tally = Tally()
         let phases = Set(only.split(separator: ",").map(String.init))
