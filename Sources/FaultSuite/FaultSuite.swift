@@ -29,6 +29,12 @@ struct FaultSuite: AsyncParsableCommand {
     @Option(help: "Phases to run, comma-separated: crashes, outages, disorder.")
     var only: String = "crashes,outages,disorder"
 
+    @Option(
+        help: ArgumentHelp(
+            "Testing the suite itself: alpha's sequencer lies about its state root from this height on, so the checks must report violations.",
+            valueName: "height"))
+    var lieFrom: UInt64?
+
     @Option(help: "Keep the devnet's directory (stores and logs) here instead of a temporary one.")
     var workdir: String?
 
@@ -50,7 +56,8 @@ struct FaultSuite: AsyncParsableCommand {
         let net = try FaultNet(dir: dir, timing: .init(), seed: seed, tally: tally)
         let run = Run(
             net: net, seen: Observations(), rng: SplitMix64(seed: seed),
-            crashes: crashes ?? (quick ? 12 : 120), disorderSeconds: disorderSeconds ?? (quick ? 20 : 90))
+            crashes: crashes ?? (quick ? 12 : 120), disorderSeconds: disorderSeconds ?? (quick ? 20 : 90),
+            lieFrom: lieFrom)
         do {
             try await run.setUp()
             if phases.contains("crashes") { await run.crashPhase() }

@@ -14,11 +14,14 @@ final class Run: @unchecked Sendable {
     var rng: SplitMix64
     let crashes: Int
     let disorderSeconds: Int
+    /// Alpha's sequencer lies from this height on (the suite's negative control).
+    let lieFrom: UInt64?
     /// The rollups under load (gamma is kept for the challenge scenario).
     let loaded = ["alpha", "beta"]
     var tally: Tally { net.tally }
 
-    init(net: FaultNet, seen: Observations, rng: SplitMix64, crashes: Int, disorderSeconds: Int) {
+    init(net: FaultNet, seen: Observations, rng: SplitMix64, crashes: Int, disorderSeconds: Int, lieFrom: UInt64?) {
+        self.lieFrom = lieFrom
         self.net = net
         self.seen = seen
         self.rng = rng
@@ -37,7 +40,9 @@ final class Run: @unchecked Sendable {
 
     func setUp() async throws {
         try net.start("l1")
-        for r in loaded { try net.start(r) }
+        for r in loaded {
+            try net.start(r, extra: r == "alpha" ? lieFrom.map { ["--fault", "state-root-at=\($0)"] } ?? [] : [])
+        }
         try net.start("alpha-follower")
         watcher.watchL1()
         for r in loaded { watcher.watch(r) }
