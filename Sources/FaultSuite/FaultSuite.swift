@@ -54,6 +54,18 @@ struct FaultSuite: AsyncParsableCommand {
         let dir = workdir ?? temporary!.path
         tally.log("tributary-faults: seed \(seed), devnet in \(dir), binary \(TributaryBinary.path)")
         let net = try FaultNet(dir: dir, timing: .init(), seed: seed, tally: tally)
+        // Interrupted, the suite takes its devnet down with it rather than leaving orphans running.
+        let interrupts = ([SIGINT, SIGTERM] as [Int32]).map { signo in
+            let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
+            source.setEventHandler {
+                for name in net.names { net.kill(name) }
+                tally.log("interrupted; the devnet is in \(dir)")
+                Foundation.exit(128 + signo)
+            }
+            source.resume()
+            return source
+        }
+        defer { for source in interrupts { source.cancel() } }
         let run = Run(
             net: net, seen: Observations(), rng: SplitMix64(seed: seed),
             crashes: crashes ?? (quick ? 12 : 120), disorderSeconds: disorderSeconds ?? (quick ? 20 : 90),
