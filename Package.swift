@@ -164,7 +164,8 @@ let package = Package(
             dependencies: [
                 "tributary", "TributaryTesting", "RPC", "Config", "Primitives", "Chain", "StateMachine", "StateTree",
                 "Storage",
-                "Settlement", "Node", "Compression", "Operator", "L1",
+                "Settlement", "Node", "Compression", "Operator", "L1", "Rollup",
+                .product(name: "Logging", package: "swift-log"),
             ]),
     ]
 )

@@ -80,9 +80,16 @@ public final class L1Producer: Service, Sendable {
                 committer.async { c.resume(with: Result { try store.produceBlock(txs, timestamp: timestamp) }) }
             }
         } catch {
-            for (_, waiter) in batch {
-                waiter.resume(returning: .failure(L1Rejection(-32603, "the L1 could not commit its block: \(error)")))
+            // Nothing of the block was committed: no submitter hears anything but the failure, and nothing
+            // submitted from now on is queued (the node stops on this error).
+            let waiting = queue.withLock { q in
+                stopped.withLock { $0 = true }
+                let taken = q
+                q.removeAll()
+                return taken
             }
+            let rejection = L1Rejection(-32603, "the L1 could not commit its block and stops: \(error)")
+            for (_, waiter) in batch + waiting { waiter.resume(returning: .failure(rejection)) }
             throw error
         }
         for ((_, waiter), result) in zip(batch, produced.results) {
@@ -156,8 +163,16 @@ public struct L1Node: Sendable {
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: app), .init(service: producer)],
+                services: [
+                    .init(service: app, failureTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: producer, failureTerminationBehavior: .gracefullyShutdownGroup),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do { try await group.run() } catch {
+            guard let fatal = StorageError.fatal(error) else { throw error }
+            var path = datadir
+            if case .noSpace(let failed, _, _, _, _) = fatal { path = failed }
+            throw StorageStop(error: fatal, path: path, lastCommitted: try? store.head().height)
+        }
     }
 }

@@ -43,10 +43,11 @@ public final class Batcher: Service, Sendable {
 
     public func run() async throws {
         // A post in flight is cancelled at shutdown: its batch is stored and re-posted next time.
-        try? await cancelWhenGracefulShutdown { await self.loop() }
+        try await cancelWhenGracefulShutdown { try await self.loop() }
     }
 
-    func loop() async {
+    /// Throws only fatal storage errors: a batch that cannot be recorded must not be posted.
+    func loop() async throws {
         var backoff = Backoff()
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
@@ -54,6 +55,9 @@ public final class Batcher: Service, Sendable {
                 backoff.succeeded()
                 if !worked { try? await Task.sleep(for: .milliseconds(50)) }
             } catch {
+                if let fatal = StorageError.fatal(error) { throw fatal }
+                // A call cut short by shutdown is no failure.
+                if Task.isCancelled { break }
                 failures.increment()
                 let delay = backoff.failed()
                 logger.warning(
@@ -182,16 +186,20 @@ public final class Proposer: Service, Sendable {
     }
 
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown { await self.loop() }
+        try await cancelWhenGracefulShutdown { try await self.loop() }
     }
 
-    func loop() async {
+    /// Throws only fatal storage errors.
+    func loop() async throws {
         var lastError = ""
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
                 try await step()
                 lastError = ""
             } catch {
+                if let fatal = StorageError.fatal(error) { throw fatal }
+                // A call cut short by shutdown is no failure.
+                if Task.isCancelled { break }
                 let text = "\(error)"
                 if text != lastError { logger.warning("output proposal failed", metadata: ["error": "\(text)"]) }
                 lastError = text

@@ -8,6 +8,7 @@ import RPC
 import ServiceLifecycle
 import Settlement
 import StateTree
+import Storage
 import Synchronization
 
 /// Watches a followed rollup's pending outputs and disputes every one that disagrees with the
@@ -40,12 +41,14 @@ public final class Challenger: Service, Sendable {
     }
 
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown { await self.loop() }
+        try await cancelWhenGracefulShutdown { try await self.loop() }
     }
 
-    func loop() async {
+    /// Throws only fatal storage errors.
+    func loop() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do { try await step() } catch {
+                if let fatal = StorageError.fatal(error) { throw fatal }
                 logger.debug("challenger step failed", metadata: ["error": "\(error)"])
             }
             try? await Task.sleep(for: interval)

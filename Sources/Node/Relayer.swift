@@ -31,6 +31,8 @@ public final class Relayer: Service, Sendable {
     let l1: L1Client
     let key: SigningKey
     let datadir: String
+    /// How the peers' stores under `<datadir>/peers` are opened (the node's own cap applies to each).
+    let storage: Environment.Options
     let interval: Duration
     let logger: Logger
     struct State {
@@ -48,8 +50,9 @@ public final class Relayer: Service, Sendable {
 
     public init(
         store: ChainStore, mempool: Mempool, genesis: Genesis, watcher: L1Watcher, l1: L1Client, key: SigningKey,
-        datadir: String, interval: Duration, logger: Logger
+        datadir: String, storage: Environment.Options = Environment.Options(), interval: Duration, logger: Logger
     ) {
+        self.storage = storage
         self.store = store
         self.mempool = mempool
         self.genesis = genesis
@@ -62,21 +65,24 @@ public final class Relayer: Service, Sendable {
     }
 
     public func run() async throws {
-        try? await cancelWhenGracefulShutdown { await self.loop() }
+        try await cancelWhenGracefulShutdown { try await self.loop() }
     }
 
-    func loop() async {
+    /// Throws only fatal storage errors (of this node's store or a peer's).
+    func loop() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             // Peers side by side: one slow peer (or a rebuild from DA) never holds up the others.
-            await withTaskGroup(of: Void.self) { group in
+            try await withThrowingTaskGroup(of: Void.self) { group in
                 for peer in genesis.rollups where peer.id != store.rollup.id {
                     group.addTask {
                         do { try await self.step(peer) } catch {
+                            if let fatal = StorageError.fatal(error) { throw fatal }
                             self.logger.debug(
                                 "relaying failed", metadata: ["peer": "\(peer.name)", "error": "\(error)"])
                         }
                     }
                 }
+                try await group.waitForAll()
             }
             try? await Task.sleep(for: interval)
         }
@@ -171,7 +177,7 @@ public final class Relayer: Service, Sendable {
             if let d = s.shadows[peer.id] { return d }
             let path = datadir + "/peers/" + peer.name
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            let shadow = try ChainStore(datadir: path, rollup: peer)
+            let shadow = try ChainStore(datadir: path, rollup: peer, options: storage)
             shadow.network = store.network
             let d = Deriver(store: shadow, l1: l1, logger: logger)
             s.shadows[peer.id] = d

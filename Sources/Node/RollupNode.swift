@@ -21,7 +21,8 @@ public enum NodeMetrics {
     public static func bootstrap() { _ = bootstrapped }
 }
 
-/// A service that runs `body` every `interval` until shutdown; errors are logged, not fatal.
+/// A service that runs `body` every `interval` until shutdown; errors are logged and retried, except fatal storage
+/// errors, which stop the process.
 struct LoopService: Service {
     let name: String
     let interval: Duration
@@ -30,16 +31,20 @@ struct LoopService: Service {
 
     func run() async throws {
         // In-flight calls to other processes are cancelled at shutdown rather than waited for.
-        try? await cancelWhenGracefulShutdown { await self.loop() }
+        try await cancelWhenGracefulShutdown { try await self.loop() }
     }
 
-    func loop() async {
+    /// Throws only fatal storage errors.
+    func loop() async throws {
         var last = ""
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
                 try await body()
                 last = ""
             } catch {
+                if let fatal = StorageError.fatal(error) { throw fatal }
+                // A call cut short by shutdown is no failure.
+                if Task.isCancelled { break }
                 let text = "\(error)"
                 if text != last { logger.warning("\(name) failed; retrying", metadata: ["error": "\(text)"]) }
                 last = text
@@ -141,6 +146,7 @@ public struct RollupNode: Sendable {
                         logger.info("synced from the L1", metadata: ["block.height": "\(synced)"])
                     }
                 } catch {
+                    if let fatal = StorageError.fatal(error) { throw stop(fatal, store) }
                     logger.warning(
                         "the L1 is unreachable; sequencing without syncing from it", metadata: ["error": "\(error)"])
                 }
@@ -154,7 +160,8 @@ public struct RollupNode: Sendable {
                     .init(
                         service: Relayer(
                             store: store, mempool: mempool, genesis: genesis, watcher: watcher, l1: l1,
-                            key: key(rollup.treasury), datadir: datadir, interval: l1Tick, logger: logger)))
+                            key: key(rollup.treasury), datadir: datadir, storage: storage, interval: l1Tick,
+                            logger: logger)))
             }
             if !standalone {
                 services.append(.init(service: Batcher(store: store, l1: l1, key: key(rollup.batcher), logger: logger)))
@@ -209,9 +216,23 @@ public struct RollupNode: Sendable {
         }
         // Services stop in reverse order: the server first, then the rest.
         services.append(.init(service: app))
+        // A service that fails (a fatal storage error) stops the others as SIGTERM would: the server closes, the
+        // loops finish their step; then the error ends the process.
+        for i in services.indices { services[i].failureTerminationBehavior = .gracefullyShutdownGroup }
         let group = ServiceGroup(
             configuration: .init(
                 services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do { try await group.run() } catch {
+            guard let fatal = StorageError.fatal(error) else { throw error }
+            throw stop(fatal, store)
+        }
+    }
+
+    /// The stop on a fatal storage error, with the head the store still holds.
+    func stop(_ error: StorageError, _ store: ChainStore) -> StorageStop {
+        var path = datadir
+        if case .noSpace(let failed, _, _, _, _) = error { path = failed }
+        if case .mapFullCannotGrow(_, _, let failed, _) = error { path = failed }
+        return StorageStop(error: error, path: path, lastCommitted: try? store.head().height)
     }
 }

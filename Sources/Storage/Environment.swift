@@ -208,7 +208,7 @@ public final class Environment: @unchecked Sendable {
         } catch {
             transaction.abort()
             if transaction.hitMapFull { return .mapFull(observedMapSize: observedMapSize) }
-            throw error
+            throw diagnosedWriteFailure(error)
         }
         if transaction.hitMapFull {
             transaction.abort()
@@ -216,8 +216,50 @@ public final class Environment: @unchecked Sendable {
         }
         let rc = transaction.commit()
         if rc == MDB_MAP_FULL { return .mapFull(observedMapSize: observedMapSize) }
-        guard rc == 0 else { throw StorageError.lmdbError(rc, "mdb_txn_commit") }
+        guard rc == 0 else { throw diagnosedWriteFailure(StorageError.lmdbError(rc, "mdb_txn_commit")) }
         return .committed(result)
+    }
+
+    /// `error`, or `StorageError.noSpace` when it is LMDB failing to write pages for lack of space.
+    ///
+    /// LMDB turns a short write into `EIO`, and a write that crosses the file-size limit (`ulimit -f`) or fills the
+    /// disk is short, so an `EIO` counts as lack of space when the data file has reached the limit or less than
+    /// 1 MiB is free; any other `EIO` stays an I/O error.
+    func diagnosedWriteFailure(_ error: any Error) -> any Error {
+        guard case .lmdb(let code, _, let operation)? = error as? StorageError,
+            code == ENOSPC || code == EDQUOT || code == EFBIG || code == EIO
+        else { return error }
+        let free = freeDiskBytes()
+        let limit = Self.fileSizeLimit()
+        let atLimit = limit.map { limit in dataFileBytes().map { $0 >= limit } ?? false } ?? false
+        let diskFull = free.map { $0 < 1 << 20 } ?? false
+        switch code {
+        case EFBIG,
+            EIO where atLimit:
+            return StorageError.noSpace(
+                path: path, operation: operation, code: code, freeDiskBytes: free, fileSizeLimit: limit)
+        case ENOSPC, EDQUOT,
+            EIO where diskFull:
+            return StorageError.noSpace(
+                path: path, operation: operation, code: code, freeDiskBytes: free, fileSizeLimit: nil)
+        default:
+            return error
+        }
+    }
+
+    /// The size of the store's data file, nil if it cannot be read.
+    func dataFileBytes() -> Int? { fileSize(path + "/data.mdb") }
+
+    /// This process's limit on the size of any file it writes (`RLIMIT_FSIZE`, `ulimit -f`), nil when unlimited.
+    static func fileSizeLimit() -> Int? {
+        var limit = rlimit()
+        #if os(Linux)
+            let rc = getrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &limit)
+        #else
+            let rc = getrlimit(RLIMIT_FSIZE, &limit)
+        #endif
+        guard rc == 0, limit.rlim_cur < rlim_t(Int.max) else { return nil }
+        return Int(limit.rlim_cur)
     }
 
     private func enterScope() throws {
@@ -599,4 +641,11 @@ public final class Environment: @unchecked Sendable {
             }
         }
     }
+}
+
+/// The size of the file at `path`, nil if it cannot be read.
+private func fileSize(_ path: String) -> Int? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return Int(info.st_size)
 }

@@ -20,6 +20,12 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     /// and `Environment.Options.maxMapSize` is `maxMapSize`. `freeDiskBytes` is the free space on the store's file
     /// system when it could be read. Nothing of the transaction was written.
     case mapFullCannotGrow(mapSize: Int, maxMapSize: Int, path: String, freeDiskBytes: Int?)
+    /// A write transaction could not reach the disk for lack of space: the file system holding `path` is full
+    /// (`ENOSPC`, `EDQUOT`), or the data file reached the process's file-size limit (`EFBIG`; `fileSizeLimit` is
+    /// that limit, `ulimit -f`, when it explains the failure). LMDB reports a short write as `EIO`; such an `EIO` is
+    /// reported here when the free space or the limit explains it. `code` and `operation` are LMDB's. Nothing of the
+    /// transaction was committed.
+    case noSpace(path: String, operation: String, code: Int32, freeDiskBytes: Int?, fileSizeLimit: Int?)
     /// A transaction or cursor was used after the closure that received it returned.
     case transactionClosed
     /// A transaction (or `copy`, `stat`, `tableNames`) was started on a thread that is already inside a transaction
@@ -44,12 +50,13 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .lmdb(let code, _, _):
             switch code {
-            case MDB_PANIC, MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_VERSION_MISMATCH, MDB_INVALID, EIO, ENOSPC, EROFS:
+            case MDB_PANIC, MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_VERSION_MISMATCH, MDB_INVALID, EIO, ENOSPC, EROFS,
+                EFBIG, EDQUOT:
                 return true
             default:
                 return false
             }
-        case .mapFullCannotGrow:
+        case .mapFullCannotGrow, .noSpace:
             return true
         case .transactionClosed, .nestedTransaction, .readOnly, .decoding, .keyTooLarge, .appendOutOfOrder,
             .tableUnavailable:
@@ -69,6 +76,20 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
                 + "maxMapSize is \(formatBytes(maxMapSize)); \(free) on its file system. Raise "
                 + "Environment.Options.maxMapSize (and make room on the disk for the data) or write less per "
                 + "transaction"
+        case .noSpace(let path, let operation, let code, let freeDiskBytes, let fileSizeLimit):
+            let free = freeDiskBytes.map { "\(formatBytes($0)) free" } ?? "free space unknown"
+            let cause = "\(operation): \(String(cString: mdb_strerror(code)))"
+            if let fileSizeLimit {
+                return "cannot write to \(path): its data file reached this process's file-size limit of "
+                    + "\(formatBytes(fileSizeLimit)) (ulimit -f; \(cause)); \(free) on its file system. Nothing of the "
+                    + "transaction was written. Raise the limit, or cap the map below it"
+            }
+            if code == EFBIG {
+                return "cannot write to \(path): its data file is as large as its file system allows (\(cause)). "
+                    + "Nothing of the transaction was written. Move the store to a file system that allows larger files"
+            }
+            return "cannot write to \(path): its file system is full (\(free); \(cause)). Nothing of the transaction "
+                + "was written. Free space on the disk"
         case .transactionClosed:
             return "the transaction has ended: a transaction and its cursors may only be used inside the closure "
                 + "that received them"
@@ -107,10 +128,17 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         case ENOENT: return "the directory does not exist (read-only environments are never created)"
         case EACCES, EPERM: return "check the permissions of the directory and its files"
         case EEXIST: return "the target already holds a data file: copy into an empty directory"
-        case ENOSPC: return "the disk is full: free space and restart"
+        case ENOSPC, EDQUOT: return "the disk is full: free space and restart"
+        case EFBIG: return "a file reached its size limit (ulimit -f, or the file system's): raise it and restart"
         case EAGAIN, EBUSY: return "another process holds the store in a way that prevents this"
         default: return ""
         }
+    }
+
+    /// The fatal storage error `error` is, or nil: a process should stop on it rather than retry.
+    public static func fatal(_ error: any Error) -> StorageError? {
+        guard let storage = error as? StorageError, storage.isFatal else { return nil }
+        return storage
     }
 
     static func lmdbError(_ code: Int32, _ operation: @autoclosure () -> String) -> StorageError {
@@ -119,7 +147,7 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 /// Formats a byte count with a binary unit, e.g. `3.1 GiB`.
-func formatBytes(_ count: Int) -> String {
+public func formatBytes(_ count: Int) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
     var value = Double(count)
     var unit = 0
@@ -130,4 +158,27 @@ func formatBytes(_ count: Int) -> String {
     if unit == 0 { return "\(count) B" }
     let tenths = (value * 10).rounded() / 10
     return "\(tenths) \(units[unit])"
+}
+
+/// A process stopped because its store failed fatally (`StorageError.isFatal`): full, at its map cap, or damaged.
+///
+/// Whatever the process had not committed when `error` happened was neither written nor acknowledged; LMDB
+/// transactions are atomic, so the store holds exactly the commits before it.
+public struct StorageStop: Error, Sendable, CustomStringConvertible {
+    /// What failed.
+    public var error: StorageError
+    /// The store's directory.
+    public var path: String
+    /// The newest height the process had committed (a block, or an L1 block), nil if it could not be read.
+    public var lastCommitted: UInt64?
+
+    public init(error: StorageError, path: String, lastCommitted: UInt64?) {
+        self.error = error
+        self.path = path
+        self.lastCommitted = lastCommitted
+    }
+
+    public var description: String {
+        "\(error)" + (lastCommitted.map { "; the last committed height is \($0)" } ?? "")
+    }
 }

@@ -10,9 +10,17 @@ public final class NodeProcess: @unchecked Sendable {
 
     /// Starts `tributary` with `arguments` (e.g. `node --rollup alpha --datadir D --rpc-port 0`) and
     /// waits up to `timeout` seconds for its RPC URL. Standard error goes to `logPath` if given.
-    public init(_ arguments: [String], logPath: String? = nil, timeout: Double = 60) throws {
-        process.executableURL = URL(fileURLWithPath: TributaryBinary.path)
-        process.arguments = arguments
+    /// With `fileSizeLimit`, the daemon runs under `ulimit -f` of that many bytes (rounded down to
+    /// the shell's 512-byte blocks): no file it writes, its log included, may grow beyond it.
+    public init(_ arguments: [String], logPath: String? = nil, timeout: Double = 60, fileSizeLimit: Int? = nil) throws {
+        if let fileSizeLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments =
+                ["-c", "ulimit -f \(fileSizeLimit / 512) && exec \"$0\" \"$@\"", TributaryBinary.path] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: TributaryBinary.path)
+            process.arguments = arguments
+        }
         process.standardOutput = output
         if let logPath {
             FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -56,6 +64,17 @@ public final class NodeProcess: @unchecked Sendable {
     @discardableResult
     public func stop() -> Int32 {
         if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        try? errors?.close()
+        return process.terminationStatus
+    }
+
+    /// Waits up to `timeout` seconds for the daemon to exit by itself; returns its exit status, or nil
+    /// if it is still running.
+    public func waitForExit(timeout: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { return nil }
         process.waitUntilExit()
         try? errors?.close()
         return process.terminationStatus

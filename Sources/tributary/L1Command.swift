@@ -30,10 +30,13 @@ struct L1RunCommand: AsyncParsableCommand {
         let logger = daemon.bootstrapLogging(label: "tributary.l1")
         NodeMetrics.bootstrap()
         var node = L1Node(genesis: genesis, datadir: daemon.datadir)
+        node.storage = try daemon.storageOptions()
         node.rpcHost = daemon.rpcHost
         node.rpcPort = daemon.rpcPort ?? URL(string: genesis.l1.rpc)?.port ?? 8545
-        try await node.run(logger: logger, metrics: { NodeMetrics.registry.emitToBuffer() }) { url in
-            FileHandle.standardOutput.write(Data("rpc: \(url)\n".utf8))
+        try await daemon.runDaemon(kind: "L1 node", logger: logger) {
+            try await node.run(logger: logger, metrics: { NodeMetrics.registry.emitToBuffer() }) { url in
+                FileHandle.standardOutput.write(Data("rpc: \(url)\n".utf8))
+            }
         }
     }
 }

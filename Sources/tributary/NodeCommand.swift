@@ -71,6 +71,7 @@ struct NodeCommand: AsyncParsableCommand {
         }
         let logger = daemon.bootstrapLogging(label: "tributary.\(follow == nil ? "node" : "follower").\(name)")
         var node = RollupNode(genesis: genesis, rollup: parameters, datadir: daemon.datadir)
+        node.storage = try daemon.storageOptions()
         node.rpcHost = daemon.rpcHost
         // A follower does not take the sequencer's port by default.
         node.rpcPort = daemon.rpcPort ?? (follow == nil ? URL(string: parameters.rpc)?.port ?? 9545 : 0)
@@ -79,9 +80,11 @@ struct NodeCommand: AsyncParsableCommand {
         node.autoRelay = !noRelay
         node.faultStateRootFrom = try faultHeight()
         if let l1 { node.l1URL = l1 }
-        try await node.run(logger: logger) { url in
-            // Scripts and tests read this line to learn the bound address (also with --rpc-port 0).
-            FileHandle.standardOutput.write(Data("rpc: \(url)\n".utf8))
+        try await daemon.runDaemon(kind: follow == nil ? "rollup node" : "follower", logger: logger) {
+            try await node.run(logger: logger) { url in
+                // Scripts and tests read this line to learn the bound address (also with --rpc-port 0).
+                FileHandle.standardOutput.write(Data("rpc: \(url)\n".utf8))
+            }
         }
     }
 }
