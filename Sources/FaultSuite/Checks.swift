@@ -48,8 +48,9 @@ struct Checks {
     }
 
     /// A follower reaches what the L1 holds of its rollup and agrees with the sequencer's blocks.
-    func followerAgrees(_ rollup: String, within seconds: Double = 90) async {
-        let follower = net.rpc("\(rollup)-follower")
+    func followerAgrees(_ rollup: String, follower name: String? = nil, within seconds: Double = 90) async {
+        let label = name ?? "\(rollup)-follower"
+        let follower = net.rpc(label)
         guard let target = await daHeight(rollup), target > 0 else { return }
         var head: UInt64 = 0
         let caught = await Self.eventually(seconds) {
@@ -57,12 +58,12 @@ struct Checks {
             return head >= target
         }
         await tally.check(
-            caught, "\(rollup)-follower at \(head) did not reach the DA height \(target) in \(Int(seconds)) s")
+            caught, "\(label) at \(head) did not reach the DA height \(target) in \(Int(seconds)) s")
         guard caught, let mine = await seen.block(rollup, target) else { return }
         let derived = try? await follower.call("rollup_getBlock", [.unsigned(target)])["hash"]?.stringValue
         await tally.check(
             derived == mine.hash,
-            "\(rollup)-follower derived block \(target) as \(derived ?? "missing"), the sequencer \(mine.hash)")
+            "\(label) derived block \(target) as \(derived ?? "missing"), the sequencer \(mine.hash)")
     }
 
     func daHeight(_ rollup: String) async -> UInt64? {

@@ -23,7 +23,7 @@ final class FaultNet: @unchecked Sendable {
     let tally: Tally
     /// Proxies by the process they front: `l1`, `alpha`, `beta`, `gamma`.
     private(set) var proxies: [String: ChaosProxy] = [:]
-    private var ports: [String: Int] = [:]
+    private var ports: [String: Int] = [:]  // guarded by `lock` once the processes run
     private var running: [String: NodeProcess] = [:]
     private var starts: [String: Int] = [:]
     private var extra: [String: [String]] = [:]
@@ -71,18 +71,54 @@ final class FaultNet: @unchecked Sendable {
         var args: [String]
         if name == "l1" {
             args = ["l1", "--genesis", genesisPath, "--datadir", datadir(name)]
-        } else if name.hasSuffix("-follower") {
-            args = ["node", "--genesis", genesisPath, "--follow", String(name.dropLast(9)), "--datadir", datadir(name)]
+        } else if name.contains("-follower") {
+            // `<rollup>-follower`, or a second follower such as `alpha-follower-capped`.
+            let rollup = String(name.prefix { $0 != "-" })
+            args = ["node", "--genesis", genesisPath, "--follow", rollup, "--datadir", datadir(name)]
         } else {
             args = ["node", "--genesis", genesisPath, "--rollup", name, "--datadir", datadir(name)]
         }
         return args + ["--rpc-port", String(ports[name]!)] + (extra[name] ?? [])
     }
 
-    /// Starts `name` (`l1`, a rollup's name for its sequencer, `<rollup>-follower`); `extra` arguments
-    /// stay with it across restarts.
+    /// Runs `tributary arguments` until it exits by itself — under `ulimit -f` when `fileSizeLimit`
+    /// is given — and returns its exit status (nil if it was still running after `timeout` seconds
+    /// and had to be killed). Standard error goes to `logPath`.
+    func runUntilExit(_ arguments: [String], fileSizeLimit: Int?, logPath: String, timeout: Double) async throws
+        -> Int32?
+    {
+        let process = Process()
+        if let fileSizeLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments =
+                ["-c", "ulimit -f \(fileSizeLimit / 512) && exec \"$0\" \"$@\"", TributaryBinary.path] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: TributaryBinary.path)
+            process.arguments = arguments
+        }
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = FileHandle(forWritingAtPath: logPath)
+        defer { try? log?.close() }
+        process.standardError = log
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(100)) }
+        if process.isRunning {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// Starts `name` (`l1`, a rollup's name for its sequencer, `<rollup>-follower[-…]`); `extra`
+    /// arguments stay with it across restarts.
     func start(_ name: String, extra more: [String]? = nil) throws {
+        let port = ports[name] == nil ? try freePort() : nil
         let args: [String] = lock.withLock {
+            if let port { ports[name] = port }
             if let more { extra[name] = more }
             starts[name, default: 0] += 1
             return arguments(name)
@@ -120,7 +156,7 @@ final class FaultNet: @unchecked Sendable {
 
     /// A client of `name`'s own port (not through its proxy).
     func rpc(_ name: String) -> RPCClient {
-        var client = RPCClient(url: "http://127.0.0.1:\(ports[name]!)")
+        var client = RPCClient(url: "http://127.0.0.1:\(lock.withLock { ports[name]! })")
         client.timeout = .seconds(20)
         return client
     }

@@ -26,8 +26,8 @@ struct FaultSuite: AsyncParsableCommand {
     @Option(help: "The seed of every random choice (victims, moments, delays).")
     var seed: UInt64 = 1
 
-    @Option(help: "Phases to run, comma-separated: crashes, outages, disorder.")
-    var only: String = "crashes,outages,disorder"
+    @Option(help: "Phases to run, comma-separated: crashes, outages, disorder, disk.")
+    var only: String = "crashes,outages,disorder,disk"
 
     @Option(
         help: ArgumentHelp(
@@ -38,7 +38,7 @@ struct FaultSuite: AsyncParsableCommand {
     @Option(help: "Keep the devnet's directory (stores and logs) here instead of a temporary one.")
     var workdir: String?
 
-    static let phases = ["crashes", "outages", "disorder"]
+    static let phases = ["crashes", "outages", "disorder", "disk"]
 
     func validate() throws {
         for phase in only.split(separator: ",") where !Self.phases.contains(String(phase)) {
@@ -75,6 +75,7 @@ struct FaultSuite: AsyncParsableCommand {
             if phases.contains("crashes") { await run.crashPhase() }
             if phases.contains("outages") { await run.outagePhase() }
             if phases.contains("disorder") { await run.disorderPhase() }
+            if phases.contains("disk") { await run.diskPhase() }
             await run.finish()
         } catch {
             await tally.violate("the suite could not go on: \(error)")

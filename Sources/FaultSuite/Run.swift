@@ -279,6 +279,53 @@ final class Run: @unchecked Sendable {
         for r in loaded { await checks.blobsInOrder(r) }
     }
 
+    // MARK: Storage running out
+
+    /// A second follower of alpha whose store is held to 1 MiB — by its map cap, then by the file-size
+    /// limit (`ulimit -f`) — derives until the store is full: it must stop by itself with status 74 and
+    /// one critical line naming the problem, leave a store that verifies, and, restarted without the
+    /// limit, go on from where it stopped and agree with the sequencer.
+    func diskPhase() async {
+        let cases: [(name: String, label: String, extra: [String], fileSizeLimit: Int?)] = [
+            ("alpha-follower-capped", "--max-map-size 1M", ["--max-map-size", "1M"], nil),
+            ("alpha-follower-ulimit", "ulimit -f of 1 MiB", [], 1 << 20),
+        ]
+        for c in cases {
+            await tally.inject("storage full", "a follower of alpha whose store can hold 1 MiB (\(c.label))")
+            let log = "\(net.dir)/logs/\(c.name)-full.log"
+            let status: Int32?
+            do {
+                status = try await net.runUntilExit(
+                    [
+                        "node", "--genesis", net.genesisPath, "--follow", "alpha", "--datadir", net.datadir(c.name),
+                        "--rpc-port", "0",
+                    ] + c.extra, fileSizeLimit: c.fileSizeLimit, logPath: log, timeout: 180)
+            } catch {
+                await tally.violate("could not start \(c.name): \(error)")
+                continue
+            }
+            await tally.check(
+                status == 74,
+                "\(c.name) (\(c.label)) ended with \(status.map { "status \($0)" } ?? "no exit in 180 s"), not 74")
+            let lines = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
+            let critical = lines.filter { $0.contains(" critical ") }
+            await tally.check(
+                critical.count == 1 && critical[0].contains("storage full"),
+                "\(c.name) (\(c.label)) logged \(critical.count) critical lines: \(critical.joined(separator: " / ").prefix(400))"
+            )
+            await net.verifyStore(c.name)
+            do { try net.start(c.name) } catch {
+                await tally.violate("\(c.name) did not restart without its limit: \(error)")
+                continue
+            }
+            await checks.followerAgrees("alpha", follower: c.name)
+            await net.verifyStore(c.name)
+            let stopped = net.stop(c.name)
+            await tally.check(
+                stopped == 0, "\(c.name) did not stop cleanly on SIGTERM (status \(stopped.map(String.init) ?? "-"))")
+        }
+    }
+
     // MARK: Checkpoints
 
     /// The load paused until every sent transaction and message has settled, then every invariant.
