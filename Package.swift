@@ -9,6 +9,11 @@ let package = Package(
     products: [
         .executable(name: "tributary", targets: ["tributary"]),
         .executable(name: "tributary-faults", targets: ["FaultSuite"]),
+        // Decoder fuzz targets: libFuzzer binaries under Scripts/fuzz, corpus replayers otherwise.
+        .executable(name: "fuzz-codec", targets: ["FuzzCodec"]),
+        .executable(name: "fuzz-batch", targets: ["FuzzBatch"]),
+        .executable(name: "fuzz-proofs", targets: ["FuzzProofs"]),
+        .executable(name: "fuzz-witness", targets: ["FuzzWitness"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -155,6 +160,21 @@ let package = Package(
         .testTarget(
             name: "RollupTests",
             dependencies: ["Rollup", "Chain", "Config", "Primitives", "StateMachine", "TributaryTesting"]),
+        // Decoder fuzzing (docs/reliability.md): one function per target, the executables that run
+        // them (libFuzzer with `-DFUZZING`, corpus replay without), and the corpus replay tests.
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["Primitives", "Compression", "StateTree", "StateMachine", "Chain", "Settlement"]),
+        .executableTarget(name: "FuzzCodec", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "FuzzBatch", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "FuzzProofs", dependencies: ["FuzzTargets"]),
+        .executableTarget(name: "FuzzWitness", dependencies: ["FuzzTargets"]),
+        .testTarget(
+            name: "FuzzTests",
+            dependencies: [
+                "FuzzTargets", "Primitives", "Compression", "StateTree", "StateMachine", "Chain", "Settlement",
+            ],
+            exclude: ["Corpus", "Regressions"]),
         .testTarget(
             name: "ChainTests",
             dependencies: ["Chain", "Config", "StateMachine", "Primitives", "Storage", "TributaryTesting"]),

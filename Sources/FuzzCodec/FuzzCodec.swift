@@ -1,0 +1,24 @@
+import FuzzTargets
+
+#if FUZZING
+    // A libFuzzer binary: SwiftPM links an executable's entry point as `<module>_main`.
+    @_cdecl("LLVMFuzzerTestOneInput")
+    public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+        FuzzTarget.codec.run(data, count: size)
+        return 0
+    }
+
+    @_cdecl("FuzzCodec_main")
+    public func fuzzCodecMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+        FuzzTarget.runLibFuzzer(argc: argc, argv: argv, testOneInput: fuzzTestOneInput)
+    }
+#else
+    import Foundation
+
+    /// Replays the inputs named on the command line through the codec fuzz target.
+    @main struct FuzzCodecReplay {
+        static func main() {
+            exit(FuzzTarget.codec.replay(arguments: Array(CommandLine.arguments.dropFirst())))
+        }
+    }
+#endif
