@@ -87,15 +87,7 @@ final class FaultNet: @unchecked Sendable {
     func runUntilExit(_ arguments: [String], fileSizeLimit: Int?, logPath: String, timeout: Double) async throws
         -> Int32?
     {
-        let process = Process()
-        if let fileSizeLimit {
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments =
-                ["-c", "ulimit -f \(fileSizeLimit / 512) && exec \"$0\" \"$@\"", TributaryBinary.path] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: TributaryBinary.path)
-            process.arguments = arguments
-        }
+        let process = TributaryBinary.process(arguments, fileSizeLimit: fileSizeLimit)
         FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = FileHandle(forWritingAtPath: logPath)
         defer { try? log?.close() }

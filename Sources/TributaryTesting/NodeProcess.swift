@@ -3,7 +3,7 @@ import Foundation
 /// A `tributary` daemon started as a real process for integration tests: it learns the RPC URL
 /// from the daemon's `rpc: URL` line and can stop it gracefully or kill it.
 public final class NodeProcess: @unchecked Sendable {
-    public let process = Process()
+    public let process: Process
     public private(set) var url = ""
     private let output = Pipe()
     private let errors: FileHandle?
@@ -13,14 +13,7 @@ public final class NodeProcess: @unchecked Sendable {
     /// With `fileSizeLimit`, the daemon runs under `ulimit -f` of that many bytes (rounded down to
     /// the shell's 512-byte blocks): no file it writes, its log included, may grow beyond it.
     public init(_ arguments: [String], logPath: String? = nil, timeout: Double = 60, fileSizeLimit: Int? = nil) throws {
-        if let fileSizeLimit {
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments =
-                ["-c", "ulimit -f \(fileSizeLimit / 512) && exec \"$0\" \"$@\"", TributaryBinary.path] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: TributaryBinary.path)
-            process.arguments = arguments
-        }
+        process = TributaryBinary.process(arguments, fileSizeLimit: fileSizeLimit)
         process.standardOutput = output
         if let logPath {
             FileManager.default.createFile(atPath: logPath, contents: nil)

@@ -14,6 +14,21 @@ public enum TributaryBinary {
         return dir.appendingPathComponent("tributary").path
     }
 
+    /// A process (not yet started) that runs `tributary` with `arguments` — under `ulimit -f` of
+    /// `fileSizeLimit` bytes (rounded down to the shell's 512-byte blocks) when given, so no file it
+    /// writes, its log included, may grow beyond that.
+    public static func process(_ arguments: [String], fileSizeLimit: Int? = nil) -> Process {
+        let process = Process()
+        if let fileSizeLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -f \(fileSizeLimit / 512) && exec \"$0\" \"$@\"", path] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: path)
+            process.arguments = arguments
+        }
+        return process
+    }
+
     /// Runs `tributary` with `arguments`.
     public static func run(_ arguments: [String]) throws -> CommandResult {
         try Command.run(path, arguments)
