@@ -74,12 +74,19 @@ public final class Mempool: Sendable {
         /// Recently dropped transactions and why, oldest evicted first.
         var dropped: [Hash: String] = [:]
         var droppedOrder: Deque<Hash> = []
+        /// The committed nonce of senders whose last pending transaction a block included, oldest
+        /// evicted first. `add` reads the account before it takes the lock; when a block commits in
+        /// between and empties the sender, the nonce it read is stale, and a sender rebuilt from it
+        /// would wait forever for a nonce already used.
+        var emptied: [Address: UInt64] = [:]
+        var emptiedOrder: Deque<Address> = []
     }
 
     public let rollup: RollupID
     public let limits: Limits
     private let state = Mutex(State())
     static let droppedMemory = 10_000
+    static let emptiedMemory = 16_384
 
     public init(rollup: RollupID, limits: Limits = Limits()) {
         self.rollup = rollup
@@ -111,7 +118,8 @@ public final class Mempool: Sendable {
         let limits = self.limits
         try state.withLock { (s: inout State) throws(MempoolError) in
             guard s.ids[id] == nil else { throw .alreadyKnown }
-            var entry = s.senders[sender] ?? Sender(committedNonce: account.nonce)
+            var entry =
+                s.senders[sender] ?? Sender(committedNonce: max(account.nonce, s.emptied[sender] ?? 0))
             entry.committedNonce = max(entry.committedNonce, account.nonce)
             guard t.nonce >= entry.committedNonce else {
                 throw .nonceTooLow(next: entry.committedNonce, actual: t.nonce)
@@ -194,6 +202,12 @@ public final class Mempool: Sendable {
                     Self.drop(entry.transaction, reason: "nonce \(nonce) was used by another transaction", from: &s)
                 }
                 if s.senders[address]?.entries.isEmpty == true { s.senders[address] = nil }
+                if s.senders[address] == nil {
+                    if s.emptied.updateValue(sender.committedNonce, forKey: address) == nil {
+                        s.emptiedOrder.append(address)
+                    }
+                    while s.emptiedOrder.count > Self.emptiedMemory { s.emptied[s.emptiedOrder.removeFirst()] = nil }
+                }
             }
             for (tx, reason) in committed.dropped {
                 Self.drop(tx, reason: reason.description, from: &s)

@@ -94,3 +94,25 @@ func transfer(_ from: SigningKey, nonce: UInt64, fee: UInt64 = 1, amount: UInt64
 
 let genesisPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Genesis/devnet.json").path
+
+/// A sender's account read before a block that empties it commits must not strand its next transaction.
+@Suite struct MempoolStaleAccountTests {
+    @Test func aTransactionAdmittedWithAStaleAccountReadIsStillACandidate() throws {
+        let key = DevKeys.account(0)
+        let dir = try TemporaryDirectory("mempool-stale")
+        let alpha = try #require(try Genesis.load(path: genesisPath).rollup(named: "alpha"))
+        let store = try ChainStore(datadir: dir.path, rollup: alpha)
+        let pool = Mempool(rollup: RollupID(1))
+        let first = transfer(key, nonce: 0), second = transfer(key, nonce: 1)
+        try pool.add(first, encodedSize: 200, account: (0, 1_000_000))
+        // The handler of `second` reads the account (nonce 0) ...
+        let stale = (nonce: UInt64(0), nativeBalance: UInt64(1_000_000))
+        // ... then the block holding `first` commits and the mempool forgets the emptied sender ...
+        pool.blockCommitted(try store.commitBlock(candidates: [first], timestamp: 0))
+        #expect(pool.count == 0)
+        // ... and only then does the handler admit `second` with what it read.
+        try pool.add(second, encodedSize: 200, account: stale)
+        #expect(pool.candidates(limit: 10) == [second])
+        #expect(pool.pendingNonce(of: key.address) == 2)
+    }
+}
