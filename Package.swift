@@ -61,6 +61,7 @@ let package = Package(
                 "Primitives", "Storage", "Compression", "StateTree", "CLMDB", "TributaryTesting", "Chain", "Config",
                 "RPC",
                 "StateMachine", "Settlement",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
         // Test support: seeded randomness, temporary directories, process helpers.
         .target(name: "TributaryTesting", dependencies: ["Primitives"]),

@@ -79,3 +79,10 @@ public func formatNumber(_ value: Double) -> String {
     if value >= 10 { return String(format: "%.1f", value) }
     return String(format: "%.2f", value)
 }
+
+/// The `p`-quantile (0…1) of `values` by nearest rank; 0 when empty.
+public func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+}

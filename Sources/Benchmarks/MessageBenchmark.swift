@@ -43,44 +43,16 @@ public struct MessageBenchmark: Sendable {
         self.progress = progress
     }
 
-    func genesisJSON(ports: [Int]) -> String {
-        func rollup(_ id: Int, _ name: String, _ asset: String) -> String {
-            """
-            {"id": \(id), "name": "\(name)", "rpc": "http://127.0.0.1:\(ports[id])", "blockTimeMs": \(config.rollupBlockTimeMs),
-             "maxBlockTransactions": 5000, "batch": {"maxBytes": 262144, "maxBlocks": 50, "maxAgeMs": \(config.rollupBlockTimeMs)},
-             "outputIntervalBlocks": \(config.outputIntervalBlocks), "nativeAsset": {"name": "\(asset)", "supply": 1000000000000000},
-             "devAccounts": {"count": 10, "balance": 1000000000000}}
-            """
-        }
-        return """
-            {"l1": {"rpc": "http://127.0.0.1:\(ports[0])", "blockTimeMs": \(config.l1BlockTimeMs), "fraudWindowBlocks": \(config.windowBlocks),
-                    "bond": 1000, "proposerSilenceBlocks": 1000},
-             "rollups": [\(rollup(1, "alpha", "ALPHA")), \(rollup(2, "beta", "BETA"))]}
-            """
-    }
-
     public func run() async throws -> [Figure] {
-        let dir = try TemporaryDirectory("bench-messages")
-        let ports = try (0..<3).map { _ in try freePort() }
-        let genesisPath = dir.appending("genesis.json")
-        try Data(genesisJSON(ports: ports).utf8).write(to: URL(fileURLWithPath: genesisPath))
-        let genesis = try Genesis.load(path: genesisPath)
         progress("starting an L1 and two rollup nodes")
-        let l1Node = try NodeProcess(
-            ["l1", "--genesis", genesisPath, "--datadir", dir.appending("l1"), "--log-level", "warning"],
-            logPath: dir.appending("l1.log"))
-        defer { l1Node.stop() }
-        var nodes: [NodeProcess] = []
-        defer { for n in nodes { n.stop() } }
-        for r in genesis.rollups {
-            nodes.append(
-                try NodeProcess(
-                    [
-                        "node", "--genesis", genesisPath, "--rollup", r.name, "--datadir", dir.appending(r.name),
-                        "--log-level", "warning",
-                    ],
-                    logPath: dir.appending("\(r.name).log")))
-        }
+        var devnetConfig = BenchDevnet.Config()
+        devnetConfig.l1BlockTimeMs = config.l1BlockTimeMs
+        devnetConfig.windowBlocks = config.windowBlocks
+        devnetConfig.rollupBlockTimeMs = config.rollupBlockTimeMs
+        devnetConfig.outputIntervalBlocks = config.outputIntervalBlocks
+        let devnet = try BenchDevnet("bench-messages", config: devnetConfig)
+        defer { devnet.stop() }
+        let l1Node = devnet.l1, nodes = devnet.nodes
         let l1 = RPCClient(url: l1Node.url), alpha = RPCClient(url: nodes[0].url), beta = RPCClient(url: nodes[1].url)
         let key = DevKeys.account(0)
         let ALPHA = AssetName(rawValue: "ALPHA")!
@@ -138,10 +110,6 @@ public struct MessageBenchmark: Sendable {
         guard done == messages else {
             throw RPCClient.TransportError.malformedResponse(
                 "only \(done) of \(messages) messages were relayed in 180 s")
-        }
-        func percentile(_ values: [Double], _ p: Double) -> Double {
-            let sorted = values.sorted()
-            return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
         }
         let note = "\(config.messages) messages, window \(config.windowBlocks) × \(config.l1BlockTimeMs) ms"
         return [

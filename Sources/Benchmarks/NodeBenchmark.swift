@@ -70,7 +70,7 @@ public struct NodeBenchmark: Sendable {
         let txs = transfers(keys, perSender: config.transfersPerSender, asset: rollup.nativeAsset)
 
         var figures: [Figure] = []
-        let (one, all) = verificationRates(txs)
+        let (one, all) = Self.verificationRates(txs, repetitions: config.repetitions, progress: progress)
         figures.append(
             Figure(section: "node", name: "Ed25519 verifications, 1 core (limit)", samples: one, unit: "verifies/s"))
         figures.append(
@@ -150,12 +150,15 @@ public struct NodeBenchmark: Sendable {
         return figures
     }
 
-    /// Verifications per second of the transfers' signatures on one core and on all of them.
-    func verificationRates(_ txs: [SignedTransaction]) -> (one: [Double], all: [Double]) {
+    /// Verifications per second of the transfers' signatures (at most 20,000) on one core and on all of
+    /// them, `repetitions` times each: the machine's limit for anything that checks signatures.
+    static func verificationRates(
+        _ txs: [SignedTransaction], repetitions: Int, progress: @Sendable (String) -> Void
+    ) -> (one: [Double], all: [Double]) {
         let sample = Array(txs.prefix(20_000))
         var one: [Double] = [], all: [Double] = []
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        for rep in 1...config.repetitions {
+        for rep in 1...repetitions {
             progress("Ed25519: repetition \(rep)")
             let (ok, s1) = Stopwatch.time { sample.allSatisfy(\.hasValidSignature) }
             precondition(ok)

@@ -7,7 +7,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run benchmarks; each prints medians next to baselines measured in the same run.",
         discussion: "Build with `swift build -c release` first: debug builds are many times slower.",
-        subcommands: [BenchStorage.self, BenchNode.self, BenchDA.self, BenchMessages.self]
+        subcommands: [BenchStorage.self, BenchNode.self, BenchDA.self, BenchMessages.self, BenchLoad.self]
     )
 }
 
