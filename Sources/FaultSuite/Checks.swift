@@ -178,15 +178,49 @@ struct Checks {
         }
     }
 
+    /// Every address that can hold value in the devnet: the dev accounts, every role key, and the
+    /// escrow module (the bridge is counted apart: it holds what went abroad).
+    var holders: [Address] {
+        (0..<10).map { DevKeys.account($0).address }
+            + net.genesis.rollups.flatMap { r in
+                [r.sequencer, r.batcher, r.proposer, r.treasury, r.challenger].map { $0.publicKey.address }
+            } + [ModuleAccount.escrow]
+    }
+
+    /// At any moment, with messages in flight: a rollup's native asset adds up to its supply on its
+    /// home ledger, the bridge included (a send moves value into the bridge, a relay home out of
+    /// it; nothing else creates or destroys it). The balances are read in one JSON-RPC batch and
+    /// count only when every answer is at the same height, so no block falls between two reads.
+    func nativeConservedAtHome(_ rollup: String) async {
+        let home = net.rollup(rollup)
+        let asset = home.nativeAsset.rawValue
+        let calls: [JSONValue] = (holders + [ModuleAccount.bridge]).enumerated().map { i, who in
+            .object([
+                "jsonrpc": .string("2.0"), "id": .unsigned(UInt64(i)), "method": .string("rollup_getAccount"),
+                "params": .array([.string(who.hex), .object(["assets": .array([.string(asset)])])]),
+            ])
+        }
+        for _ in 0..<20 {
+            guard let body = try? JSONValue.array(calls).serialized(),
+                case .array(let answers)? = try? await net.rpc(rollup).post(body)
+            else { continue }
+            let heights = Set(answers.map { $0["result"]?["height"]?.unsignedValue })
+            guard heights.count == 1, heights.first! != nil else { continue }
+            let total = answers.reduce(UInt64(0)) { $0 + ($1["result"]?["balances"]?[asset]?.unsignedValue ?? 0) }
+            await tally.check(
+                total == home.supply,
+                "\(asset) adds up to \(total) on \(rollup) at height \(heights.first!!), bridge included; supply \(home.supply)"
+            )
+            return
+        }
+        await tally.violate("could not read \(rollup)'s balances at one height in 20 tries")
+    }
+
     /// Every asset adds up to its genesis supply across all rollups: the native balances on its
     /// home (outside the bridge, which holds what went abroad) plus the wrapped balances elsewhere.
     func valueConserved(among names: [String]) async {
         let rollups = names.map { net.rollup($0) }
-        let holders: [Address] =
-            (0..<10).map { DevKeys.account($0).address }
-            + rollups.flatMap { r in
-                [r.sequencer, r.batcher, r.proposer, r.treasury, r.challenger].map { $0.publicKey.address }
-            } + [ModuleAccount.escrow]
+        let holders = self.holders
         for home in rollups {
             var total: UInt64 = 0
             for r in rollups {

@@ -74,6 +74,7 @@ final class Run: @unchecked Sendable {
             await checks.sequencerKeptEverything(name, rng: &rng)
         }
         await net.verifyStore(name)
+        for r in loaded { await checks.nativeConservedAtHome(r) }
         await checks.nobodyDied()
     }
 
