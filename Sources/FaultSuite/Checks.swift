@@ -187,51 +187,58 @@ struct Checks {
             } + [ModuleAccount.escrow]
     }
 
+    /// The balances of `asset` that `who` hold on `rollup`, read in one JSON-RPC batch and returned
+    /// only when every answer is at the same height (so no block falls between two reads), with that
+    /// height; nil when 20 tries did not give one height.
+    func balances(on rollup: String, of asset: String, _ who: [Address]) async -> (height: UInt64, values: [UInt64])? {
+        let calls: [JSONValue] = who.enumerated().map { i, address in
+            .object([
+                "jsonrpc": .string("2.0"), "id": .unsigned(UInt64(i)), "method": .string("rollup_getAccount"),
+                "params": .array([.string(address.hex), .object(["assets": .array([.string(asset)])])]),
+            ])
+        }
+        guard let body = try? JSONValue.array(calls).serialized() else { return nil }
+        for _ in 0..<20 {
+            guard case .array(let answers)? = try? await net.rpc(rollup).post(body), answers.count == who.count
+            else { continue }
+            let heights = Set(answers.map { $0["result"]?["height"]?.unsignedValue })
+            guard heights.count == 1, let height = heights.first! else { continue }
+            return (height, answers.map { $0["result"]?["balances"]?[asset]?.unsignedValue ?? 0 })
+        }
+        return nil
+    }
+
     /// At any moment, with messages in flight: a rollup's native asset adds up to its supply on its
     /// home ledger, the bridge included (a send moves value into the bridge, a relay home out of
-    /// it; nothing else creates or destroys it). The balances are read in one JSON-RPC batch and
-    /// count only when every answer is at the same height, so no block falls between two reads.
+    /// it; nothing else creates or destroys it), read at one height.
     func nativeConservedAtHome(_ rollup: String) async {
         let home = net.rollup(rollup)
         let asset = home.nativeAsset.rawValue
-        let calls: [JSONValue] = (holders + [ModuleAccount.bridge]).enumerated().map { i, who in
-            .object([
-                "jsonrpc": .string("2.0"), "id": .unsigned(UInt64(i)), "method": .string("rollup_getAccount"),
-                "params": .array([.string(who.hex), .object(["assets": .array([.string(asset)])])]),
-            ])
-        }
-        for _ in 0..<20 {
-            guard let body = try? JSONValue.array(calls).serialized(),
-                case .array(let answers)? = try? await net.rpc(rollup).post(body)
-            else { continue }
-            let heights = Set(answers.map { $0["result"]?["height"]?.unsignedValue })
-            guard heights.count == 1, heights.first! != nil else { continue }
-            let total = answers.reduce(UInt64(0)) { $0 + ($1["result"]?["balances"]?[asset]?.unsignedValue ?? 0) }
-            await tally.check(
-                total == home.supply,
-                "\(asset) adds up to \(total) on \(rollup) at height \(heights.first!!), bridge included; supply \(home.supply)"
-            )
+        guard let read = await balances(on: rollup, of: asset, holders + [ModuleAccount.bridge]) else {
+            await tally.violate("could not read \(rollup)'s balances at one height in 20 tries")
             return
         }
-        await tally.violate("could not read \(rollup)'s balances at one height in 20 tries")
+        let total = read.values.reduce(0, +)
+        await tally.check(
+            total == home.supply,
+            "\(asset) adds up to \(total) on \(rollup) at height \(read.height), bridge included; supply \(home.supply)"
+        )
     }
 
     /// Every asset adds up to its genesis supply across all rollups: the native balances on its
     /// home (outside the bridge, which holds what went abroad) plus the wrapped balances elsewhere.
+    /// Checked once messages have landed (at a checkpoint), each rollup read at one height.
     func valueConserved(among names: [String]) async {
         let rollups = names.map { net.rollup($0) }
-        let holders = self.holders
         for home in rollups {
             var total: UInt64 = 0
             for r in rollups {
                 let asset = r.id == home.id ? home.nativeAsset.rawValue : "\(home.name)/\(home.nativeAsset.rawValue)"
-                for who in holders {
-                    guard
-                        let account = try? await net.rpc(r.name).call(
-                            "rollup_getAccount", [.string(who.hex), .object(["assets": .array([.string(asset)])])])
-                    else { continue }
-                    total += account["balances"]?[asset]?.unsignedValue ?? 0
+                guard let read = await balances(on: r.name, of: asset, holders) else {
+                    await tally.violate("could not read \(r.name)'s \(asset) balances at one height in 20 tries")
+                    return
                 }
+                total += read.values.reduce(0, +)
             }
             await tally.check(
                 total == home.supply,
