@@ -288,7 +288,7 @@ public struct LoadBenchmark: Sendable {
             do {
                 let sends = tracker.sendsAwaitingID(source: r, limit: 500)
                 if !sends.isEmpty {
-                    let receipts = try await batchCall(rpc, "rollup_getReceipt", sends.map { [.string($0.hex)] })
+                    let receipts = try await rpc.batch("rollup_getReceipt", sends.map { [.string($0.hex)] })
                     for (tx, receipt) in zip(sends, receipts) where receipt != .null {
                         let message = receipt["message"]?.stringValue.flatMap { try? Hash(hex: $0) }
                         tracker.sendResolved(
@@ -298,7 +298,7 @@ public struct LoadBenchmark: Sendable {
                 }
                 let awaited = tracker.awaitingRelay(destination: r, limit: 1_000)
                 if !awaited.isEmpty {
-                    let relays = try await batchCall(rpc, "rollup_getRelay", awaited.map { [.string($0.hex)] })
+                    let relays = try await rpc.batch("rollup_getRelay", awaited.map { [.string($0.hex)] })
                     let at = ContinuousClock.now
                     for (id, relay) in zip(awaited, relays) where relay != .null {
                         tracker.relayed(
@@ -335,7 +335,7 @@ public struct LoadBenchmark: Sendable {
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = Array(ids[start..<min(start + 500, ids.count)])
             do {
-                let receipts = try await batchCall(rpc, "rollup_getReceipt", chunk.map { [.string($0.hex)] })
+                let receipts = try await rpc.batch("rollup_getReceipt", chunk.map { [.string($0.hex)] })
                 for (id, receipt) in zip(chunk, receipts) where receipt["success"]?.boolValue != true {
                     failed += 1
                     problems.append("\(name): transaction \(id.hex) receipt: \(receipt)")
@@ -683,30 +683,6 @@ final class LoadTracker: Sendable {
                 s.messageBlocks, s.lagMs, s.l1Height, s.problems
             )
         }
-    }
-}
-
-/// Calls `method` once per parameter list in one JSON-RPC batch request; the results in order.
-/// Throws the first error answer, or when an answer is missing.
-func batchCall(_ rpc: RPCClient, _ method: String, _ params: [[JSONValue]]) async throws -> [JSONValue] {
-    let body = JSONValue.array(
-        params.enumerated().map { i, p in
-            .object(["jsonrpc": .string("2.0"), "id": .number(i), "method": .string(method), "params": .array(p)])
-        })
-    guard case .array(let replies) = try await rpc.post(try body.serialized()) else {
-        throw RPCClient.TransportError.malformedResponse("a batch's answer is not an array")
-    }
-    var results = [JSONValue?](repeating: nil, count: params.count)
-    for reply in replies {
-        guard let i = reply["id"]?.unsignedValue.map(Int.init), i < results.count else { continue }
-        if let error = reply["error"] {
-            throw RPCError(code: -32603, message: "\(method) answered \(error)")
-        }
-        results[i] = reply["result"]
-    }
-    return try results.map { result in
-        guard let result else { throw RPCClient.TransportError.malformedResponse("\(method): an answer is missing") }
-        return result
     }
 }
 

@@ -191,19 +191,12 @@ struct Checks {
     /// only when every answer is at the same height (so no block falls between two reads), with that
     /// height; nil when 20 tries did not give one height.
     func balances(on rollup: String, of asset: String, _ who: [Address]) async -> (height: UInt64, values: [UInt64])? {
-        let calls: [JSONValue] = who.enumerated().map { i, address in
-            .object([
-                "jsonrpc": .string("2.0"), "id": .unsigned(UInt64(i)), "method": .string("rollup_getAccount"),
-                "params": .array([.string(address.hex), .object(["assets": .array([.string(asset)])])]),
-            ])
-        }
-        guard let body = try? JSONValue.array(calls).serialized() else { return nil }
+        let params: [[JSONValue]] = who.map { [.string($0.hex), .object(["assets": .array([.string(asset)])])] }
         for _ in 0..<20 {
-            guard case .array(let answers)? = try? await net.rpc(rollup).post(body), answers.count == who.count
-            else { continue }
-            let heights = Set(answers.map { $0["result"]?["height"]?.unsignedValue })
+            guard let answers = try? await net.rpc(rollup).batch("rollup_getAccount", params) else { continue }
+            let heights = Set(answers.map { $0["height"]?.unsignedValue })
             guard heights.count == 1, let height = heights.first! else { continue }
-            return (height, answers.map { $0["result"]?["balances"]?[asset]?.unsignedValue ?? 0 })
+            return (height, answers.map { $0["balances"]?[asset]?.unsignedValue ?? 0 })
         }
         return nil
     }

@@ -48,6 +48,30 @@ public struct RPCClient: Sendable {
         return result
     }
 
+    /// Calls `method` once per parameter list in one JSON-RPC batch request; the results in order.
+    /// Throws the first error answer, or when an answer is missing.
+    public func batch(_ method: String, _ params: [[JSONValue]]) async throws -> [JSONValue] {
+        let body = JSONValue.array(
+            params.enumerated().map { i, p in
+                .object(["jsonrpc": .string("2.0"), "id": .number(i), "method": .string(method), "params": .array(p)])
+            })
+        guard case .array(let replies) = try await post(try body.serialized()) else {
+            throw TransportError.malformedResponse("a batch's answer is not an array")
+        }
+        var results = [JSONValue?](repeating: nil, count: params.count)
+        for reply in replies {
+            guard let i = reply["id"]?.unsignedValue.map(Int.init), i < results.count else { continue }
+            if let error = reply["error"] {
+                throw RPCError(code: -32603, message: "\(method) answered \(error)")
+            }
+            results[i] = reply["result"]
+        }
+        return try results.map { result in
+            guard let result else { throw TransportError.malformedResponse("\(method): an answer is missing") }
+            return result
+        }
+    }
+
     /// Posts a raw body and parses the JSON reply (for tests of malformed requests too).
     public func post(_ body: Data) async throws -> JSONValue {
         var request = HTTPClientRequest(url: url)
