@@ -407,15 +407,6 @@ public final class L1Store: @unchecked Sendable {
                 "block \(output.l2Height) is not in DA yet: posted batches of \(rollup.name) reach block \(state.daHeight)"
             )
         }
-        if state.brokenAt != 0, output.l2Height >= state.brokenAt,
-            case .found(let block) = try L1DataAvailability(txn: txn, rollup: output.rollup).block(at: output.l2Height),
-            block.header.hash == output.blockHash
-        {
-            throw L1Rejection(
-                L1ErrorCode.outputRejected,
-                "the output adopts the posted header at \(output.l2Height), but \(rollup.name)'s DA chain is proven broken at \(state.brokenAt): propose the re-executed chain"
-            )
-        }
         let index = state.outputCount
         let windowEnd = height + genesis.l1.fraudWindowBlocks
         try txn.put(Balances.self, p.proposer.address, balance - bond)
@@ -459,7 +450,8 @@ public final class L1Store: @unchecked Sendable {
         }
         let verdict = try adjudicator.judge(
             c.proof, output: target.output, anchor: anchor, brokenAt: state.brokenAt == 0 ? nil : state.brokenAt,
-            da: L1DataAvailability(txn: txn, rollup: c.rollup), l1: L1StoreView(txn: txn))
+            da: L1DataAvailability(txn: txn, rollup: c.rollup), l1: L1StoreView(txn: txn),
+            byRollupProposer: target.proposer == adjudicator.rollup.proposer.publicKey)
         guard verdict.isWon else {
             throw L1Rejection(L1ErrorCode.challengeRejected, "challenge rejected: \(verdict.reason)")
         }

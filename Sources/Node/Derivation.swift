@@ -16,8 +16,9 @@ public final class Deriver: Sendable {
     public let store: ChainStore
     public let l1: L1Client
     let logger: Logger
-    /// Set when a blob does not decode: derivation cannot go past it.
-    let halted = Mutex<String?>(nil)
+    /// Set when a blob does not decode: derivation cannot go past it. The height is the first block
+    /// that is not in DA (every output at or above it can be disputed with a `notInDA` proof).
+    let halted = Mutex<(reason: String, height: UInt64)?>(nil)
 
     public init(store: ChainStore, l1: L1Client, logger: Logger) {
         self.store = store
@@ -25,7 +26,15 @@ public final class Deriver: Sendable {
         self.logger = logger
     }
 
-    public var haltReason: String? { halted.withLock { $0 } }
+    public var haltReason: String? { halted.withLock { $0?.reason } }
+
+    /// The first block height that is not in DA, once derivation has halted before it.
+    public var haltHeight: UInt64? { halted.withLock { $0?.height } }
+
+    func halt(_ why: String, before height: UInt64) {
+        halted.withLock { $0 = (why, height) }
+        logger.error("derivation halted", metadata: ["reason": "\(why)", "block.height": "\(height)"])
+    }
 
     /// The next batch sequence number this node has not recorded.
     public func nextSeq() throws -> UInt64 {
@@ -39,11 +48,14 @@ public final class Deriver: Sendable {
         }
     }
 
-    /// The first height whose posted header differs from this node's execution, if any.
+    /// The first height whose posted header differs from the header the block rule gives, if any.
+    /// (`claims` also keeps posted blocks whose header is right but whose body carried transactions
+    /// the rule left out: proofs re-execute the posted body.)
     public func firstFault() throws -> (height: UInt64, posted: Block)? {
         try store.environment.read { txn in
             var found: (UInt64, Block)?
             try txn.forEach(Claims.self) { h, block in
+                guard try txn.get(Headers.self, h) != block.header else { return true }
                 found = (h, block)
                 return false
             }
@@ -93,10 +105,9 @@ public final class Deriver: Sendable {
             }
             let blocks: [Block]
             do { blocks = try BatchCodec.decode(blob.frame, header: blob.header) } catch {
-                let why =
-                    "batch \(blob.header.seq) of \(rollup.name) is not in DA: \(error); derivation stops before block \(blob.header.firstHeight)"
-                halted.withLock { $0 = why }
-                logger.error("derivation halted", metadata: ["reason": "\(why)"])
+                halt(
+                    "batch \(blob.header.seq) of \(rollup.name) is not in DA: \(error); derivation stops before block \(blob.header.firstHeight)",
+                    before: blob.header.firstHeight)
                 return 0
             }
             let record = PostedBatch(header: blob.header, l1Height: blob.l1Height, frame: blob.frame)
@@ -116,10 +127,9 @@ public final class Deriver: Sendable {
             let view = L1Facts(facts)
             for block in blocks where block.header.height > head {
                 guard block.header.height == head + 1 else {
-                    let why =
-                        "batch \(blob.header.seq) starts at block \(block.header.height), after the node's head \(head)"
-                    halted.withLock { $0 = why }
-                    logger.error("derivation halted", metadata: ["reason": "\(why)"])
+                    halt(
+                        "batch \(blob.header.seq) starts at block \(block.header.height), after the node's head \(head)",
+                        before: head + 1)
                     return 0
                 }
                 let isLast = block.header.height == blob.header.lastHeight
@@ -128,7 +138,7 @@ public final class Deriver: Sendable {
                     candidates: block.transactions, timestamp: block.header.timestamp,
                     l1Origin: block.header.l1Origin, checkSignatures: true, l1: view, l1Limit: blob.l1Height
                 ) { canonical, txn in
-                    if canonical.header != block.header { try txn.put(Claims.self, block.header.height, block) }
+                    if canonical != block { try txn.put(Claims.self, block.header.height, block) }
                     if isLast { try txn.put(Batches.self, blob.header.seq, record) }
                 }
                 let differences = Derivation.differences(claimed: block.header, canonical: committed.block.header)
