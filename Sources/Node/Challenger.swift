@@ -31,6 +31,9 @@ public final class Challenger: Service, Sendable {
     let interval: Duration
     /// Output index -> when it was last attempted (ms since start); retried after a while.
     let attempted = Mutex<[UInt64: ContinuousClock.Instant]>([:])
+    /// Outputs a cheaper proof was refused against: the next attempt is a span proof, which wins
+    /// against every false output whatever the posted chain looks like.
+    let refused = Mutex<Set<UInt64>>([])
     let won = Counter(label: "tributary_challenges_won_total")
     let lost = Counter(label: "tributary_challenges_rejected_total")
 
@@ -78,8 +81,12 @@ public final class Challenger: Service, Sendable {
             } else {
                 guard o.l2Height <= head, let mine = try store.header(at: o.l2Height) else { continue }
                 if o.matches(mine) { continue }
-                proof = try buildProof(
-                    for: o, anchor: anchor, brokenAt: brokenAt, byRollupProposer: info.proposer == rollup.proposer.publicKey)
+                proof =
+                    refused.withLock { $0.contains(info.index) }
+                    ? try span(to: o.l2Height, anchor: anchor)
+                    : try buildProof(
+                        for: o, anchor: anchor, brokenAt: brokenAt,
+                        byRollupProposer: info.proposer == rollup.proposer.publicKey)
             }
             let now = ContinuousClock.now
             let recent = attempted.withLock { a -> Bool in
@@ -104,6 +111,7 @@ public final class Challenger: Service, Sendable {
                 break
             } catch let error as RPCError {
                 lost.increment()
+                refused.withLock { _ = $0.insert(info.index) }
                 logger.error(
                     "challenge rejected",
                     metadata: ["output.index": "\(info.index)", "proof": "\(proof.kind)", "reason": "\(error.message)"])

@@ -103,15 +103,40 @@ public final class Deriver: Sendable {
                 throw RPCClient.TransportError.malformedResponse(
                     "blob \(blob.header.seq)'s bytes do not match its commitment")
             }
-            let blocks: [Block]
-            do { blocks = try BatchCodec.decode(blob.frame, header: blob.header) } catch {
-                halt(
-                    "batch \(blob.header.seq) of \(rollup.name) is not in DA: \(error); derivation stops before block \(blob.header.firstHeight)",
-                    before: blob.header.firstHeight)
-                return 0
-            }
             let record = PostedBatch(header: blob.header, l1Height: blob.l1Height, frame: blob.frame)
             var head = try store.head().height
+            let blocks: [Block]
+            do { blocks = try BatchCodec.decode(blob.frame, header: blob.header) } catch {
+                // Not in DA: its heights derive as empty blocks (docs/protocol.md, "Batches").
+                if blob.header.lastHeight > head {
+                    logger.warning(
+                        "batch not in DA; its blocks derive as empty blocks",
+                        metadata: [
+                            "batch.seq": "\(blob.header.seq)",
+                            "batch.blocks": "\(blob.header.firstHeight)…\(blob.header.lastHeight)",
+                            "reason": "\(error)",
+                        ])
+                }
+                guard blob.header.firstHeight <= head + 1 else {
+                    halt(
+                        "batch \(blob.header.seq) starts at block \(blob.header.firstHeight), after the node's head \(head)",
+                        before: head + 1)
+                    return 0
+                }
+                while head < blob.header.lastHeight {
+                    let parent = try store.head()
+                    let isLast = parent.height + 1 == blob.header.lastHeight
+                    _ = try store.commitBlock(
+                        candidates: [], timestamp: parent.timestamp, l1Origin: parent.l1Origin, checkSignatures: true,
+                        l1Limit: blob.l1Height
+                    ) { _, txn in
+                        if isLast { try txn.put(Batches.self, blob.header.seq, record) }
+                    }
+                    head += 1
+                }
+                try recordIfNew(record)
+                continue
+            }
             var importedLast = false
             // The L1 facts the posted blocks' relays refer to.
             var facts: [RollupIndex: L1OutputFact] = [:]
@@ -158,16 +183,21 @@ public final class Deriver: Sendable {
             // A batch whose blocks the node already had (its own, or a re-run): record it. (When its
             // last block was imported just now, that commit recorded it.)
             if importedLast { continue }
-            try store.environment.write { txn in
-                if let existing = try txn.get(Batches.self, blob.header.seq), existing.commitment == record.commitment,
-                    existing.l1Height == record.l1Height
-                {
-                    return
-                }
-                try txn.put(Batches.self, blob.header.seq, record)
-            }
+            try recordIfNew(record)
         }
         return blobs.count
+    }
+
+    /// Records a batch unless the same record is there already.
+    func recordIfNew(_ record: PostedBatch) throws {
+        try store.environment.write { txn in
+            if let existing = try txn.get(Batches.self, record.header.seq), existing.commitment == record.commitment,
+                existing.l1Height == record.l1Height
+            {
+                return
+            }
+            try txn.put(Batches.self, record.header.seq, record)
+        }
     }
 
     /// Steps until no new blob arrives.

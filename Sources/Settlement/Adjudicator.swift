@@ -118,19 +118,36 @@ public struct Adjudicator {
         l1: any L1View = NoL1(), byRollupProposer: Bool = true
     ) throws -> Verdict {
         var cache: [UInt64: Block] = [:]
-        // Any block of the output's range that is not in DA makes the output unprovable, whatever
-        // the proof's kind; the L1 checks the whole range for a notInDA proof only.
+        // A height no posted batch covers makes the output unprovable, whatever the proof's kind; the
+        // L1 checks the whole range for a notInDA proof only. A height whose blob does not decode is
+        // the empty block after the DA block below it (`BlockRule.emptyBlock`).
         func daBlock(_ height: UInt64) throws -> Lookup {
-            if height == 0 { return .ok(genesis) }
-            if let b = cache[height] { return .ok(b) }
-            switch try da.block(at: height) {
-            case .found(let b):
-                cache[height] = b
-                return .ok(b)
-            case .missing: return .gone("block \(height) is not in DA: no posted batch covers it")
-            case .undecodable(let seq, let error):
-                return .gone("block \(height) is not in DA: batch \(seq) \(error)")
+            var pending: [UInt64] = []
+            var h = height
+            var base: Block?
+            while base == nil {
+                if h == 0 {
+                    base = genesis
+                } else if let b = cache[h] {
+                    base = b
+                } else {
+                    switch try da.block(at: h) {
+                    case .found(let b):
+                        cache[h] = b
+                        base = b
+                    case .missing: return .gone("block \(h) is not in DA: no posted batch covers it")
+                    case .undecodable:
+                        pending.append(h)
+                        h -= 1
+                    }
+                }
             }
+            var block = base!
+            for k in pending.reversed() {
+                block = BlockRule.emptyBlock(after: block.header)
+                cache[k] = block
+            }
+            return .ok(block)
         }
         let H = output.l2Height
         switch proof {

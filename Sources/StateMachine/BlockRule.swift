@@ -110,6 +110,19 @@ public enum BlockRule {
             writes: state.writes, touchedKeys: state.touchedKeys, emitted: state.emitted, outboxRoot: outboxRoot)
     }
 
+    /// The block at a height whose blob is not in DA (its frame does not decode to its header's
+    /// blocks): an empty block after `parent`, with the parent's L1 origin and timestamp — exactly
+    /// what `apply` gives for no transactions after an honest parent, so a rollup whose batcher
+    /// posted garbage goes on (without what the garbage held) instead of stopping for good.
+    public static func emptyBlock(after parent: BlockHeader) -> Block {
+        Block(
+            header: BlockHeader(
+                rollup: parent.rollup, height: parent.height + 1, parent: parent.hash, l1Origin: parent.l1Origin,
+                timestamp: parent.timestamp, transactionsRoot: MerkleList.root([]), stateRoot: parent.stateRoot,
+                outboxRoot: parent.outboxRoot, receiptsRoot: receiptsRoot([])),
+            transactions: [])
+    }
+
     /// Which of a posted header's fields disagree with the header the rule gives (empty: none —
     /// the posted block is faithful).
     public static func differences(claimed: BlockHeader, canonical: BlockHeader) -> [String] {

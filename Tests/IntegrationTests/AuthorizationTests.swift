@@ -104,7 +104,7 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
         let alpha = net.rollup("alpha"), beta = net.rollup("beta"), gamma = net.rollup("gamma")
         let l1 = net.l1Client
         var rng = SplitMix64(seed: 8)
-        // Blobs the L1 accepts but that do not decode to batches: outputs over them are "not in DA".
+        // Blobs the L1 accepts but that do not decode to batches: their blocks are empty blocks.
         func frame() throws -> [UInt8] { try Zstd.compress(rng.bytes(300)) }
         _ = try await l1.postBlob(
             BlobPost(
@@ -192,7 +192,7 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
 
         // Challenges need no bond. dev5 holds nothing on the L1: a wrong challenge against alpha's honest output is
         // judged and loses (not refused for a bond) and costs nothing; a right one against gamma's output (its
-        // blobs are not batches: not in DA) wins and is paid the bond.
+        // blobs are not batches, so its blocks are empty ones, which the output does not claim) wins and is paid the bond.
         let challenger = net.dev(5)
         #expect(try await l1.rpc.call("l1_getBalance", [.string(challenger.address.hex)]).unsignedValue == 0)
         var pending: L1Client.OutputInfo?
@@ -210,7 +210,7 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
         #expect(try await l1.outputs(rollup: alpha.id).allSatisfy { $0.status != "invalidated" })
         #expect(try await l1.rpc.call("l1_getBalance", [.string(challenger.address.hex)]).unsignedValue == 0)
         let won = try await l1.challenge(
-            Challenge(rollup: gamma.id, outputIndex: accepted.index, proof: .notInDA, signedBy: challenger))
+            Challenge(rollup: gamma.id, outputIndex: accepted.index, proof: .output, signedBy: challenger))
         #expect(won["verdict"]?.stringValue == "won", "\(won)")
         #expect(
             try await l1.rpc.call("l1_getBalance", [.string(challenger.address.hex)]).unsignedValue

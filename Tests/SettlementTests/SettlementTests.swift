@@ -46,7 +46,12 @@ final class Fixture {
 /// DA from a dictionary of posted blocks.
 final class MemoryDA: DataAvailability {
     var blocks: [UInt64: Block] = [:]
-    func block(at height: UInt64) throws -> DABlock { blocks[height].map { .found($0) } ?? .missing }
+    /// Heights whose blob does not decode.
+    var undecodable: Set<UInt64> = []
+    func block(at height: UInt64) throws -> DABlock {
+        if undecodable.contains(height) { return .undecodable(seq: 0, .malformed("batch version 2")) }
+        return blocks[height].map { .found($0) } ?? .missing
+    }
 }
 
 @Suite struct BatchCodecTests {
@@ -254,6 +259,34 @@ final class MemoryDA: DataAvailability {
             #expect(!v.isWon, "block \(b): \(v.reason)")
         }
         #expect(try !a.judge(span(f, [lie, blocks[1], blocks[2]]), output: honestOutput, anchor: anchor, brokenAt: 1, da: da).isWon)
+    }
+
+    @Test func aBatchNotInDADerivesAsEmptyBlocksAndAnOutputOverItIsDecided() throws {
+        // Finding 1: the batcher posts garbage for blocks 2…3 and the proposer proposes its own blocks.
+        // The canonical chain holds empty blocks there; the false output loses, the re-executed one
+        // (what a follower derives and proposes) survives every proof.
+        let (f, da, a, blocks) = try honest()
+        let anchor = genesisAnchor(a)
+        da.undecodable = [2, 3]
+        let follower = try Fixture()
+        try follower.block(blocks[0].transactions)
+        for _ in 2...3 {
+            let parent = try follower.store.head()
+            let empty = try follower.store.commitBlock(
+                candidates: [], timestamp: parent.timestamp, l1Origin: parent.l1Origin, checkSignatures: true
+            ).block
+            #expect(empty == BlockRule.emptyBlock(after: parent))
+        }
+        let liar = Output(header: blocks[2].header)
+        #expect(try a.judge(.output, output: liar, anchor: anchor, brokenAt: nil, da: da).isWon)
+        #expect(try a.judge(span(f, [blocks[0], blocks[1], blocks[2]]), output: liar, anchor: anchor, brokenAt: nil, da: da).isWon)
+        let canonical = Output(header: try #require(try follower.store.header(at: 3)))
+        let empties = [blocks[0], Block(header: blocks[1].header, transactions: []), Block(header: blocks[2].header, transactions: [])]
+        for proof in [FraudProof.output, .notInDA, try span(follower, empties)] {
+            let v = try a.judge(proof, output: canonical, anchor: anchor, brokenAt: nil, da: da, byRollupProposer: false)
+            #expect(!v.isWon, "\(proof.kind): \(v.reason)")
+        }
+        try follower.store.verify()
     }
 
     @Test func aFaultAtOrBelowTheAnchorLosesToSpan() throws {
