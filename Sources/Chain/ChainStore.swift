@@ -290,7 +290,7 @@ public final class ChainStore: @unchecked Sendable {
             let batch = try tree.update(
                 base: parent.height, version: height, updates: ruled.writes,
                 parallelReaders: LMDBTreeReaderProvider(environment))
-            let header = lies.falsify(ruled.header(parent: parent, stateRoot: batch.rootHash))
+            let header = lies.falsify(ruled.header(parent: parent, stateRoot: batch.rootHash), forged: forgedMessage)
             let block = Block(header: header, transactions: ruled.included)
             try LMDBTreeStore.write(batch, in: txn)
             try Self.put(block, receipts: ruled.receipts, in: txn)
@@ -308,6 +308,12 @@ public final class ChainStore: @unchecked Sendable {
         set { liesBox.withLock { $0 = newValue } }
     }
     private let liesBox = Mutex<Lies>(Lies())
+
+    /// The message an `outbox-root` lie claims (to the first other rollup of the network).
+    public var forgedMessage: Message? {
+        guard let other = network.members.first(where: { $0.id != rollup.id }) else { return nil }
+        return Lies.forgedMessage(source: rollup.id, nativeAsset: rollup.nativeAsset, destination: other.id)
+    }
 
     /// The false root a sequencer lying about state roots claims instead of `root`.
     public static func faultyRoot(_ root: Hash) -> Hash { Lies.falseHash("state-root", root) }

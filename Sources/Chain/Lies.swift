@@ -12,7 +12,8 @@ import Primitives
 public enum Lie: String, CaseIterable, Hashable, Sendable, Comparable {
     /// Headers claim a wrong state root.
     case stateRoot = "state-root"
-    /// Headers claim a wrong outbox root (a forged message could then be "proven" against it).
+    /// Headers claim the outbox root of a forged outbox holding one message (`Lies.forgedMessage`)
+    /// that mints the native asset to an attacker elsewhere: the message proves against the claim.
     case outboxRoot = "outbox-root"
     /// Headers claim a wrong receipts root.
     case receiptsRoot = "receipts-root"
@@ -33,7 +34,8 @@ public enum Lie: String, CaseIterable, Hashable, Sendable, Comparable {
     case withheldBlob = "withhold"
     /// Outputs from H on claim a block hash and roots the posted chain never had.
     case nonAdoptingOutput = "non-adopting-output"
-    /// The proposer proposes nothing from H on (the posted chain goes on).
+    /// The proposer proposes nothing for outputs at H … H + `Lies.silence` − 1 (the posted chain
+    /// goes on), then proposes again: a fallback proposer takes over meanwhile.
     case silentProposer = "silent"
 
     public static func < (a: Lie, b: Lie) -> Bool { a.rawValue < b.rawValue }
@@ -87,13 +89,37 @@ public struct Lies: Hashable, Sendable, CustomStringConvertible {
         from.keys.sorted().map { "\($0.rawValue)@\(from[$0]!)" }.joined(separator: ",")
     }
 
+    /// How many blocks a `silent` proposer stays silent.
+    public static let silence: UInt64 = 40
+
+    /// Whether a `silent` proposer proposes nothing at `height`.
+    public func silent(at height: UInt64) -> Bool {
+        guard let start = from[.silentProposer] else { return false }
+        return height >= start && height - start < Self.silence
+    }
+
+    /// Who a forged message pays: a key anyone can derive.
+    public static let attacker = DevKeys.key(named: "tributary/fault/attacker")
+
+    /// The message an `outbox-root` lie claims its outbox holds (as its only entry, nonce 0): it
+    /// pays `attacker` 400,000,000,000,000 of the source's native asset on `destination`.
+    public static func forgedMessage(source: RollupID, nativeAsset: AssetName, destination: RollupID) -> Message {
+        Message(
+            source: source, nonce: 0, sender: attacker.publicKey.address, destination: destination, target: "bank",
+            recipient: attacker.publicKey.address,
+            value: [AssetAmount(nativeAsset, 400_000_000_000_000)], payload: [])
+    }
+
     /// The header a lying sequencer stores, serves and posts instead of `honest` (whose parent
     /// link is already the stored chain's, so a lie once told is linked to by every later block).
-    public func falsify(_ honest: BlockHeader) -> BlockHeader {
+    /// `forged` is the message an `outbox-root` lie claims (nil: no other rollup to forge for).
+    public func falsify(_ honest: BlockHeader, forged: Message? = nil) -> BlockHeader {
         var h = honest
         let height = h.height
         if tells(.stateRoot, at: height) { h.stateRoot = Self.falseHash("state-root", h.stateRoot) }
-        if tells(.outboxRoot, at: height) { h.outboxRoot = Self.falseHash("outbox-root", h.outboxRoot) }
+        if tells(.outboxRoot, at: height) {
+            h.outboxRoot = forged.map { MerkleList.root([$0.id]) } ?? Self.falseHash("outbox-root", h.outboxRoot)
+        }
         if tells(.receiptsRoot, at: height) { h.receiptsRoot = Self.falseHash("receipts-root", h.receiptsRoot) }
         if from[.parentBreak] == height { h.parent = Self.falseHash("parent", h.parent) }
         if from[.originRegression] == height { h.l1Origin = .none }

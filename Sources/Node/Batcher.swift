@@ -266,7 +266,7 @@ public final class Proposer: Service, Sendable {
         guard let header = try store.header(at: target) else { return nil }
         var output = Output(header: header)
         let lies = store.lies
-        if lies.tells(.silentProposer, at: target) { return nil }
+        if lies.silent(at: target) { return nil }
         if lies.tells(.nonAdoptingOutput, at: target) {
             output.blockHash = Lies.falseHash("output-block", output.blockHash)
             output.stateRoot = Lies.falseHash("output-state", output.stateRoot)
