@@ -90,7 +90,7 @@ public struct Lies: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// How many blocks a `silent` proposer stays silent.
-    public static let silence: UInt64 = 40
+    public static let silence: UInt64 = 100
 
     /// Whether a `silent` proposer proposes nothing at `height`.
     public func silent(at height: UInt64) -> Bool {
