@@ -227,7 +227,14 @@ extension Genesis {
             if let s = r.string(a["name"], "\(p).nativeAsset.name") {
                 asset = AssetName(rawValue: s)
                 if asset == nil {
-                    r.problem("\(p).nativeAsset.name", "must be 1-32 of A-Z a-z 0-9 / . _ -, got \"\(s)\"")
+                    r.problem("\(p).nativeAsset.name", "must be 1-32 of A-Z a-z 0-9 . _ -, got \"\(s)\"")
+                } else if s.contains("/") {
+                    // `<rollup>/<ASSET>` names another rollup's asset held here (docs/protocol.md).
+                    asset = nil
+                    r.problem(
+                        "\(p).nativeAsset.name",
+                        "must not contain \"/\", which names wrapped assets (\"alpha/ALPHA\" is alpha's ALPHA held elsewhere), got \"\(s)\""
+                    )
                 }
             }
             supply = r.integer(a["supply"], "\(p).nativeAsset.supply", in: 1...UInt64.max)

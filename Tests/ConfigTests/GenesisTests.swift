@@ -75,6 +75,28 @@ let genesisFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         }
     }
 
+    /// Issue 22, finding 5: beta's native asset named like alpha's wrapped one would make two value
+    /// entries of one message land on one balance. A native name may not contain `/`.
+    @Test func aNativeAssetNamedLikeAWrappedOneIsRefused() throws {
+        let url = genesisFolder.appendingPathComponent("devnet.json")
+        let text = try String(contentsOf: url, encoding: .utf8).replacingOccurrences(
+            of: "\"BETA\"", with: "\"alpha/ALPHA\"")
+        #expect(text.contains("alpha/ALPHA"))
+        do {
+            _ = try Genesis.parse(Data(text.utf8))
+            Issue.record("a genesis with a native asset named alpha/ALPHA loaded")
+        } catch {
+            #expect(
+                error.problems.contains {
+                    $0.path == "$.rollups[1].nativeAsset.name" && $0.message.contains("must not contain \"/\"")
+                }, "\(error.problems)")
+        }
+        // One past the rule is refused, the rule itself is not: `.`, `_` and `-` are fine.
+        let fine = try String(contentsOf: url, encoding: .utf8).replacingOccurrences(
+            of: "\"BETA\"", with: "\"B.E_T-A\"")
+        #expect(try Genesis.parse(Data(fine.utf8)).rollups[1].nativeAsset.rawValue == "B.E_T-A")
+    }
+
     @Test func unreadableOrMalformedFilesSayWhy() {
         #expect(throws: ConfigError.self) { _ = try Genesis.load(path: "/nonexistent/genesis.json") }
         do {
