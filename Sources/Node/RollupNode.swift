@@ -113,6 +113,8 @@ public struct RollupNode: Sendable {
         let l1Tick = Duration.milliseconds(Int64(max(50, genesis.l1.blockTimeMs / 2)))
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let mempool = Mempool(rollup: rollup.id)
+        let batcher = Batcher(store: store, l1: l1, key: key(rollup.batcher), logger: logger)
+        let sequencing = !follow && !standalone
 
         if !standalone {
             services.append(
@@ -164,7 +166,7 @@ public struct RollupNode: Sendable {
                             logger: logger)))
             }
             if !standalone {
-                services.append(.init(service: Batcher(store: store, l1: l1, key: key(rollup.batcher), logger: logger)))
+                services.append(.init(service: batcher))
                 services.append(
                     .init(
                         service: Proposer(
@@ -199,6 +201,15 @@ public struct RollupNode: Sendable {
             health: {
                 guard let head = try? store.head() else {
                     return (false, .object(["status": .string("store unreadable")]))
+                }
+                if sequencing, let refused = batcher.refusedBecause {
+                    return (
+                        false,
+                        .object([
+                            "status": .string("batches refused by the L1"), "reason": .string(refused),
+                            "height": .number(head.height), "rollup": .string(store.rollup.name),
+                        ])
+                    )
                 }
                 return (
                     true,
