@@ -99,6 +99,97 @@ import TributaryTesting
         #expect(l1Node.stop() == 0)
     }
 
+    /// Issue 22, finding 1: a block of the most maximum-size incompressible transactions it can hold
+    /// is sequenced, posted, derived; a liar that packs more into a block (`oversize-block`) is
+    /// proven faulty by its follower's `block` proof.
+    @Test func fullBlocksOfMaximumSizeTransactionsAreSequencedAndALargerOneIsProvenFaulty() async throws {
+        let dir = try TemporaryDirectory("adversary-bytes")
+        var path = try fastGenesis(dir, window: 20)
+        let limit = 16_384
+        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(
+            of: "\"maxBlockTransactions\": 5000,", with: "\"maxBlockTransactions\": 5000, \"maxBlockBytes\": \(limit),")
+        path = dir.appending("genesis-bytes.json")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let genesis = try Genesis.load(path: path)
+        #expect(genesis.rollups.allSatisfy { $0.maxBlockBytes == UInt64(limit) })
+        let l1Node = try startL1(dir, genesis: path)
+        defer { l1Node.stop() }
+        let alphaNode = try startRollup(dir, genesis: path, l1: l1Node.url)
+        defer { alphaNode.stop() }
+        let follower = try startRollup(dir, genesis: path, l1: l1Node.url, name: "follower", follow: true)
+        defer { follower.stop() }
+        func beta(_ name: String, _ args: [String]) throws -> NodeProcess {
+            try NodeProcess(
+                ["node", "--genesis", path, "--datadir", dir.appending(name), "--rpc-port", "0", "--l1", l1Node.url]
+                    + args, logPath: dir.appending("\(name).log"))
+        }
+        let liar = try beta("beta", ["--rollup", "beta", "--fault", "oversize-block@1"])
+        defer { liar.stop() }
+        let betaFollower = try beta("beta-follower", ["--follow", "beta"])
+        defer { betaFollower.stop() }
+        // Relays of a message with a 1,024-byte random payload and a 64-hash random path: about 3.3 KB
+        // each, incompressible; they fail when executed (no such output) but are valid transactions.
+        var rng = SplitMix64(seed: 22)
+        func maxSize(rollup: RollupParameters, nonce: UInt64) -> SignedTransaction {
+            let message = Message(
+                source: RollupID(rollup.id.rawValue == 1 ? 2 : 1), nonce: nonce, sender: DevKeys.account(3).address,
+                destination: rollup.id, target: "bank", recipient: DevKeys.account(4).address, value: [],
+                payload: rng.bytes(Message.maxPayload))
+            let proof = OutboxProof(index: nonce, treeSize: 1 << 40, path: (0..<64).map { _ in Hash.sha256(rng.bytes(8)) })
+            return Transaction(
+                rollup: rollup.id, nonce: nonce, sender: DevKeys.account(0).publicKey, fee: 1_000_000,
+                call: .relayMessage(message: message, proof: proof, outputIndex: 999_999)
+            ).signed(by: DevKeys.account(0))
+        }
+        let count = 24
+        for (node, rollup) in [(alphaNode, genesis.rollups[0]), (liar, genesis.rollups[1])] {
+            let rpc = RPCClient(url: node.url)
+            for n in 0..<count {
+                let tx = maxSize(rollup: rollup, nonce: UInt64(n))
+                #expect(tx.canonicalBytes.count > 3000)
+                _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
+            }
+        }
+        // Alpha: every transaction included, in blocks within the limit, posted and derived alike.
+        let alpha = RPCClient(url: alphaNode.url)
+        #expect(
+            try await eventually(60) {
+                try await alpha.call("rollup_getNonce", [.string(DevKeys.account(0).address.hex)])["nonce"]?
+                    .unsignedValue == UInt64(count)
+            })
+        let head = try #require(try await alpha.call("rollup_blockNumber").unsignedValue)
+        #expect(
+            try await eventually(60) {
+                try await header(RPCClient(url: follower.url), head)["hash"]?.stringValue
+                    == (try await header(alpha, head))["hash"]?.stringValue
+            })
+        let store = try ChainStore.open(datadir: dir.appending("alpha"), genesis: genesis)
+        var full = 0
+        for h in 1...head {
+            let block = try #require(try store.block(at: h))
+            #expect(block.canonicalBytes.count <= limit, "block \(h) takes \(block.canonicalBytes.count) bytes")
+            if block.transactions.count >= 4 { full += 1 }
+        }
+        #expect(full >= 4, "no block was filled to the limit")
+        // Beta's liar packs them into blocks past the limit: its follower proves the first one faulty.
+        let l1 = L1Client(url: l1Node.url)
+        #expect(
+            try await eventually(90) {
+                let invalidated = try await l1.outputs(rollup: RollupID(2)).contains { $0.status == "invalidated" }
+                let broken = try await l1.status().rollups[2]?.brokenAt
+                return invalidated && broken != nil
+            })
+        let rows = try await l1.rpc.call("l1_getOutputs", [.number(2), .number(0), .number(1000)])
+        let first = try #require(rows.arrayValue?.first { $0["status"]?.stringValue == "invalidated" })
+        let challenge = try await l1.rpc.call("l1_getChallenge", [first["invalidatedBy"] ?? .null])
+        let reason = challenge["reason"]?.stringValue ?? ""
+        #expect(challenge["kind"]?.stringValue == "block", "\(challenge)")
+        #expect(reason.contains("transactions root"), "\(reason)")
+        #expect(try await outputs(l1).allSatisfy { $0.status != "invalidated" })
+        #expect(alphaNode.stop() == 0)
+        #expect(follower.stop() == 0)
+    }
+
     /// Finding 6: a batcher posts a block claiming a state whose outbox value does not decode; a
     /// `block` proof over that witness used to throw inside the L1's block production and stop the
     /// L1. It is refused with a reason, in the same block as the output, and the L1 keeps sealing.
