@@ -18,9 +18,18 @@ extension Run {
     /// The lies a round can draw. `absurd-heights` only stalls the liar's own DA (the L1 refuses it).
     static let drawable: [Lie] = Lie.allCases
 
-    /// Rounds of lies; `plan` names each round's lies (`KIND+KIND,…`), else `rounds` random draws.
+    /// The rounds that reproduce the review's findings (issue 13), run first unless a plan is given:
+    /// garbage in DA under outputs claiming a forged outbox (1); a silent liar whose fallback outputs
+    /// anyone used to take with a free output proof, then adopting outputs whose fault lies at or
+    /// below the anchor (2, 4); an L1 origin going back, and junk under honest headers (3).
+    static let findings: [[Lie]] = [
+        [.undecodablePayload, .outboxRoot], [.stateRoot, .silentProposer], [.originRegression, .invalidTransaction],
+    ]
+
+    /// Rounds of lies; `plan` names each round's lies (`KIND+KIND,…`), else the findings' rounds and
+    /// `rounds` random draws.
     func adversaryPhase(rounds: Int, plan: [[Lie]]?) async {
-        let sets = plan ?? (0..<rounds).map { _ in drawLies() }
+        let sets = plan ?? (Self.findings + (0..<rounds).map { _ in drawLies() })
         tally.log(
             "adversary phase: \(sets.count) rounds of lies by gamma's sequencer: "
                 + sets.map { $0.map(\.rawValue).joined(separator: "+") }.joined(separator: ", "))
@@ -88,7 +97,8 @@ extension Run {
         // The liar: gamma's sequencer on a fresh datadir (synced from the L1), lying from `from` on.
         await replaceGamma(extra: ["--fault", spec])
         // While it lies: honest traffic to alpha with value, forged relays, free challenges.
-        let lieSeconds = Double(net.timing.windowBlocks * net.timing.l1BlockTimeMs) / 1000 * 2 + 6
+        // Long enough for an output proposed early in it to pass its whole window unchallenged.
+        let lieSeconds = Double(net.timing.windowBlocks * net.timing.l1BlockTimeMs) / 1000 * 1.5 + 4
         let until = ContinuousClock.now + .milliseconds(Int(lieSeconds * 1000))
         var sent = 0
         while ContinuousClock.now < until {

@@ -30,12 +30,15 @@ struct FaultSuite: AsyncParsableCommand {
     @Option(help: "Phases to run, comma-separated: crashes, outages, disorder, adversary, disk.")
     var only: String = "crashes,outages,disorder,adversary,disk"
 
-    @Option(help: "Rounds of lies in the adversary phase (default: 4 with --quick, 24 otherwise).")
+    @Option(
+        help:
+            "Rounds of lies drawn at random in the adversary phase, after the rounds of the review's findings (default: 1 with --quick, 24 otherwise)."
+    )
     var rounds: Int?
 
     @Option(
         help: ArgumentHelp(
-            "The adversary phase's rounds instead of random draws: each round's lies joined by +, rounds by commas (e.g. undecodable+outbox-root,silent).",
+            "The adversary phase's rounds instead of the findings' rounds and random draws: each round's lies joined by +, rounds by commas (e.g. undecodable+outbox-root,silent).",
             valueName: "plan"))
     var lies: String?
 
@@ -102,7 +105,7 @@ struct FaultSuite: AsyncParsableCommand {
             if phases.contains("outages") { await run.outagePhase() }
             if phases.contains("disorder") { await run.disorderPhase() }
             if phases.contains("adversary") {
-                await run.adversaryPhase(rounds: rounds ?? (quick ? 4 : 24), plan: try plan())
+                await run.adversaryPhase(rounds: rounds ?? (quick ? 1 : 24), plan: try plan())
             }
             if phases.contains("disk") { await run.diskPhase() }
             await run.finish()

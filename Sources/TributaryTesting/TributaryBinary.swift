@@ -14,6 +14,11 @@ public enum TributaryBinary {
         return dir.appendingPathComponent("tributary").path
     }
 
+    /// The fault suite's executable, `tributary-faults`, built beside `tributary`.
+    public static var faultSuitePath: String {
+        URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("tributary-faults").path
+    }
+
     /// A process (not yet started) that runs `tributary` with `arguments` — under `ulimit -f` of
     /// `fileSizeLimit` bytes (rounded down to the shell's 512-byte blocks) when given, so no file it
     /// writes, its log included, may grow beyond that.

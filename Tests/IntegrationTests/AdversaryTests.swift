@@ -12,37 +12,19 @@ import Testing
 import TributaryTesting
 
 /// Regressions over real processes for the review's findings against the fraud-proof protocol
-/// (issue 13): each lie a sequencer can tell loses, and nothing anyone sends stops the L1.
+/// (issue 13): each lie a sequencer can tell loses, and nothing anyone sends stops the L1. Findings
+/// 1–4 are the first rounds of the fault suite's adversary phase (`Run.findings`), which
+/// `Scripts/test` runs in `Scripts/faults --quick`; `unknownLiesAreRefused` checks its plan option.
 @Suite(.serialized) struct AdversaryTests {
-    var suitePath: String {
-        URL(fileURLWithPath: TributaryBinary.path).deletingLastPathComponent().appendingPathComponent(
-            "tributary-faults"
-        )
-        .path
-    }
+    var suitePath: String { TributaryBinary.faultSuitePath }
 
-    /// Findings 1–4 as rounds of the fault suite's adversary phase, each checked for: no false output
-    /// finalized, no honest output invalidated, no unbacked value on alpha, an honest output
-    /// finalized once the liar stopped, the L1 still sealing.
-    ///
-    /// * `undecodable+outbox-root` — finding 1: garbage in DA under outputs that claim a forged outbox;
-    /// * `state-root+silent` — findings 2 and 4: a silent liar, the fallback's outputs (which anyone
-    ///   used to take with a free output proof) finalize above the fault, then the liar's adopting
-    ///   outputs have their fault at or below the anchor (only span wins);
-    /// * `origin-regression+invalid-tx` — finding 3: an origin going back is a fault of the rule, junk
-    ///   in a body under the honest header is none.
-    @Test func everyFindingsLieLoses() throws {
-        let dir = try TemporaryDirectory("adversary")
-        let result = try Command.run(
-            suitePath,
-            [
-                "--only", "adversary", "--lies", "undecodable+outbox-root,state-root+silent,origin-regression+invalid-tx",
-                "--workdir", dir.appending("net"),
-            ])
-        let summary = result.output.split(separator: "\n").last.map(String.init) ?? ""
-        #expect(result.status == 0, "\(result.output.suffix(3000))")
-        #expect(summary.contains("violations=0"), "\(summary)")
-        #expect(summary.contains("forged relay="), "the attacker never got a forged relay in: \(summary)")
+    @Test func unknownLiesAreRefused() throws {
+        let suite = try Command.run(suitePath, ["--only", "adversary", "--lies", "state-root+fibs"])
+        #expect(suite.status != 0)
+        #expect(suite.stderr.contains("unknown lie \"fibs\""), "\(suite.stderr)")
+        let node = try TributaryBinary.run(["node", "--genesis", "Genesis/devnet.json", "--rollup", "alpha", "--fault", "fibs@3"])
+        #expect(node.status != 0)
+        #expect(node.stderr.contains("unknown lie \"fibs@3\""), "\(node.stderr)")
     }
 
     /// Finding 3, third trigger: an honest sequencer restarted while the L1 is down used to seal

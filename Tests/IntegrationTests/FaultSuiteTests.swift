@@ -6,12 +6,7 @@ import TributaryTesting
 /// (the suite's negative control), it must report violations and exit 1. `Scripts/test` runs the
 /// suite itself (`Scripts/faults --quick`) against an honest devnet after the integration tests.
 @Suite(.serialized) struct FaultSuiteTests {
-    var suitePath: String {
-        URL(fileURLWithPath: TributaryBinary.path).deletingLastPathComponent().appendingPathComponent(
-            "tributary-faults"
-        )
-        .path
-    }
+    var suitePath: String { TributaryBinary.faultSuitePath }
 
     @Test func theChecksCatchALyingSequencer() throws {
         let dir = try TemporaryDirectory("faults-control")

@@ -153,16 +153,22 @@ final class MemoryDA: DataAvailability {
             witness: try f.store.witness(replaying: blocks, after: anchor).witness)
     }
 
-    @Test func aFalseRootLosesToABlockProofAndAFalseOutputToSpanAndOutputProofs() throws {
-        let (f, da, a, blocks) = try honest()
-        let anchor = genesisAnchor(a)
-        // The sequencer lies about block 2's state root; block 3 links to the lie.
+    /// Posts a block 2 that lies about its state root and a block 3 that links to the lie.
+    func lieAtTwo(_ blocks: [Block], _ da: MemoryDA) -> (lie: Block, next: Block) {
         var lie = blocks[1]
         lie.header.stateRoot = ChainStore.faultyRoot(lie.header.stateRoot)
         var next = blocks[2]
         next.header.parent = lie.header.hash
         da.blocks[2] = lie
         da.blocks[3] = next
+        return (lie, next)
+    }
+
+    @Test func aFalseRootLosesToABlockProofAndAFalseOutputToSpanAndOutputProofs() throws {
+        let (f, da, a, blocks) = try honest()
+        let anchor = genesisAnchor(a)
+        // The sequencer lies about block 2's state root; block 3 links to the lie.
+        let (lie, next) = lieAtTwo(blocks, da)
         let adopting = Output(header: next.header)
         let w2 = try f.store.witness(replaying: [blocks[1]], after: 1).witness
         let won = try a.judge(.block(height: 2, witness: w2), output: adopting, anchor: anchor, brokenAt: nil, da: da)
@@ -371,12 +377,7 @@ final class MemoryDA: DataAvailability {
         // used to take its bond must lose; only span decides, and span says it is right.
         let (f, da, a, blocks) = try honest()
         let anchor = genesisAnchor(a)
-        var lie = blocks[1]
-        lie.header.stateRoot = ChainStore.faultyRoot(lie.header.stateRoot)
-        var next = blocks[2]
-        next.header.parent = lie.header.hash
-        da.blocks[2] = lie
-        da.blocks[3] = next
+        let (lie, next) = lieAtTwo(blocks, da)
         let canonical = Output(header: blocks[2].header)
         let v = try a.judge(.output, output: canonical, anchor: anchor, brokenAt: nil, da: da, byRollupProposer: false)
         #expect(!v.isWon && v.reason.contains("span"), "\(v.reason)")
