@@ -110,6 +110,14 @@ public final class L1Producer: Service, Sendable {
                         "reason": "\(reason)",
                     ])
             }
+            if case .success(.challengeLost(let id, let h, let reason, let forfeited)) = result {
+                logger.info(
+                    "challenge lost",
+                    metadata: [
+                        "challenge.id": "\(id)", "l1.height": "\(h)", "bond.forfeited": "\(forfeited)",
+                        "reason": "\(reason)",
+                    ])
+            }
         }
     }
 }
