@@ -63,8 +63,9 @@ public final class Mempool: Sendable {
         /// The admission price: the least fee per byte of the signed transaction's encoding (the
         /// genesis's `mempool.minFeePerByte`). Policy only: a block may hold any fee.
         public var minFeePerByte: UInt64 = 1
-        /// The most not-ready (gapped) transactions one sender may hold.
-        public var maxNotReadyPerSender = 16
+        /// The most not-ready (gapped) transactions one sender may hold: low against squatting, but
+        /// above what a client pipelining its requests leaves out of order (32 in flight in the tests).
+        public var maxNotReadyPerSender = 64
         /// A transaction not ready this many blocks after its admission is dropped.
         public var notReadyExpiryBlocks: UInt64 = 120
 
