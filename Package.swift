@@ -78,11 +78,12 @@ let package = Package(
         .executableTarget(
             name: "FaultSuite",
             dependencies: [
-                "TributaryTesting", "RPC", "Config", "Primitives", "StateMachine",
+                "TributaryTesting", "RPC", "Config", "Primitives", "StateMachine", "Chain", "Settlement",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]),
 
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives", "TributaryTesting"]),

@@ -212,14 +212,11 @@ public final class ChainStore: @unchecked Sendable {
         public var receipt: Receipt
     }
 
-    /// The context a block at `height` of this rollup executes in.
-    public func context(
-        height: UInt64, l1Origin: L1Origin = .none, l1: any L1View = NoL1(), l1Limit: UInt64? = nil
-    ) -> BlockContext {
-        BlockContext(
-            rollup: rollup.id, height: height, sequencer: rollup.sequencer.publicKey.address,
-            nativeAsset: rollup.nativeAsset, l1Height: l1Limit.map { min(l1Origin.height, $0) } ?? l1Origin.height,
-            network: network, l1: l1)
+    /// What this rollup's blocks execute under (docs/protocol.md, "The block rule").
+    public var rules: ChainRules {
+        ChainRules(
+            rollup: rollup.id, sequencer: rollup.sequencer.publicKey.address, nativeAsset: rollup.nativeAsset,
+            network: network)
     }
 
     /// The L1 facts recorded by earlier relays (what `verify` and witnesses re-execute with).
@@ -249,10 +246,8 @@ public final class ChainStore: @unchecked Sendable {
         }
     }
 
-    /// The receipts root of a header: the list root of the receipts' hashes.
-    public static func receiptsRoot(_ receipts: [Receipt]) -> Hash {
-        MerkleList.root(receipts.map { Hash.sha256($0.canonicalBytes) })
-    }
+    /// The receipts root of a header (`BlockRule.receiptsRoot`).
+    public static func receiptsRoot(_ receipts: [Receipt]) -> Hash { BlockRule.receiptsRoot(receipts) }
 
     /// Runs `body` with a consistent view of the state after the block at `height` (default: the
     /// head): values, the header and proofs all from one read transaction.
@@ -271,10 +266,12 @@ public final class ChainStore: @unchecked Sendable {
 
     // MARK: Block production
 
-    /// Executes `candidates` in order on the head state, leaving out those invalid when their turn
-    /// comes, and commits the resulting block — header, body, receipts, index, state and head —
-    /// in one write transaction. Signatures must already have been checked (the mempool does, in
-    /// parallel); everything else is checked here.
+    /// Applies the block rule (`BlockRule`) to `candidates` after the head — leaving out those
+    /// invalid when their turn comes, flooring the L1 origin and timestamp at the head's — and
+    /// commits the resulting block — header, body, receipts, index, state and head — in one write
+    /// transaction. The sequencer seals with it (signatures already checked by the mempool, in
+    /// parallel), derivation and replay import posted blocks with it (`checkSignatures`, and the
+    /// L1 height of the blob that carried them as `l1Limit`).
     public func commitBlock(
         candidates: [SignedTransaction], timestamp: UInt64, l1Origin: L1Origin = .none, checkSignatures: Bool = false,
         l1: any L1View = NoL1(), l1Limit: UInt64? = nil,
@@ -287,42 +284,39 @@ public final class ChainStore: @unchecked Sendable {
             let state = StateOverlay(base: TreeStateReader(tree: tree, version: parent.height))
             let recorder = RecordingL1View(l1)
             let frontierBefore = try Messaging.frontier(state)
-            let result = try Executor.include(
-                candidates, context: context(height: height, l1Origin: l1Origin, l1: recorder, l1Limit: l1Limit),
-                state: state,
-                checkSignatures: checkSignatures)
-            let outboxRoot = try Messaging.frontier(state).root
+            let ruled = try BlockRule.apply(
+                candidates, origin: l1Origin, timestamp: timestamp, parent: parent, rules: rules, l1: recorder,
+                blobL1Height: l1Limit, state: state, checkSignatures: checkSignatures)
             let batch = try tree.update(
-                base: parent.height, version: height, updates: state.writes,
+                base: parent.height, version: height, updates: ruled.writes,
                 parallelReaders: LMDBTreeReaderProvider(environment))
-            var claimedRoot = batch.rootHash
-            if let from = faultStateRootFrom, height >= from { claimedRoot = Self.faultyRoot(batch.rootHash) }
-            let header = BlockHeader(
-                rollup: rollup.id, height: height, parent: parent.hash, l1Origin: l1Origin, timestamp: timestamp,
-                transactionsRoot: MerkleList.root(result.included.map(\.id)), stateRoot: claimedRoot,
-                outboxRoot: outboxRoot, receiptsRoot: Self.receiptsRoot(result.receipts))
-            let block = Block(header: header, transactions: result.included)
+            let header = lies.falsify(ruled.header(parent: parent, stateRoot: batch.rootHash), forged: forgedMessage)
+            let block = Block(header: header, transactions: ruled.included)
             try LMDBTreeStore.write(batch, in: txn)
-            try Self.put(block, receipts: result.receipts, in: txn)
-            try Self.index(state.emitted, height: height, frontierBefore: frontierBefore, in: txn)
+            try Self.put(block, receipts: ruled.receipts, in: txn)
+            try Self.index(ruled.emitted, height: height, frontierBefore: frontierBefore, in: txn)
             for (key, fact) in recorder.seen { try txn.put(L1FactsTable.self, key, fact) }
             try alsoWrite?(block, txn)
-            return CommittedBlock(block: block, receipts: result.receipts, dropped: result.dropped)
+            return CommittedBlock(block: block, receipts: ruled.receipts, dropped: ruled.dropped)
         }
     }
 
-    /// Testing knob (`--fault state-root-at=H`): from this height on, headers claim a wrong state
-    /// root (the stored tree stays right), so the node's batches and outputs carry a false claim.
-    public var faultStateRootFrom: UInt64? {
-        get { faultBox.withLock { $0 } }
-        set { faultBox.withLock { $0 = newValue } }
+    /// Testing knob (`--fault`, `Lies`): the header lies this store's sequencer tells — its headers
+    /// claim them (the stored tree stays right), so its batches and outputs carry false claims.
+    public var lies: Lies {
+        get { liesBox.withLock { $0 } }
+        set { liesBox.withLock { $0 = newValue } }
     }
-    private let faultBox = Mutex<UInt64?>(nil)
+    private let liesBox = Mutex<Lies>(Lies())
 
-    /// The false root a faulty sequencer claims instead of `root`.
-    public static func faultyRoot(_ root: Hash) -> Hash {
-        Hash.sha256(Array("tributary/fault/state-root".utf8) + root.bytes)
+    /// The message an `outbox-root` lie claims (to the first other rollup of the network).
+    public var forgedMessage: Message? {
+        guard let other = network.members.first(where: { $0.id != rollup.id }) else { return nil }
+        return Lies.forgedMessage(source: rollup.id, nativeAsset: rollup.nativeAsset, destination: other.id)
     }
+
+    /// The false root a sequencer lying about state roots claims instead of `root`.
+    public static func faultyRoot(_ root: Hash) -> Hash { Lies.falseHash("state-root", root) }
 
     // MARK: Verification
 
@@ -347,35 +341,19 @@ public final class ChainStore: @unchecked Sendable {
                     let stored = try txn.get(Receipts.self, height)
                 else { throw ChainError.verificationFailed(height: height, what: "header, body or receipts missing") }
                 func fail(_ what: String) -> ChainError { .verificationFailed(height: height, what: what) }
-                guard header.parent == parent.hash, header.rollup == rollup.id else {
-                    throw fail("parent link or rollup id")
-                }
-                guard header.transactionsRoot == MerkleList.root(body.transactions.map(\.id)) else {
-                    throw fail("transactions root")
-                }
-                let context = self.context(height: height, l1Origin: header.l1Origin, l1: facts)
-                let outcome: BlockOutcome
-                do {
-                    outcome = try Executor.execute(
-                        body.transactions, context: context,
-                        base: TreeStateReader(tree: StateTree(memory), version: height - 1),
-                        checkSignatures: true)
-                } catch let invalid as InvalidTransaction {
-                    throw fail("an invalid transaction: \(invalid)")
-                }
-                guard outcome.receipts == stored.receipts else { throw fail("receipts differ from re-execution") }
-                guard header.receiptsRoot == Self.receiptsRoot(outcome.receipts)
-                else {
-                    throw fail("receipts root")
-                }
-                let batch = try StateTree(memory).update(base: height - 1, version: height, updates: outcome.writes)
+                // The stored block must be exactly what the block rule makes of its own body.
+                let ruled = try BlockRule.apply(
+                    body.transactions, origin: header.l1Origin, timestamp: header.timestamp, parent: parent,
+                    rules: rules, l1: facts, blobL1Height: nil,
+                    state: StateOverlay(base: TreeStateReader(tree: StateTree(memory), version: height - 1)),
+                    checkSignatures: true)
+                if let invalid = ruled.dropped.first { throw fail("an invalid transaction: \(invalid.reason)") }
+                guard ruled.receipts == stored.receipts else { throw fail("receipts differ from re-execution") }
+                let batch = try StateTree(memory).update(base: height - 1, version: height, updates: ruled.writes)
                 memory.apply(batch)
-                guard header.stateRoot == batch.rootHash else {
-                    throw fail("state root \(header.stateRoot), re-executed \(batch.rootHash)")
-                }
-                guard header.outboxRoot == outcome.outboxRoot else {
-                    throw fail("outbox root \(header.outboxRoot), re-executed \(outcome.outboxRoot)")
-                }
+                let differences = BlockRule.differences(
+                    claimed: header, canonical: ruled.header(parent: parent, stateRoot: batch.rootHash))
+                guard differences.isEmpty else { throw fail(differences.joined(separator: "; ")) }
                 guard try StateTree(LMDBTreeReader(txn)).rootHash(at: height) == batch.rootHash else {
                     throw fail("the stored state tree's root")
                 }
@@ -495,15 +473,17 @@ extension ChainStore {
             var keys = Set<Hash>()
             for (i, block) in blocks.enumerated() {
                 let height = after + 1 + UInt64(i)
-                // Each block reads the stored state before it: the canonical chain's.
+                // Each block reads the stored state before it (the canonical chain's) and follows the
+                // stored header before it.
+                guard let parent = try txn.get(Headers.self, height - 1) else {
+                    throw ChainError.corrupt("no header at height \(height - 1)")
+                }
                 let state = StateOverlay(base: TreeStateReader(tree: tree, version: height - 1))
-                _ = try Executor.include(
-                    block.transactions,
-                    context: context(
-                        height: height, l1Origin: block.header.l1Origin, l1: facts,
-                        l1Limit: i < l1Limits.count ? l1Limits[i] : nil),
+                let ruled = try BlockRule.apply(
+                    block.transactions, origin: block.header.l1Origin, timestamp: block.header.timestamp,
+                    parent: parent, rules: rules, l1: facts, blobL1Height: i < l1Limits.count ? l1Limits[i] : nil,
                     state: state, checkSignatures: true)
-                keys.formUnion(state.touchedKeys)
+                keys.formUnion(ruled.touchedKeys)
             }
             let sorted = keys.sorted()
             return (try tree.witness(for: sorted, at: after), sorted.count)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Chain
 import Foundation
 import Primitives
 import RPC
@@ -26,8 +27,17 @@ struct FaultSuite: AsyncParsableCommand {
     @Option(help: "The seed of every random choice (victims, moments, delays).")
     var seed: UInt64 = 1
 
-    @Option(help: "Phases to run, comma-separated: crashes, outages, disorder, disk.")
-    var only: String = "crashes,outages,disorder,disk"
+    @Option(help: "Phases to run, comma-separated: crashes, outages, disorder, adversary, disk.")
+    var only: String = "crashes,outages,disorder,adversary,disk"
+
+    @Option(help: "Rounds of lies in the adversary phase (default: 4 with --quick, 24 otherwise).")
+    var rounds: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "The adversary phase's rounds instead of random draws: each round's lies joined by +, rounds by commas (e.g. undecodable+outbox-root,silent).",
+            valueName: "plan"))
+    var lies: String?
 
     @Option(
         help: ArgumentHelp(
@@ -38,13 +48,29 @@ struct FaultSuite: AsyncParsableCommand {
     @Option(help: "Keep the devnet's directory (stores and logs) here instead of a temporary one.")
     var workdir: String?
 
-    static let phases = ["crashes", "outages", "disorder", "disk"]
+    static let phases = ["crashes", "outages", "disorder", "adversary", "disk"]
+
+    /// `--lies` as rounds of lies.
+    func plan() throws -> [[Lie]]? {
+        guard let lies else { return nil }
+        return try lies.split(separator: ",").map { round in
+            try round.split(separator: "+").map { name in
+                guard let lie = Lie(rawValue: String(name)) else {
+                    throw ValidationError(
+                        "--lies: unknown lie \"\(name)\" (lies: \(Lie.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                return lie
+            }
+        }
+    }
 
     func validate() throws {
         for phase in only.split(separator: ",") where !Self.phases.contains(String(phase)) {
             throw ValidationError("--only: unknown phase \"\(phase)\" (phases: \(Self.phases.joined(separator: ", ")))")
         }
         if let crashes, crashes < 0 { throw ValidationError("--crashes must be 0 or more") }
+        if let rounds, rounds < 0 { throw ValidationError("--rounds must be 0 or more") }
+        _ = try plan()
     }
 
     mutating func run() async throws {
@@ -75,6 +101,9 @@ struct FaultSuite: AsyncParsableCommand {
             if phases.contains("crashes") { await run.crashPhase() }
             if phases.contains("outages") { await run.outagePhase() }
             if phases.contains("disorder") { await run.disorderPhase() }
+            if phases.contains("adversary") {
+                await run.adversaryPhase(rounds: rounds ?? (quick ? 4 : 24), plan: try plan())
+            }
             if phases.contains("disk") { await run.diskPhase() }
             await run.finish()
         } catch {

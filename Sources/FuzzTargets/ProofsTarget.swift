@@ -23,7 +23,7 @@ public func fuzzProofs(_ input: [UInt8]) -> Bool {
     case 1: return fuzzStateProof(bytes, input: input)
     case 2:
         switch canonicalValue(FraudProof.self, bytes, input: input) {
-        case .block(_, let witness)?, .span(let witness)?: checkWitness(witness, probes: [], input: input)
+        case .block(_, let witness)?, .span(_, let witness)?: checkWitness(witness, probes: [], input: input)
         case .output?, .notInDA?: break
         case nil: return false
         }

@@ -453,15 +453,6 @@ public final class L1Store: @unchecked Sendable {
                 "block \(output.l2Height) is not in DA yet: posted batches of \(rollup.name) reach block \(state.daHeight)"
             )
         }
-        if state.brokenAt != 0, output.l2Height >= state.brokenAt,
-            case .found(let block) = try L1DataAvailability(txn: txn, rollup: output.rollup).block(at: output.l2Height),
-            block.header.hash == output.blockHash
-        {
-            throw L1Rejection(
-                L1ErrorCode.outputRejected,
-                "the output adopts the posted header at \(output.l2Height), but \(rollup.name)'s DA chain is proven broken at \(state.brokenAt): propose the re-executed chain"
-            )
-        }
         let index = state.outputCount
         let windowEnd = try Self.checkedSum(height, genesis.l1.fraudWindowBlocks, "the output's window end")
         let outputCount = try Self.checkedSum(state.outputCount, 1, "rollup \(output.rollup)'s output count")
@@ -523,7 +514,8 @@ public final class L1Store: @unchecked Sendable {
         }
         let verdict = try adjudicator.judge(
             c.proof, output: target.output, anchor: anchor, brokenAt: state.brokenAt == 0 ? nil : state.brokenAt,
-            da: L1DataAvailability(txn: txn, rollup: c.rollup), l1: L1StoreView(txn: txn))
+            da: L1DataAvailability(txn: txn, rollup: c.rollup), l1: L1StoreView(txn: txn),
+            byRollupProposer: target.proposer == adjudicator.rollup.proposer.publicKey)
         let id = c.id
         guard verdict.isWon else {
             // The L1 did the work: the bond pays for it (burned), and the block lists the loss.

@@ -1,4 +1,5 @@
 import Chain
+import Compression
 import Config
 import Foundation
 import Logging
@@ -124,21 +125,50 @@ public final class Batcher: Service, Sendable {
             blocks.append(block)
             height += 1
         }
+        let lies = store.lies
+        if let withheld = lies.start(of: .withheldBlob) { blocks.removeAll { $0.header.height >= withheld } }
         guard let oldest = blocks.first else { return nil }
         let full = UInt64(blocks.count) >= p.maxBlocks || rawBytes >= Int(p.maxBytes)
         let old = now >= oldest.header.timestamp &+ p.maxAgeMs
         // Blocks that sent messages go out at once: a message waits for its block to be in DA.
         let sends = blocks.last.map { $0.header.outboxRoot != (try? store.header(at: first - 1))??.outboxRoot } ?? false
         guard full || old || sends || force else { return nil }
-        var frame = try BatchCodec.encode(blocks, level: p.zstdLevel)
+        var frame = try encode(blocks, lies: lies)
         while frame.count > Int(p.maxBytes), blocks.count > 1 {
             blocks.removeLast(max(1, blocks.count / 4))
-            frame = try BatchCodec.encode(blocks, level: p.zstdLevel)
+            frame = try encode(blocks, lies: lies)
         }
-        let header = BatchHeader(
-            rollup: store.rollup.id, seq: (last?.seq).map { $0 + 1 } ?? 0, firstHeight: first,
-            lastHeight: first + UInt64(blocks.count) - 1)
+        let lastHeight = first + UInt64(blocks.count) - 1
+        var header = BatchHeader(
+            rollup: store.rollup.id, seq: (last?.seq).map { $0 + 1 } ?? 0, firstHeight: first, lastHeight: lastHeight)
+        if lies.tells(.absurdHeights, at: lastHeight) { header.lastHeight = UInt64.max }
         return PostedBatch(header: header, l1Height: 0, frame: frame)
+    }
+
+    /// The frame of `blocks`, as the batch and body lies of `lies` have it (an honest node: the
+    /// canonical batch).
+    func encode(_ blocks: [Block], lies: Lies) throws -> [UInt8] {
+        let level = parameters.zstdLevel
+        guard !lies.isEmpty, let last = blocks.last?.header.height else { return try BatchCodec.encode(blocks, level: level) }
+        if lies.tells(.undecodablePayload, at: last) {
+            return try Zstd.compress(Array("tributary/fault: not a batch".utf8), level: level)
+        }
+        var posted = blocks
+        for i in posted.indices where lies.tells(.invalidTransaction, at: posted[i].header.height) {
+            posted[i].transactions.append(Self.invalidTransaction(for: store.rollup.id, at: posted[i].header.height))
+        }
+        var payload = BatchCodec.payload(posted)
+        if lies.tells(.batchVersion, at: last) { payload[0] = BatchCodec.version + 1 }
+        return try Zstd.compress(payload, level: level)
+    }
+
+    /// A transaction no block can include: its nonce is far above its sender's (a throwaway key's).
+    static func invalidTransaction(for rollup: RollupID, at height: UInt64) -> SignedTransaction {
+        let key = DevKeys.key(named: "tributary/fault/junk")
+        return Transaction(
+            rollup: rollup, nonce: UInt64.max - height, sender: key.publicKey, fee: 0,
+            call: .transfer(to: key.publicKey.address, asset: AssetName(rawValue: "JUNK")!, amount: 1)
+        ).signed(by: key)
     }
 
     func post(_ batch: PostedBatch) async throws {
@@ -234,7 +264,14 @@ public final class Proposer: Service, Sendable {
         }
         guard target <= head, target <= info.daHeight else { return nil }
         guard let header = try store.header(at: target) else { return nil }
-        let result = try await l1.proposeOutput(OutputProposal(output: Output(header: header), signedBy: key))
+        var output = Output(header: header)
+        let lies = store.lies
+        if lies.silent(at: target) { return nil }
+        if lies.tells(.nonAdoptingOutput, at: target) {
+            output.blockHash = Lies.falseHash("output-block", output.blockHash)
+            output.stateRoot = Lies.falseHash("output-state", output.stateRoot)
+        }
+        let result = try await l1.proposeOutput(OutputProposal(output: output, signedBy: key))
         proposed.increment()
         logger.info(
             "output proposed",

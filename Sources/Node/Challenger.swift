@@ -12,14 +12,18 @@ import Storage
 import Synchronization
 
 /// Watches a followed rollup's pending outputs and disputes every one that disagrees with the
-/// chain this node derived from DA (DESIGN §6), choosing the cheapest proof that wins:
+/// chain this node derived from DA (DESIGN §6), with the proof that wins (docs/protocol.md,
+/// "Disputes"):
 ///
-/// * the output adopts the posted headers and a posted block is the first wrong one → `block`
-///   proof with a witness of that block's keys against the previous block's root;
-/// * the output adopts a posted header at or after a proven break → `output`;
-/// * the output disagrees with the posted header at its height (and the DA chain is unbroken) →
-///   `output`;
-/// * otherwise (above a break) → `span`: re-execution from the anchor with one witness.
+/// * some block of the output's range is not in DA (derivation halted below it) → `notInDA`;
+/// * the output names the posted header at its height but other roots → `output`;
+/// * the output adopts the posted headers, the first faulty posted block lies above the anchor and
+///   the posted chain links from it up to the output → `block`, with a witness of that block's keys
+///   against the previous block's root;
+/// * the output does not adopt the posted header, was proposed by the rollup's own proposer and no
+///   break is proven at or below it → `output`;
+/// * anything else (a fault at or below the anchor, a posted chain whose links do not hold, an output
+///   of a fallback proposer, a proven break) → `span`: re-execution from the anchor with one witness.
 public final class Challenger: Service, Sendable {
     public let deriver: Deriver
     let key: SigningKey
@@ -27,6 +31,9 @@ public final class Challenger: Service, Sendable {
     let interval: Duration
     /// Output index -> when it was last attempted (ms since start); retried after a while.
     let attempted = Mutex<[UInt64: ContinuousClock.Instant]>([:])
+    /// Outputs a cheaper proof was refused against: the next attempt is a span proof, which wins
+    /// against every false output whatever the posted chain looks like.
+    let refused = Mutex<Set<UInt64>>([])
     let won = Counter(label: "tributary_challenges_won_total")
     let lost = Counter(label: "tributary_challenges_rejected_total")
 
@@ -63,11 +70,24 @@ public final class Challenger: Service, Sendable {
         let brokenAt = status.rollups[rollup.id.rawValue]?.brokenAt
         let outputs = try await l1.outputs(rollup: rollup.id)
         let head = try store.head().height
+        let notInDAFrom = deriver.haltHeight
         var results: [JSONValue] = []
         for info in outputs where info.status == "pending" && info.blocksLeft > 0 {
             let o = info.output
-            guard o.l2Height <= head, let mine = try store.header(at: o.l2Height) else { continue }
-            if o.matches(mine) { continue }
+            let anchor = anchor(before: info.index, outputs: outputs)
+            let proof: FraudProof
+            if let missing = notInDAFrom, o.l2Height >= missing, anchor < missing {
+                proof = .notInDA
+            } else {
+                guard o.l2Height <= head, let mine = try store.header(at: o.l2Height) else { continue }
+                if o.matches(mine) { continue }
+                proof =
+                    refused.withLock { $0.contains(info.index) }
+                    ? try span(to: o.l2Height, anchor: anchor)
+                    : try buildProof(
+                        for: o, anchor: anchor, brokenAt: brokenAt,
+                        byRollupProposer: info.proposer == rollup.proposer.publicKey)
+            }
             let now = ContinuousClock.now
             let recent = attempted.withLock { a -> Bool in
                 if let t = a[info.index], now - t < .seconds(5) { return true }
@@ -75,8 +95,6 @@ public final class Challenger: Service, Sendable {
                 return false
             }
             if recent { continue }
-            let anchor = anchor(before: info.index, outputs: outputs)
-            let proof = try buildProof(for: o, anchor: anchor, brokenAt: brokenAt)
             let challenge = Challenge(rollup: rollup.id, outputIndex: info.index, proof: proof, signedBy: key)
             do {
                 let answer = try await l1.challenge(challenge)
@@ -93,6 +111,7 @@ public final class Challenger: Service, Sendable {
                 break
             } catch let error as RPCError {
                 lost.increment()
+                refused.withLock { _ = $0.insert(info.index) }
                 logger.error(
                     "challenge rejected",
                     metadata: ["output.index": "\(info.index)", "proof": "\(proof.kind)", "reason": "\(error.message)"])
@@ -106,35 +125,55 @@ public final class Challenger: Service, Sendable {
         outputs.last { $0.index < index && $0.status == "finalized" }?.output.l2Height ?? 0
     }
 
-    /// The proof that wins against `output` (which disagrees with this node's chain).
-    public func buildProof(for output: Output, anchor: UInt64, brokenAt: UInt64?) throws -> FraudProof {
-        let posted = try deriver.postedHeader(at: output.l2Height)
-        let adopts = posted?.hash == output.blockHash
-        if adopts {
-            if let brokenAt, brokenAt <= output.l2Height { return .output }
-            if let fault = try deriver.firstFault(), fault.height > anchor, fault.height <= output.l2Height {
+    /// The proof that wins against `output` (which disagrees with this node's chain at its height),
+    /// disputable after the block at `anchor`.
+    public func buildProof(
+        for output: Output, anchor: UInt64, brokenAt: UInt64?, byRollupProposer: Bool = true
+    ) throws -> FraudProof {
+        let H = output.l2Height
+        guard let posted = try deriver.postedHeader(at: H) else { return .notInDA }
+        if output.blockHash == posted.hash {
+            // Naming the posted header with other roots contradicts that header itself.
+            if !output.matches(posted) { return .output }
+            if let fault = try deriver.firstFault(), fault.height > anchor, fault.height <= H,
+                try postedChainLinks(from: fault.height - 1, to: H)
+            {
                 let (witness, _) = try store.witness(
                     replaying: [fault.posted], after: fault.height - 1,
                     l1Limits: [try deriver.blobL1Height(ofBlock: fault.height)])
                 return .block(height: fault.height, witness: witness)
             }
-            // The posted chain agrees with re-execution up to the output's height, yet the output
-            // (which adopts it) disagrees with this node: only possible above a break.
-            return .output
+            return try span(to: H, anchor: anchor)
         }
-        let fault = try deriver.firstFault()
-        let aboveBreak =
-            (brokenAt.map { $0 <= output.l2Height } ?? false) || (fault.map { $0.height <= output.l2Height } ?? false)
-        if !aboveBreak { return .output }
+        if byRollupProposer, brokenAt.map({ $0 > H }) ?? true { return .output }
+        return try span(to: H, anchor: anchor)
+    }
+
+    /// Whether every posted header from `low + 1` to `high` names the posted header below it.
+    func postedChainLinks(from low: UInt64, to high: UInt64) throws -> Bool {
+        guard var above = try deriver.postedHeader(at: high) else { return false }
+        var k = high
+        while k > low {
+            guard let below = try deriver.postedHeader(at: k - 1), above.parent == below.hash else { return false }
+            above = below
+            k -= 1
+        }
+        return true
+    }
+
+    /// A span proof: the posted blocks after the anchor re-executed from this node's (canonical)
+    /// state at the anchor.
+    func span(to height: UInt64, anchor: UInt64) throws -> FraudProof {
+        guard let anchorHeader = try store.header(at: anchor) else { return .notInDA }
         var blocks: [Block] = []
-        if output.l2Height > anchor {
-            for h in (anchor + 1)...output.l2Height {
+        if height > anchor {
+            for h in (anchor + 1)...height {
                 guard let b = try deriver.postedBlock(at: h) else { return .notInDA }
                 blocks.append(b)
             }
         }
         let limits = try blocks.map { try deriver.blobL1Height(ofBlock: $0.header.height) }
         let (witness, _) = try store.witness(replaying: blocks, after: anchor, l1Limits: limits)
-        return .span(witness: witness)
+        return .span(anchor: anchorHeader, witness: witness)
     }
 }

@@ -16,8 +16,9 @@ public final class Deriver: Sendable {
     public let store: ChainStore
     public let l1: L1Client
     let logger: Logger
-    /// Set when a blob does not decode: derivation cannot go past it.
-    let halted = Mutex<String?>(nil)
+    /// Set when a blob does not decode: derivation cannot go past it. The height is the first block
+    /// that is not in DA (every output at or above it can be disputed with a `notInDA` proof).
+    let halted = Mutex<(reason: String, height: UInt64)?>(nil)
 
     public init(store: ChainStore, l1: L1Client, logger: Logger) {
         self.store = store
@@ -25,7 +26,15 @@ public final class Deriver: Sendable {
         self.logger = logger
     }
 
-    public var haltReason: String? { halted.withLock { $0 } }
+    public var haltReason: String? { halted.withLock { $0?.reason } }
+
+    /// The first block height that is not in DA, once derivation has halted before it.
+    public var haltHeight: UInt64? { halted.withLock { $0?.height } }
+
+    func halt(_ why: String, before height: UInt64) {
+        halted.withLock { $0 = (why, height) }
+        logger.error("derivation halted", metadata: ["reason": "\(why)", "block.height": "\(height)"])
+    }
 
     /// The next batch sequence number this node has not recorded.
     public func nextSeq() throws -> UInt64 {
@@ -39,11 +48,14 @@ public final class Deriver: Sendable {
         }
     }
 
-    /// The first height whose posted header differs from this node's execution, if any.
+    /// The first height whose posted header differs from the header the block rule gives, if any.
+    /// (`claims` also keeps posted blocks whose header is right but whose body carried transactions
+    /// the rule left out: proofs re-execute the posted body.)
     public func firstFault() throws -> (height: UInt64, posted: Block)? {
         try store.environment.read { txn in
             var found: (UInt64, Block)?
             try txn.forEach(Claims.self) { h, block in
+                guard try txn.get(Headers.self, h) != block.header else { return true }
                 found = (h, block)
                 return false
             }
@@ -91,16 +103,40 @@ public final class Deriver: Sendable {
                 throw RPCClient.TransportError.malformedResponse(
                     "blob \(blob.header.seq)'s bytes do not match its commitment")
             }
-            let blocks: [Block]
-            do { blocks = try BatchCodec.decode(blob.frame, header: blob.header) } catch {
-                let why =
-                    "batch \(blob.header.seq) of \(rollup.name) is not in DA: \(error); derivation stops before block \(blob.header.firstHeight)"
-                halted.withLock { $0 = why }
-                logger.error("derivation halted", metadata: ["reason": "\(why)"])
-                return 0
-            }
             let record = PostedBatch(header: blob.header, l1Height: blob.l1Height, frame: blob.frame)
             var head = try store.head().height
+            let blocks: [Block]
+            do { blocks = try BatchCodec.decode(blob.frame, header: blob.header) } catch {
+                // Not in DA: its heights derive as empty blocks (docs/protocol.md, "Batches").
+                if blob.header.lastHeight > head {
+                    logger.warning(
+                        "batch not in DA; its blocks derive as empty blocks",
+                        metadata: [
+                            "batch.seq": "\(blob.header.seq)",
+                            "batch.blocks": "\(blob.header.firstHeight)…\(blob.header.lastHeight)",
+                            "reason": "\(error)",
+                        ])
+                }
+                guard blob.header.firstHeight <= head + 1 else {
+                    halt(
+                        "batch \(blob.header.seq) starts at block \(blob.header.firstHeight), after the node's head \(head)",
+                        before: head + 1)
+                    return 0
+                }
+                while head < blob.header.lastHeight {
+                    let parent = try store.head()
+                    let isLast = parent.height + 1 == blob.header.lastHeight
+                    _ = try store.commitBlock(
+                        candidates: [], timestamp: parent.timestamp, l1Origin: parent.l1Origin, checkSignatures: true,
+                        l1Limit: blob.l1Height
+                    ) { _, txn in
+                        if isLast { try txn.put(Batches.self, blob.header.seq, record) }
+                    }
+                    head += 1
+                }
+                try recordIfNew(record)
+                continue
+            }
             var importedLast = false
             // The L1 facts the posted blocks' relays refer to.
             var facts: [RollupIndex: L1OutputFact] = [:]
@@ -116,10 +152,9 @@ public final class Deriver: Sendable {
             let view = L1Facts(facts)
             for block in blocks where block.header.height > head {
                 guard block.header.height == head + 1 else {
-                    let why =
-                        "batch \(blob.header.seq) starts at block \(block.header.height), after the node's head \(head)"
-                    halted.withLock { $0 = why }
-                    logger.error("derivation halted", metadata: ["reason": "\(why)"])
+                    halt(
+                        "batch \(blob.header.seq) starts at block \(block.header.height), after the node's head \(head)",
+                        before: head + 1)
                     return 0
                 }
                 let isLast = block.header.height == blob.header.lastHeight
@@ -128,7 +163,7 @@ public final class Deriver: Sendable {
                     candidates: block.transactions, timestamp: block.header.timestamp,
                     l1Origin: block.header.l1Origin, checkSignatures: true, l1: view, l1Limit: blob.l1Height
                 ) { canonical, txn in
-                    if canonical.header != block.header { try txn.put(Claims.self, block.header.height, block) }
+                    if canonical != block { try txn.put(Claims.self, block.header.height, block) }
                     if isLast { try txn.put(Batches.self, blob.header.seq, record) }
                 }
                 let differences = Derivation.differences(claimed: block.header, canonical: committed.block.header)
@@ -148,16 +183,21 @@ public final class Deriver: Sendable {
             // A batch whose blocks the node already had (its own, or a re-run): record it. (When its
             // last block was imported just now, that commit recorded it.)
             if importedLast { continue }
-            try store.environment.write { txn in
-                if let existing = try txn.get(Batches.self, blob.header.seq), existing.commitment == record.commitment,
-                    existing.l1Height == record.l1Height
-                {
-                    return
-                }
-                try txn.put(Batches.self, blob.header.seq, record)
-            }
+            try recordIfNew(record)
         }
         return blobs.count
+    }
+
+    /// Records a batch unless the same record is there already.
+    func recordIfNew(_ record: PostedBatch) throws {
+        try store.environment.write { txn in
+            if let existing = try txn.get(Batches.self, record.header.seq), existing.commitment == record.commitment,
+                existing.l1Height == record.l1Height
+            {
+                return
+            }
+            try txn.put(Batches.self, record.header.seq, record)
+        }
     }
 
     /// Steps until no new blob arrives.

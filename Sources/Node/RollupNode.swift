@@ -76,8 +76,8 @@ public struct RollupNode: Sendable {
     public var standalone = false
     /// Relay the messages peers send to this rollup (on by default).
     public var autoRelay = true
-    /// Testing knob: claim a wrong state root from this height on.
-    public var faultStateRootFrom: UInt64?
+    /// Testing knob (`--fault`): the lies this sequencer tells (docs/reliability.md).
+    public var lies = Lies()
 
     public init(genesis: Genesis, rollup: RollupParameters, datadir: String) {
         self.genesis = genesis
@@ -94,10 +94,10 @@ public struct RollupNode: Sendable {
         storage.logger = logger
         let store = try ChainStore(datadir: datadir, rollup: rollup, options: storage)
         store.network = Network(genesis)
-        store.faultStateRootFrom = faultStateRootFrom
-        if let fault = faultStateRootFrom {
+        store.lies = lies
+        if !lies.isEmpty {
             logger.warning(
-                "FAULT INJECTION: this node claims a wrong state root from height \(fault) on (a testing knob)")
+                "FAULT INJECTION: this sequencer lies (a testing knob)", metadata: ["lies": "\(lies)"])
         }
         let head = try store.head()
         logger.info(

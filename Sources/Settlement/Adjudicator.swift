@@ -51,47 +51,16 @@ public enum Verdict: Hashable, Sendable {
     }
 }
 
-/// The canonical chain rule (docs/protocol.md, "Derivation"): a block of the canonical chain takes
-/// its transactions, L1 origin and timestamp from the DA block at its height, leaves out every
-/// transaction invalid in its turn, and computes its own parent link and roots. For an honest
-/// sequencer the canonical header equals the posted one byte for byte.
+/// Derivation's vocabulary over the one block rule (`BlockRule`, docs/protocol.md "The block rule").
 public enum Derivation {
-    /// The canonical header of a DA block after executing it.
-    public static func canonicalHeader(
-        of da: BlockHeader, parentHash: Hash, included: [SignedTransaction], receipts: [Receipt], stateRoot: Hash,
-        outboxRoot: Hash
-    ) -> BlockHeader {
-        BlockHeader(
-            rollup: da.rollup, height: da.height, parent: parentHash, l1Origin: da.l1Origin, timestamp: da.timestamp,
-            transactionsRoot: MerkleList.root(included.map(\.id)), stateRoot: stateRoot, outboxRoot: outboxRoot,
-            receiptsRoot: ChainStore.receiptsRoot(receipts))
-    }
-
-    /// The L1 height a posted block executes at: its L1 origin's, but never above the L1 block
-    /// that accepted the blob carrying it (an origin cannot be newer than its own blob, so what
-    /// is final as of it is settled when anyone derives the block).
+    /// The L1 height a posted block executes at (`BlockRule.l1Height`).
     public static func effectiveL1Height(_ origin: L1Origin, limit: UInt64?) -> UInt64 {
-        guard let limit else { return origin.height }
-        return min(origin.height, limit)
+        BlockRule.l1Height(origin: origin, blobL1Height: limit)
     }
 
     /// Which of a posted header's claims disagree with the canonical header (empty: none).
     public static func differences(claimed: BlockHeader, canonical: BlockHeader) -> [String] {
-        var out: [String] = []
-        if claimed.parent != canonical.parent { out.append("parent \(claimed.parent), canonical \(canonical.parent)") }
-        if claimed.transactionsRoot != canonical.transactionsRoot {
-            out.append("transactions root \(claimed.transactionsRoot), canonical \(canonical.transactionsRoot)")
-        }
-        if claimed.stateRoot != canonical.stateRoot {
-            out.append("state root \(claimed.stateRoot), re-executed \(canonical.stateRoot)")
-        }
-        if claimed.receiptsRoot != canonical.receiptsRoot {
-            out.append("receipts root \(claimed.receiptsRoot), re-executed \(canonical.receiptsRoot)")
-        }
-        if claimed.outboxRoot != canonical.outboxRoot {
-            out.append("outbox root \(claimed.outboxRoot), re-executed \(canonical.outboxRoot)")
-        }
-        return out
+        BlockRule.differences(claimed: claimed, canonical: canonical)
     }
 }
 
@@ -101,8 +70,9 @@ enum Lookup {
     case gone(String)
 }
 
-/// Decides challenges with the same state-machine code the nodes run, statelessly over witnesses
-/// (DESIGN §6). Pure: the same inputs give the same verdict on every L1 node.
+/// Decides challenges with the same block rule the nodes run, statelessly over witnesses
+/// (DESIGN §6). Pure: the same inputs give the same verdict on every L1 node. No proof, however
+/// crafted, makes it trap or throw anything but a failure to read the L1's own DA.
 public struct Adjudicator {
     public let rollup: RollupParameters
     public let genesis: Block
@@ -114,74 +84,120 @@ public struct Adjudicator {
         genesis = try ChainStore.genesisBlock(rollup).block
     }
 
-    func context(_ header: BlockHeader, l1: any L1View, limit: UInt64?) -> BlockContext {
-        BlockContext(
-            rollup: rollup.id, height: header.height, sequencer: rollup.sequencer.publicKey.address,
-            nativeAsset: rollup.nativeAsset, l1Height: Derivation.effectiveL1Height(header.l1Origin, limit: limit),
-            network: network, l1: l1)
+    var rules: ChainRules {
+        ChainRules(
+            rollup: rollup.id, sequencer: rollup.sequencer.publicKey.address, nativeAsset: rollup.nativeAsset,
+            network: network)
     }
 
-    /// Judges `proof` against `output`, disputable after `anchor`, given the DA chain and the
-    /// height at which the DA chain is proven broken (if it is).
+    /// The header the block rule gives for `block` after `parent`, executed over `tree` (the
+    /// parent's post-state, which this advances).
+    func rule(
+        _ block: Block, parent: BlockHeader, tree: inout WitnessTree, l1: any L1View, blobL1Height: UInt64?
+    ) throws -> BlockHeader {
+        let ruled = try BlockRule.apply(
+            block.transactions, origin: block.header.l1Origin, timestamp: block.header.timestamp, parent: parent,
+            rules: rules, l1: l1, blobL1Height: blobL1Height, state: StateOverlay(base: WitnessStateReader(tree)),
+            checkSignatures: true)
+        try tree.apply(ruled.writes)
+        return ruled.header(parent: parent, stateRoot: tree.rootHash)
+    }
+
+    /// Why re-execution over a witness could not finish: the witness lacks a key, or the state it
+    /// proves holds a value no honest execution writes (then an earlier block is the fault).
+    static func unexecutable(_ error: any Error, _ what: String) -> Verdict {
+        if let e = error as? StateTreeError { return .rejected("the witness does not cover \(what): \(e)") }
+        return .rejected("\(what) cannot be executed on the state the witness proves: \(error)")
+    }
+
+    /// Judges `proof` against `output`, disputable after `anchor`, given the DA chain, the height at
+    /// which the DA chain is proven broken (if it is), and whether the output was proposed by the
+    /// rollup's own proposer (whose batcher posted the DA chain). Throws only what reading `da` throws.
     public func judge(
         _ proof: FraudProof, output: Output, anchor: Anchor, brokenAt: UInt64?, da: any DataAvailability,
-        l1: any L1View = NoL1()
+        l1: any L1View = NoL1(), byRollupProposer: Bool = true
     ) throws -> Verdict {
         var cache: [UInt64: Block] = [:]
-        // Any block of the output's range that is not in DA makes the output unprovable, whatever
-        // the proof's kind; the L1 checks the whole range for a notInDA proof only.
+        // A height no posted batch covers makes the output unprovable, whatever the proof's kind; the
+        // L1 checks the whole range for a notInDA proof only. A height whose blob does not decode is
+        // the empty block after the DA block below it (`BlockRule.emptyBlock`).
         func daBlock(_ height: UInt64) throws -> Lookup {
-            if height == 0 { return .ok(genesis) }
-            if let b = cache[height] { return .ok(b) }
-            switch try da.block(at: height) {
-            case .found(let b):
-                cache[height] = b
-                return .ok(b)
-            case .missing: return .gone("block \(height) is not in DA: no posted batch covers it")
-            case .undecodable(let seq, let error):
-                return .gone("block \(height) is not in DA: batch \(seq) \(error)")
+            var pending: [UInt64] = []
+            var h = height
+            var base: Block?
+            while base == nil {
+                if h == 0 {
+                    base = genesis
+                } else if let b = cache[h] {
+                    base = b
+                } else {
+                    switch try da.block(at: h) {
+                    case .found(let b):
+                        cache[h] = b
+                        base = b
+                    case .missing: return .gone("block \(h) is not in DA: no posted batch covers it")
+                    case .undecodable:
+                        pending.append(h)
+                        h -= 1
+                    }
+                }
             }
+            var block = base!
+            for k in pending.reversed() {
+                block = BlockRule.emptyBlock(after: block.header)
+                cache[k] = block
+            }
+            return .ok(block)
         }
+        let H = output.l2Height
         switch proof {
         case .notInDA:
-            guard output.l2Height > anchor.height else {
-                return .rejected("the output's height \(output.l2Height) is not above the anchor \(anchor.height)")
+            guard H > anchor.height else {
+                return .rejected("the output's height \(H) is not above the anchor \(anchor.height)")
             }
-            for h in (anchor.height + 1)...output.l2Height {
+            for h in (anchor.height + 1)...H {
                 if case .gone(let why) = try daBlock(h) { return .won(why) }
             }
-            return .rejected("blocks \(anchor.height + 1)…\(output.l2Height) are all in DA")
+            return .rejected("blocks \(anchor.height + 1)…\(H) are all in DA")
 
         case .output:
             let top: Block
-            switch try daBlock(output.l2Height) {
+            switch try daBlock(H) {
             case .gone(let why): return .won(why)
             case .ok(let b): top = b
             }
-            if let brokenAt, brokenAt <= output.l2Height {
-                if output.blockHash == top.header.hash {
-                    return .won(
-                        "the output adopts the DA header at \(output.l2Height), but the DA chain is proven broken at \(brokenAt)"
-                    )
+            if output.blockHash == top.header.hash {
+                if output.matches(top.header) {
+                    return .rejected("the output matches the DA header at height \(H)")
                 }
-                return .rejected(
-                    "the DA chain is proven broken at \(brokenAt); an output above it can only be disputed by a span proof"
+                return .won(
+                    "the output names the DA header \(top.header.hash) at \(H) but claims state root \(output.stateRoot) and outbox root \(output.outboxRoot); that header says \(top.header.stateRoot) and \(top.header.outboxRoot)"
                 )
             }
-            if output.matches(top.header) {
-                return .rejected("the output matches the DA header at height \(output.l2Height)")
+            // The output does not adopt the posted header. Only the rollup's own proposer contradicts
+            // its own posted chain by that; anyone else may be proposing the re-executed chain over a
+            // faulty posted one, which only re-execution (`span`) can refute.
+            guard byRollupProposer else {
+                return .rejected(
+                    "the output was not proposed by \(rollup.name)'s proposer and does not adopt the DA header at \(H): only a span proof can dispute it"
+                )
+            }
+            if let brokenAt, brokenAt <= H {
+                return .rejected(
+                    "the DA chain is proven broken at \(brokenAt): an output above it that does not adopt the DA header can only be disputed by a span proof"
+                )
             }
             return .won(
-                "the output claims block \(output.blockHash) state root \(output.stateRoot) outbox root \(output.outboxRoot); the DA header at \(output.l2Height) is \(top.header.hash) with state root \(top.header.stateRoot) and outbox root \(top.header.outboxRoot)"
+                "the output claims block \(output.blockHash) state root \(output.stateRoot) outbox root \(output.outboxRoot); the DA header at \(H) is \(top.header.hash) with state root \(top.header.stateRoot) and outbox root \(top.header.outboxRoot)"
             )
 
         case .block(let b, let witness):
-            guard b > anchor.height, b <= output.l2Height else {
+            guard b > anchor.height, b <= H else {
                 return .rejected(
-                    "block \(b) is outside the output's disputable range \(anchor.height + 1)…\(output.l2Height)")
+                    "block \(b) is outside the output's disputable range \(anchor.height + 1)…\(H)")
             }
             let top: Block
-            switch try daBlock(output.l2Height) {
+            switch try daBlock(H) {
             case .gone(let why): return .won(why)
             case .ok(let t): top = t
             }
@@ -189,6 +205,25 @@ public struct Adjudicator {
                 return .rejected(
                     "the output does not commit to the DA header at its height; dispute it with an output or span proof"
                 )
+            }
+            // The output claims the posted chain from b − 1 up to H only where each posted header links
+            // to the one below it: a link that does not hold could be a lie healed (the block above it
+            // re-executed right), which only a span proof from the anchor can tell.
+            var above = top.header
+            var k = H
+            while k >= b {
+                let below: Block
+                switch try daBlock(k - 1) {
+                case .gone(let why): return .won(why)
+                case .ok(let x): below = x
+                }
+                guard above.parent == below.header.hash else {
+                    return .rejected(
+                        "DA block \(k) names parent \(above.parent), but DA block \(k - 1) hashes to \(below.header.hash): the output does not claim the posted chain below \(k); dispute it with a span proof"
+                    )
+                }
+                above = below.header
+                k -= 1
             }
             let previous: Block, block: Block
             switch try daBlock(b - 1) {
@@ -199,90 +234,59 @@ public struct Adjudicator {
             case .gone(let why): return .won(why)
             case .ok(let x): block = x
             }
-            let h = block.header, p = previous.header
-            guard h.parent == p.hash else {
-                return .won("block \(b) names parent \(h.parent), but block \(b - 1) hashes to \(p.hash)")
-            }
-            guard h.l1Origin.height >= p.l1Origin.height else {
-                return .won(
-                    "block \(b)'s L1 origin \(h.l1Origin.height) is older than its parent's \(p.l1Origin.height)")
-            }
-            guard h.transactionsRoot == MerkleList.root(block.transactions.map(\.id)) else {
-                return .won("block \(b)'s transactions root does not match its transactions")
-            }
             var tree: WitnessTree
-            do { tree = try WitnessTree(witness: witness, expectedRoot: p.stateRoot) } catch {
+            do { tree = try WitnessTree(witness: witness, expectedRoot: previous.header.stateRoot) } catch {
                 return .rejected(
-                    "the witness does not verify against block \(b - 1)'s state root \(p.stateRoot): \(error)")
+                    "the witness does not verify against block \(b - 1)'s state root \(previous.header.stateRoot): \(error)"
+                )
             }
-            let outcome: BlockOutcome
+            let canonical: BlockHeader
+            let limit = try da.l1Height(ofBlock: b)
             do {
-                outcome = try Executor.execute(
-                    block.transactions, context: context(h, l1: l1, limit: try da.l1Height(ofBlock: b)),
-                    base: WitnessStateReader(tree),
-                    checkSignatures: true)
-                try tree.apply(outcome.writes)
-            } catch let invalid as InvalidTransaction {
-                return .won("block \(b) includes an invalid transaction: \(invalid)")
-            } catch let error as StateTreeError {
-                return .rejected("the witness does not cover block \(b): \(error)")
+                canonical = try rule(block, parent: previous.header, tree: &tree, l1: l1, blobL1Height: limit)
+            } catch {
+                return Self.unexecutable(error, "block \(b)")
             }
-            let receiptsRoot = ChainStore.receiptsRoot(outcome.receipts)
-            if tree.rootHash != h.stateRoot {
-                return .won(
-                    "block \(b) claims state root \(h.stateRoot); re-executed over the witness it is \(tree.rootHash)")
-            }
-            if receiptsRoot != h.receiptsRoot {
-                return .won("block \(b) claims receipts root \(h.receiptsRoot); re-executed it is \(receiptsRoot)")
-            }
-            if h.outboxRoot != outcome.outboxRoot {
-                return .won("block \(b) claims outbox root \(h.outboxRoot); re-executed it is \(outcome.outboxRoot)")
-            }
-            return .rejected("block \(b) re-executes to exactly its claimed roots")
+            let differences = BlockRule.differences(claimed: block.header, canonical: canonical)
+            if differences.isEmpty { return .rejected("block \(b) is exactly what the block rule gives") }
+            return .won("DA block \(b) is not what the block rule gives: \(differences.joined(separator: "; "))")
 
-        case .span(let witness):
-            guard output.l2Height > anchor.height else {
-                return .rejected("the output's height \(output.l2Height) is not above the anchor \(anchor.height)")
+        case .span(let anchorHeader, let witness):
+            guard H > anchor.height else {
+                return .rejected("the output's height \(H) is not above the anchor \(anchor.height)")
+            }
+            guard anchorHeader.hash == anchor.blockHash, anchorHeader.height == anchor.height,
+                anchorHeader.stateRoot == anchor.stateRoot
+            else {
+                return .rejected(
+                    "the proof's anchor header hashes to \(anchorHeader.hash) at height \(anchorHeader.height); the anchor is block \(anchor.blockHash) at \(anchor.height)"
+                )
             }
             var tree: WitnessTree
             do { tree = try WitnessTree(witness: witness, expectedRoot: anchor.stateRoot) } catch {
                 return .rejected(
                     "the witness does not verify against the anchor's state root \(anchor.stateRoot): \(error)")
             }
-            var parentHash = anchor.blockHash
-            var header: BlockHeader? = nil
-            let availability = da
-            for height in (anchor.height + 1)...output.l2Height {
-                let da: Block
+            var parent = anchorHeader
+            for height in (anchor.height + 1)...H {
+                let posted: Block
                 switch try daBlock(height) {
                 case .gone(let why): return .won(why)
-                case .ok(let x): da = x
+                case .ok(let x): posted = x
                 }
+                let limit = try da.l1Height(ofBlock: height)
                 do {
-                    let state = StateOverlay(base: WitnessStateReader(tree))
-                    let result = try Executor.include(
-                        da.transactions,
-                        context: context(da.header, l1: l1, limit: try availability.l1Height(ofBlock: height)),
-                        state: state, checkSignatures: true)
-                    let outboxRoot = try Messaging.frontier(state).root
-                    try tree.apply(state.writes)
-                    let canonical = Derivation.canonicalHeader(
-                        of: da.header, parentHash: parentHash, included: result.included, receipts: result.receipts,
-                        stateRoot: tree.rootHash, outboxRoot: outboxRoot)
-                    parentHash = canonical.hash
-                    header = canonical
-                } catch let error as StateTreeError {
-                    return .rejected("the witness does not cover block \(height): \(error)")
+                    parent = try rule(posted, parent: parent, tree: &tree, l1: l1, blobL1Height: limit)
+                } catch {
+                    return Self.unexecutable(error, "block \(height)")
                 }
             }
-            guard let header else { return .rejected("empty span") }
-            if output.matches(header) {
+            if output.matches(parent) {
                 return .rejected(
-                    "re-executing blocks \(anchor.height + 1)…\(output.l2Height) from the anchor gives exactly the output"
-                )
+                    "re-executing blocks \(anchor.height + 1)…\(H) from the anchor gives exactly the output")
             }
             return .won(
-                "re-executing blocks \(anchor.height + 1)…\(output.l2Height) gives block \(header.hash) with state root \(header.stateRoot); the output claims \(output.blockHash) with state root \(output.stateRoot)"
+                "re-executing blocks \(anchor.height + 1)…\(H) gives block \(parent.hash) with state root \(parent.stateRoot); the output claims \(output.blockHash) with state root \(output.stateRoot)"
             )
         }
     }

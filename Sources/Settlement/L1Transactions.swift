@@ -142,20 +142,23 @@ public struct OutputProposal: Hashable, Sendable, CanonicalCodable {
 
 /// What a challenge proves (docs/protocol.md, "Disputes").
 public enum FraudProof: Hashable, Sendable, CanonicalCodable {
-    /// Block `height` of the DA chain does not follow from block `height - 1`: its header link, its
-    /// transactions or its claimed roots are wrong. The witness covers every key the block reads or
-    /// writes, against block `height - 1`'s claimed state root. Tag 0.
+    /// DA block `height` is not what the block rule makes of DA block `height - 1` and its own
+    /// transactions: the header the rule gives differs from the posted one. The witness covers every
+    /// key the block reads or writes, against block `height - 1`'s claimed state root. Tag 0.
     case block(height: UInt64, witness: Witness)
-    /// The output disagrees with the DA header at its height, or adopts a DA header at or after a
-    /// proven break of the DA chain. Tag 1.
+    /// The output names the DA header at its height but other roots, or — proposed by the rollup's
+    /// own proposer while the DA chain is not proven broken at or below it — disagrees with the DA
+    /// header at its height. Tag 1.
     case output
     /// Some block of the output's range is not in DA (missing, or a blob that does not decode to
     /// its header's blocks). Tag 2.
     case notInDA
     /// Re-executing the DA blocks from the anchor (the latest finalized output before the challenged
-    /// one, or genesis) up to the output's height does not give the output. The witness covers every
-    /// key those blocks read or write, against the anchor's state root. Tag 3.
-    case span(witness: Witness)
+    /// one, or genesis) up to the output's height by the block rule does not give the output.
+    /// `anchor` is the anchor's block header (it must hash to the anchor's block hash: the rule
+    /// floors the first block's L1 origin and timestamp at it); the witness covers every key those
+    /// blocks read or write, against the anchor's state root. Tag 3.
+    case span(anchor: BlockHeader, witness: Witness)
 
     public var kind: String {
         switch self {
@@ -174,8 +177,9 @@ public enum FraudProof: Hashable, Sendable, CanonicalCodable {
             encoder.write(witness)
         case .output: encoder.write(UInt8(1))
         case .notInDA: encoder.write(UInt8(2))
-        case .span(let witness):
+        case .span(let anchor, let witness):
             encoder.write(UInt8(3))
+            encoder.write(anchor)
             encoder.write(witness)
         }
     }
@@ -191,7 +195,9 @@ public enum FraudProof: Hashable, Sendable, CanonicalCodable {
             self = .block(height: height, witness: try Witness(from: &decoder, maxNodes: Self.maxWitnessNodes))
         case 1: self = .output
         case 2: self = .notInDA
-        case 3: self = .span(witness: try Witness(from: &decoder, maxNodes: Self.maxWitnessNodes))
+        case 3:
+            let anchor = try decoder.read(BlockHeader.self)
+            self = .span(anchor: anchor, witness: try Witness(from: &decoder, maxNodes: Self.maxWitnessNodes))
         case let tag: throw .invalidValue("fraud proof kind \(tag)")
         }
     }

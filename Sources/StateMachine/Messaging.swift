@@ -32,6 +32,9 @@ public struct Network: Sendable {
 
     public func member(_ id: RollupID) -> Member? { byID[id] }
 
+    /// Every member, by id.
+    public var members: [Member] { byID.keys.sorted().map { byID[$0]! } }
+
     /// Where an asset (named by its home's native asset name) lives, or nil when no rollup issues it.
     public func home(of asset: AssetName) -> Member? { byAsset[asset] }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Chain
 import Config
 import Foundation
 import Node
@@ -15,8 +16,11 @@ struct NodeCommand: AsyncParsableCommand {
             A follower builds the rollup's chain from the L1's blobs alone, checks every claimed root, challenges \
             false outputs within the fraud-proof window, and proposes honest outputs when the L1 lets anyone propose.
             SIGTERM or SIGINT stops it gracefully: the RPC server closes and the block in flight is committed.
-            --fault state-root-at=H is a TESTING KNOB: the sequencer claims a wrong state root from height H on, so \
-            followers can be watched catching it.
+            --fault KIND@H[,KIND@H…] is a TESTING KNOB: the sequencer tells lies from the catalog from height H on \
+            (docs/reliability.md, "The catalog of lies"), so followers and the L1 can be watched defeating them. \
+            Kinds: state-root, outbox-root, receipts-root, parent-break, origin-regression, invalid-tx, undecodable, \
+            batch-version, absurd-heights, withhold, non-adopting-output, silent (state-root-at=H still means \
+            state-root@H).
             """
     )
 
@@ -37,7 +41,10 @@ struct NodeCommand: AsyncParsableCommand {
     @Flag(help: "Do not relay the messages other rollups send to this one (anyone can still relay by hand).")
     var noRelay = false
 
-    @Option(help: "Testing knob: state-root-at=H makes the sequencer claim a wrong state root from height H on.")
+    @Option(
+        help:
+            "Testing knob: KIND@H[,KIND@H…] makes the sequencer lie from height H on (docs/reliability.md: the catalog of lies)."
+    )
     var fault: String?
 
     func validate() throws {
@@ -46,16 +53,12 @@ struct NodeCommand: AsyncParsableCommand {
                 "give exactly one of --rollup NAME (sequence it) or --follow NAME (verify it from the L1)")
         }
         if fault != nil, follow != nil { throw ValidationError("--fault applies to a sequencer, not to --follow") }
-        _ = try faultHeight()
+        _ = try lies()
     }
 
-    func faultHeight() throws -> UInt64? {
-        guard let fault else { return nil }
-        let parts = fault.split(separator: "=", maxSplits: 1)
-        guard parts.count == 2, parts[0] == "state-root-at", let h = UInt64(parts[1]), h >= 1 else {
-            throw ValidationError("--fault must be state-root-at=H with a height H >= 1, got \"\(fault)\"")
-        }
-        return h
+    func lies() throws -> Lies {
+        guard let fault else { return Lies() }
+        do { return try Lies(parsing: fault) } catch { throw ValidationError("--fault: \(error)") }
     }
 
     func run() async throws {
@@ -78,7 +81,7 @@ struct NodeCommand: AsyncParsableCommand {
         node.follow = follow != nil
         node.standalone = standalone
         node.autoRelay = !noRelay
-        node.faultStateRootFrom = try faultHeight()
+        node.lies = try lies()
         if let l1 { node.l1URL = l1 }
         try await daemon.runDaemon(kind: follow == nil ? "rollup node" : "follower", logger: logger) {
             try await node.run(logger: logger) { url in

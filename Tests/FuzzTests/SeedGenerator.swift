@@ -187,7 +187,12 @@ struct Seeds {
             ("state-proof-present", [1] + keys[5].bytes + present.canonicalBytes + value!),
             ("state-proof-absent", [1] + absent.bytes + missing.canonicalBytes),
             ("fraud-proof-block", [2] + blockProof.canonicalBytes),
-            ("fraud-proof-span", [2] + FraudProof.span(witness: try witness([keys[9], absent])).canonicalBytes),
+            (
+                "fraud-proof-span",
+                [2]
+                    + FraudProof.span(anchor: try block(height: 1).header, witness: try witness([keys[9], absent]))
+                    .canonicalBytes
+            ),
             ("fraud-proof-output", [2] + FraudProof.output.canonicalBytes),
             ("fraud-proof-not-in-da", [2] + FraudProof.notInDA.canonicalBytes),
             (

@@ -105,8 +105,8 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
         let alpha = net.rollup("alpha"), beta = net.rollup("beta"), gamma = net.rollup("gamma")
         let l1 = net.l1Client
         var rng = SplitMix64(seed: 8)
-        // Blobs the L1 accepts but that do not decode to batches: outputs over them are "not in DA". Their
-        // content (1 KiB) has room for the 4 blocks a header may claim (224 bytes each, the L1's bound).
+        // Blobs the L1 accepts but that do not decode to batches: their blocks are empty blocks. Their content
+        // (1 KiB) has room for the 4 blocks a header may claim (224 bytes each, the L1's bound).
         func frame() throws -> [UInt8] { try Zstd.compress(rng.bytes(1024)) }
         _ = try await l1.postBlob(
             BlobPost(
@@ -195,7 +195,8 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
         // dev5 holds nothing on the L1: its challenge is refused for the bond before any work, changes nothing and
         // is not listed. gamma's challenger (1,000 output bonds at genesis) pays: a wrong challenge against alpha's
         // honest output is judged, loses and burns the challenge bond, and its block lists it; a right one against
-        // gamma's output (its blobs are not batches: not in DA) wins, keeps the bond and is paid the output's.
+        // gamma's output (its blobs are not batches, so its blocks are empty ones, which the output does not claim)
+        // wins, keeps the bond and is paid the output's.
         let poor = net.dev(5)
         #expect(try await l1.rpc.call("l1_getBalance", [.string(poor.address.hex)]).unsignedValue == 0)
         var pending: L1Client.OutputInfo?
@@ -244,7 +245,7 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
                     && $0["bondForfeited"]?.unsignedValue == challengeBond
             }, "\(listed)")
         let won = try await l1.challenge(
-            Challenge(rollup: gamma.id, outputIndex: accepted.index, proof: .notInDA, signedBy: challenger))
+            Challenge(rollup: gamma.id, outputIndex: accepted.index, proof: .output, signedBy: challenger))
         #expect(won["verdict"]?.stringValue == "won", "\(won)")
         #expect(
             try await l1.rpc.call("l1_getBalance", [.string(challenger.address.hex)]).unsignedValue

@@ -79,7 +79,7 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         }
         let before = try await outputs(l1)
         let cases: [(FraudProof, String)] = [
-            (.block(height: b, witness: right), "re-executes to exactly its claimed roots"),
+            (.block(height: b, witness: right), "is exactly what the block rule gives"),
             (.block(height: b, witness: stale), "does not verify against block \(b - 1)'s state root"),
             (.block(height: b, witness: empty), "the witness does not cover block \(b)"),
             (.block(height: output.output.l2Height + 1, witness: right), "outside the output's disputable range"),
@@ -105,9 +105,12 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
                 spanBlocks.append(try #require(try store.block(at: h)))
             }
             let span = try store.witness(replaying: spanBlocks, after: anchor).witness
-            spanFailure = await errorCode { _ = try await l1.challenge(challenge(.span(witness: span))) }
+            let anchorHeader = try #require(try store.header(at: anchor))
+            spanFailure = await errorCode {
+                _ = try await l1.challenge(challenge(.span(anchor: anchorHeader, witness: span)))
+            }
             if spanFailure?.code == -32028 { lost += 1 }
-            if spanFailure?.message.contains("against the anchor") != true { break }
+            if spanFailure?.message.contains("anchor") != true { break }
         }
         #expect(spanFailure?.code == -32028)
         #expect(spanFailure?.message.contains("gives exactly the output") == true, "\(spanFailure?.message ?? "")")

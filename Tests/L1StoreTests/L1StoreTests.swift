@@ -29,7 +29,7 @@ let genesisJSON = """
     }
 
     /// A zstd frame of `n` minimal blocks of rollup 0 (content 5 + 224·n bytes, room for exactly `n`
-    /// blocks): it never decodes as alpha's batch, so outputs over it are not in DA.
+    /// blocks): it never decodes as alpha's batch, so its heights derive as empty blocks.
     func frame(blocks n: Int) throws -> [UInt8] {
         let empty = BlockHeader(
             rollup: RollupID(0), height: 0, parent: .zero, l1Origin: .none, timestamp: 0, transactionsRoot: .zero,
@@ -258,7 +258,7 @@ extension L1StoreTests {
         let store = try L1Store(datadir: dir.path, genesis: bondedGenesis)
         let challenger = DevKeys.key(named: alpha.challenger.name)
         let initial = try store.balance(of: challenger.address)
-        // Blobs that do not decode: the output over them is not in DA.
+        // Blobs that do not decode: their blocks are empty blocks, which the output does not claim.
         try block(store, [try post(store, seq: 0, first: 1, last: 10), propose(10, by: alpha.proposer.name)])
         func challenge(_ proof: FraudProof, by key: SigningKey = challenger) -> L1Transaction {
             .challenge(Challenge(rollup: alpha.id, outputIndex: 0, proof: proof, signedBy: key))
@@ -286,7 +286,7 @@ extension L1StoreTests {
         // In the next block (the window is 3 blocks): a key without the bond is refused before any work
         // and changes nothing (not listed); a right challenge keeps its bond and is paid the output's.
         let mallory = DevKeys.key(named: "mallory")
-        let next = try block(store, [challenge(.notInDA, by: mallory), challenge(.notInDA)])
+        let next = try block(store, [challenge(.notInDA, by: mallory), challenge(.output)])
         let poor = try #require(rejection(next[0]))
         #expect(poor.code == L1ErrorCode.insufficientBond)
         #expect(poor.message.contains("a challenge needs a bond of 2"), "\(poor.message)")
