@@ -49,6 +49,8 @@ public struct CommittedBlock: Sendable {
     public var receipts: [Receipt]
     /// Candidates left out because they were invalid when their turn came.
     public var dropped: [(transaction: SignedTransaction, reason: InvalidTransaction)]
+    /// Candidates left out because the block reached its byte limit (they wait for the next one).
+    public var deferred: [SignedTransaction] = []
 }
 
 /// A rollup's persistent chain: blocks, receipts, the transaction index and the state tree, in one
@@ -216,7 +218,7 @@ public final class ChainStore: @unchecked Sendable {
     public var rules: ChainRules {
         ChainRules(
             rollup: rollup.id, sequencer: rollup.sequencer.publicKey.address, nativeAsset: rollup.nativeAsset,
-            network: network)
+            network: network, bytes: BlockBytes(block: Int(rollup.maxBlockBytes)))
     }
 
     /// The L1 facts recorded by earlier relays (what `verify` and witnesses re-execute with).
@@ -284,6 +286,8 @@ public final class ChainStore: @unchecked Sendable {
             let state = StateOverlay(base: TreeStateReader(tree: tree, version: parent.height))
             let recorder = RecordingL1View(l1)
             let frontierBefore = try Messaging.frontier(state)
+            var rules = self.rules
+            if lies.tells(.oversizeBlock, at: height) { rules.bytes = nil }
             let ruled = try BlockRule.apply(
                 candidates, origin: l1Origin, timestamp: timestamp, parent: parent, rules: rules, l1: recorder,
                 blobL1Height: l1Limit, state: state, checkSignatures: checkSignatures)
@@ -297,7 +301,8 @@ public final class ChainStore: @unchecked Sendable {
             try Self.index(ruled.emitted, height: height, frontierBefore: frontierBefore, in: txn)
             for (key, fact) in recorder.seen { try txn.put(L1FactsTable.self, key, fact) }
             try alsoWrite?(block, txn)
-            return CommittedBlock(block: block, receipts: ruled.receipts, dropped: ruled.dropped)
+            return CommittedBlock(
+                block: block, receipts: ruled.receipts, dropped: ruled.dropped, deferred: ruled.deferred)
         }
     }
 

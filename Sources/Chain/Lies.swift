@@ -32,6 +32,8 @@ public enum Lie: String, CaseIterable, Hashable, Sendable, Comparable {
     case absurdHeights = "absurd-heights"
     /// Blocks from H on are never posted.
     case withheldBlob = "withhold"
+    /// Blocks from H on take transactions past `maxBlockBytes`.
+    case oversizeBlock = "oversize-block"
     /// Outputs from H on claim a block hash and roots the posted chain never had.
     case nonAdoptingOutput = "non-adopting-output"
     /// The proposer proposes nothing for outputs at H … H + `Lies.silence` − 1 (the posted chain
@@ -43,7 +45,7 @@ public enum Lie: String, CaseIterable, Hashable, Sendable, Comparable {
     /// Whether the lie changes the sequencer's own headers.
     public var isHeaderLie: Bool {
         switch self {
-        case .stateRoot, .outboxRoot, .receiptsRoot, .parentBreak, .originRegression: true
+        case .stateRoot, .outboxRoot, .receiptsRoot, .parentBreak, .originRegression, .oversizeBlock: true
         default: false
         }
     }
@@ -90,7 +92,7 @@ public struct Lies: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// How many blocks a `silent` proposer stays silent.
-    public static let silence: UInt64 = 40
+    public static let silence: UInt64 = 100
 
     /// Whether a `silent` proposer proposes nothing at `height`.
     public func silent(at height: UInt64) -> Bool {

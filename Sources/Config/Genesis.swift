@@ -102,6 +102,10 @@ public struct RollupParameters: Equatable, Sendable {
     public var blockTimeMs: UInt64
     /// A block seals early once it holds this many transactions.
     public var maxBlockTransactions: UInt64
+    /// The most bytes a block's canonical encoding may take (a consensus rule: docs/protocol.md,
+    /// "The block rule"). Default and upper bound: what fits one blob of `l1.maxBlobBytes` after
+    /// zstd framing even when nothing compresses (`RollupParameters.blockBytes(fitting:)`).
+    public var maxBlockBytes: UInt64 = 0
     public var batch: BatchParameters
     /// The mempool's admission price.
     public var mempool: MempoolParameters = .default
@@ -128,6 +132,16 @@ public struct RollupParameters: Equatable, Sendable {
         let rest = supply - UInt64(devAccountCount) * devAccountBalance
         if rest > 0 { out[treasury.publicKey.address, default: 0] += rest }
         return out.keys.sorted().map { ($0, out[$0]!) }
+    }
+
+    /// The largest block encoding whose batch — `version ‖ count ‖ block`, one zstd frame — fits
+    /// `blobBytes` in the worst case (incompressible content: zstd's compress bound plus room for
+    /// the frame header and checksum).
+    public static func blockBytes(fitting blobBytes: UInt64) -> UInt64 {
+        func frameBound(_ n: UInt64) -> UInt64 { n + (n >> 8) + (n < 131_072 ? (131_072 - n) >> 11 : 0) + 32 }
+        var b = blobBytes * 256 / 257
+        while b > 0, frameBound(b + 5) > blobBytes { b -= 1 }
+        return b
     }
 
     /// The public keys of the dev accounts, `dev0` first (derived from the devnet seed).
@@ -163,6 +177,19 @@ extension Genesis {
             checkUnique(rollups.map(\.name), "name", rollups, r)
             checkUnique(rollups.map(\.rpc), "rpc", rollups, r)
             checkUnique(rollups.map(\.nativeAsset.rawValue), "nativeAsset.name", rollups, r)
+            if let l1 {
+                let cap = RollupParameters.blockBytes(fitting: l1.maxBlobBytes)
+                for i in rollups.indices {
+                    if rollups[i].maxBlockBytes == 0 {
+                        rollups[i].maxBlockBytes = cap
+                    } else if rollups[i].maxBlockBytes > cap {
+                        r.problem(
+                            "$.rollups[\(i)].maxBlockBytes",
+                            "must be at most \(cap): a block that large must fit one blob of l1.maxBlobBytes (\(l1.maxBlobBytes)) after zstd framing, incompressible"
+                        )
+                    }
+                }
+            }
             if let l1, rollups.contains(where: { $0.rpc == l1.rpc }) {
                 r.problem("$.l1.rpc", "is also a rollup's rpc address")
             }
@@ -230,7 +257,8 @@ extension Genesis {
             let o = r.object(
                 value, p,
                 allowed: [
-                    "id", "name", "rpc", "blockTimeMs", "maxBlockTransactions", "batch", "outputIntervalBlocks",
+                    "id", "name", "rpc", "blockTimeMs", "maxBlockTransactions", "maxBlockBytes", "batch",
+                    "outputIntervalBlocks",
                     "nativeAsset",
                     "devAccounts", "keys", "mempool",
                 ])
@@ -244,6 +272,8 @@ extension Genesis {
         let rpc = readURL(o["rpc"], "\(p).rpc", r)
         let blockTime = r.integer(o["blockTimeMs"], "\(p).blockTimeMs", in: 10...600_000)
         let maxTxs = r.integer(o["maxBlockTransactions"], "\(p).maxBlockTransactions", in: 1...100_000)
+        let maxBlockBytes =
+            o["maxBlockBytes"] == nil ? 0 : r.integer(o["maxBlockBytes"], "\(p).maxBlockBytes", in: 4096...(64 << 20))
         let interval = r.integer(o["outputIntervalBlocks"], "\(p).outputIntervalBlocks", in: 1...100_000)
         var batch: BatchParameters?
         if let b = r.object(o["batch"], "\(p).batch", allowed: ["maxBytes", "maxBlocks", "maxAgeMs", "zstdLevel"]) {
@@ -272,7 +302,14 @@ extension Genesis {
             if let s = r.string(a["name"], "\(p).nativeAsset.name") {
                 asset = AssetName(rawValue: s)
                 if asset == nil {
-                    r.problem("\(p).nativeAsset.name", "must be 1-32 of A-Z a-z 0-9 / . _ -, got \"\(s)\"")
+                    r.problem("\(p).nativeAsset.name", "must be 1-32 of A-Z a-z 0-9 . _ -, got \"\(s)\"")
+                } else if s.contains("/") {
+                    // `<rollup>/<ASSET>` names another rollup's asset held here (docs/protocol.md).
+                    asset = nil
+                    r.problem(
+                        "\(p).nativeAsset.name",
+                        "must not contain \"/\", which names wrapped assets (\"alpha/ALPHA\" is alpha's ALPHA held elsewhere), got \"\(s)\""
+                    )
                 }
             }
             supply = r.integer(a["supply"], "\(p).nativeAsset.supply", in: 1...UInt64.max)
@@ -316,6 +353,7 @@ extension Genesis {
             proposer: proposer, treasury: treasury, challenger: challenger)
         if let mempool { rollup.mempool = mempool } else { return nil }
         rollup.devKeys = (0..<Int(count)).map { DevKeys.account($0, seed: seed).publicKey }
+        rollup.maxBlockBytes = maxBlockBytes ?? 0
         return rollup
     }
 }

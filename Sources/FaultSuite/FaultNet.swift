@@ -51,7 +51,7 @@ final class FaultNet: @unchecked Sendable {
         }
         let json = """
             {"l1": {"rpc": "http://127.0.0.1:\(proxyPorts["l1"]!)", "blockTimeMs": \(timing.l1BlockTimeMs),
-                    "fraudWindowBlocks": \(timing.windowBlocks), "bond": 1000000, "proposerSilenceBlocks": 400,
+                    "fraudWindowBlocks": \(timing.windowBlocks), "bond": 1000000, "proposerSilenceBlocks": 30,
                     "maxBlobBytes": 1048576},
              "rollups": [\(Self.rollupNames.enumerated().map { rollup($0.offset + 1, $0.element) }.joined(separator: ", "))]}
             """

@@ -418,6 +418,24 @@ public final class L1Store: @unchecked Sendable {
         return found
     }
 
+    /// A standing output of `rollup` below index `below`, finalized at L1 height `at`, that names
+    /// `blockHash`.
+    func finalizedStanding(
+        _ rollup: RollupID, below: UInt64, blockHash: Hash, at: UInt64, in txn: ReadTransaction
+    ) throws -> OutputRecord? {
+        guard below > 0 else { return nil }
+        var found: OutputRecord?
+        try txn.forEach(Outputs.self, from: RollupIndexKey(rollup, below - 1), reverse: true) { key, record in
+            guard key.rollup == rollup else { return false }
+            if !record.isInvalidated, record.status(atL1Height: at) == .finalized, record.output.blockHash == blockHash {
+                found = record
+                return false
+            }
+            return true
+        }
+        return found
+    }
+
     func proposeOutput(_ p: OutputProposal, height: UInt64, entries: inout [L1Entry], in txn: WriteTransaction) throws
         -> L1Outcome
     {
@@ -504,13 +522,25 @@ public final class L1Store: @unchecked Sendable {
                 "the challenger \(c.challenger.address) holds \(balance) on the L1; a challenge needs a bond of \(bond) (returned when it wins, burned when it is rejected)"
             )
         }
-        let anchor: Anchor
+        var anchor: Anchor
         let adjudicator = adjudicators[c.rollup]!
         if let a = try latestStanding(c.rollup, below: c.outputIndex, in: txn, finalizedAt: height) {
             anchor = Anchor(height: a.output.l2Height, blockHash: a.output.blockHash, stateRoot: a.output.stateRoot)
         } else {
             let g = adjudicator.genesis.header
             anchor = Anchor(height: 0, blockHash: g.hash, stateRoot: g.stateRoot)
+        }
+        // A span proof may start at any finalized standing output before the challenged one (or
+        // genesis), named by its header: finalized outputs never change, so a challenger whose view
+        // of the newest one is a block old still proves from a trusted point.
+        if case .span(let from, _) = c.proof, from.hash != anchor.blockHash {
+            if from.height == 0, from == adjudicator.genesis.header {
+                anchor = Anchor(height: 0, blockHash: from.hash, stateRoot: from.stateRoot)
+            } else if let a = try finalizedStanding(
+                c.rollup, below: c.outputIndex, blockHash: from.hash, at: height, in: txn)
+            {
+                anchor = Anchor(height: a.output.l2Height, blockHash: a.output.blockHash, stateRoot: a.output.stateRoot)
+            }
         }
         let verdict = try adjudicator.judge(
             c.proof, output: target.output, anchor: anchor, brokenAt: state.brokenAt == 0 ? nil : state.brokenAt,

@@ -9,6 +9,7 @@ import RPC
 import ServiceLifecycle
 import Settlement
 import Storage
+import Synchronization
 
 /// Retries with exponential backoff (100 ms doubling to 5 s) while the L1 is unreachable.
 struct Backoff {
@@ -32,6 +33,16 @@ public final class Batcher: Service, Sendable {
     let posted = Counter(label: "tributary_batches_posted_total")
     let postedBytes = Counter(label: "tributary_batch_bytes_total")
     let failures = Counter(label: "tributary_batch_post_failures_total")
+    let refusals = Counter(label: "tributary_batch_post_refused_total")
+    /// Why the L1 refuses the pending batch for a reason retrying cannot fix (nil: it does not).
+    let refusal = Mutex<String?>(nil)
+
+    /// The L1's answers that no retry of the same bytes can change (docs/rpc.md): the blob is too
+    /// large, not a frame the L1 accepts, signed by a key it does not know, or for no rollup.
+    static let permanentRefusals: Set<Int> = [-32020, -32021, -32022, -32023]
+
+    /// Why the L1 keeps refusing this node's batches, when it does (shown by `/health`).
+    public var refusedBecause: String? { refusal.withLock { $0 } }
 
     public init(store: ChainStore, l1: L1Client, key: SigningKey, logger: Logger) {
         self.store = store
@@ -54,12 +65,25 @@ public final class Batcher: Service, Sendable {
             do {
                 let worked = try await step()
                 backoff.succeeded()
+                refusal.withLock { $0 = nil }
                 if !worked { try? await Task.sleep(for: .milliseconds(50)) }
             } catch {
                 if let fatal = StorageError.fatal(error) { throw fatal }
                 // A call cut short by shutdown is no failure.
                 if Task.isCancelled { break }
                 failures.increment()
+                if let rpc = error as? RPCError, Self.permanentRefusals.contains(rpc.code) {
+                    refusals.increment()
+                    let first = refusal.withLock { r -> Bool in
+                        defer { r = rpc.message }
+                        return r != rpc.message
+                    }
+                    if first {
+                        logger.error(
+                            "the L1 refuses this node's batch; retrying cannot help",
+                            metadata: ["reason": "\(rpc.message)", "rpc.code": "\(rpc.code)"])
+                    }
+                }
                 let delay = backoff.failed()
                 logger.warning(
                     "batch post failed; retrying", metadata: ["error": "\(error)", "retry.in": "\(delay)"])

@@ -81,16 +81,26 @@ public final class Challenger: Service, Sendable {
             } else {
                 guard o.l2Height <= head, let mine = try store.header(at: o.l2Height) else { continue }
                 if o.matches(mine) { continue }
-                proof =
-                    refused.withLock { $0.contains(info.index) }
-                    ? try span(to: o.l2Height, anchor: anchor)
-                    : try buildProof(
-                        for: o, anchor: anchor, brokenAt: brokenAt,
-                        byRollupProposer: info.proposer == rollup.proposer.publicKey)
+                do {
+                    proof =
+                        refused.withLock { $0.contains(info.index) }
+                        ? try span(to: o.l2Height, anchor: anchor)
+                        : try buildProof(
+                            for: o, anchor: anchor, brokenAt: brokenAt,
+                            byRollupProposer: info.proposer == rollup.proposer.publicKey)
+                } catch {
+                    // One output whose proof cannot be built does not hold up the others.
+                    if let fatal = StorageError.fatal(error) { throw fatal }
+                    logger.warning(
+                        "no proof built", metadata: ["output.index": "\(info.index)", "error": "\(error)"])
+                    continue
+                }
             }
             let now = ContinuousClock.now
             let recent = attempted.withLock { a -> Bool in
-                if let t = a[info.index], now - t < .seconds(5) { return true }
+                // Retried after two L1 blocks: a window can be short, and a refused cheap proof is
+                // followed by a span proof.
+                if let t = a[info.index], now - t < self.interval * 4 { return true }
                 a[info.index] = now
                 return false
             }

@@ -115,6 +115,8 @@ public struct RollupNode: Sendable {
         var mempoolLimits = Mempool.Limits()
         mempoolLimits.minFeePerByte = rollup.mempool.minFeePerByte
         let mempool = Mempool(rollup: rollup.id, limits: mempoolLimits)
+        let batcher = Batcher(store: store, l1: l1, key: key(rollup.batcher), logger: logger)
+        let sequencing = !follow && !standalone
 
         if !standalone {
             services.append(
@@ -166,7 +168,7 @@ public struct RollupNode: Sendable {
                             logger: logger)))
             }
             if !standalone {
-                services.append(.init(service: Batcher(store: store, l1: l1, key: key(rollup.batcher), logger: logger)))
+                services.append(.init(service: batcher))
                 services.append(
                     .init(
                         service: Proposer(
@@ -201,6 +203,15 @@ public struct RollupNode: Sendable {
             health: {
                 guard let head = try? store.head() else {
                     return (false, .object(["status": .string("store unreadable")]))
+                }
+                if sequencing, let refused = batcher.refusedBecause {
+                    return (
+                        false,
+                        .object([
+                            "status": .string("batches refused by the L1"), "reason": .string(refused),
+                            "height": .number(head.height), "rollup": .string(store.rollup.name),
+                        ])
+                    )
                 }
                 return (
                     true,

@@ -316,7 +316,8 @@ extension InspectedStore {
                     let ruled = try BlockRule.apply(
                         body.transactions, origin: header.l1Origin, timestamp: header.timestamp, parent: parent,
                         rules: ChainRules(
-                            rollup: rollup.id, sequencer: sequencer, nativeAsset: rollup.nativeAsset, network: network),
+                            rollup: rollup.id, sequencer: sequencer, nativeAsset: rollup.nativeAsset, network: network,
+                            bytes: BlockBytes(block: Int(rollup.maxBlockBytes))),
                         l1: facts, blobL1Height: limit(h),
                         state: StateOverlay(base: TreeStateReader(tree: tree, version: h - 1)), checkSignatures: true)
                     if let invalid = ruled.dropped.first { throw fail("an invalid transaction: \(invalid.reason)") }

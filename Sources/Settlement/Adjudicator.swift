@@ -87,7 +87,7 @@ public struct Adjudicator {
     var rules: ChainRules {
         ChainRules(
             rollup: rollup.id, sequencer: rollup.sequencer.publicKey.address, nativeAsset: rollup.nativeAsset,
-            network: network)
+            network: network, bytes: BlockBytes(block: Int(rollup.maxBlockBytes)))
     }
 
     /// The header the block rule gives for `block` after `parent`, executed over `tree` (the

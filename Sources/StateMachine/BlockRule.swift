@@ -8,12 +8,17 @@ public struct ChainRules: Sendable {
     public var sequencer: Address
     public var nativeAsset: AssetName
     public var network: Network
+    /// The block's byte limits (nil: none, for a lying sequencer's `oversize-block` only).
+    public var bytes: BlockBytes?
 
-    public init(rollup: RollupID, sequencer: Address, nativeAsset: AssetName, network: Network) {
+    public init(
+        rollup: RollupID, sequencer: Address, nativeAsset: AssetName, network: Network, bytes: BlockBytes?
+    ) {
         self.rollup = rollup
         self.sequencer = sequencer
         self.nativeAsset = nativeAsset
         self.network = network
+        self.bytes = bytes
     }
 }
 
@@ -29,6 +34,8 @@ public struct RuledBlock {
     public var receipts: [Receipt]
     /// Candidates left out because they were invalid when their turn came.
     public var dropped: [(transaction: SignedTransaction, reason: InvalidTransaction)]
+    /// Candidates left out because the block was full (not invalid).
+    public var deferred: [SignedTransaction]
     /// The block's state writes in key order, every key it touched, the messages it sent.
     public var writes: [(key: Hash, value: [UInt8]?)]
     public var touchedKeys: [Hash]
@@ -50,8 +57,10 @@ public struct RuledBlock {
 /// `verify` and `replay` check stored chains with it — one rule, so a posted block is a fault
 /// exactly when its header differs from the header this rule gives.
 ///
-/// * Transactions execute in order on the parent's state; each one invalid in its turn (wrong
-///   rollup, nonce, unpayable fee, with `checkSignatures` a bad signature) is left out.
+/// * Transactions execute in order on the parent's state; each one invalid in its turn (over the
+///   per-transaction byte limit, wrong rollup, nonce, unpayable fee, with `checkSignatures` a bad
+///   signature) is left out. Once the next valid one would push the block's encoding past
+///   `maxBlockBytes`, it and every later one are left out too (deferred, not invalid).
 /// * The L1 origin never decreases: a proposed origin older than the parent's is replaced by the
 ///   parent's. The timestamp never decreases the same way.
 /// * The block executes at L1 height `min(origin, the L1 height of the blob carrying it)`.
@@ -102,11 +111,13 @@ public enum BlockRule {
         let height = parent.height + 1
         let origin = l1Origin(proposed: proposedOrigin, parent: parent)
         let context = context(rules, height: height, origin: origin, blobL1Height: blobL1Height, l1: l1)
-        let result = try Executor.include(candidates, context: context, state: state, checkSignatures: checkSignatures)
+        let result = try Executor.include(
+            candidates, context: context, state: state, checkSignatures: checkSignatures, bytes: rules.bytes)
         let outboxRoot = try Messaging.frontier(state).root
         return RuledBlock(
             height: height, l1Origin: origin, timestamp: timestamp(proposed: proposedTimestamp, parent: parent),
             context: context, included: result.included, receipts: result.receipts, dropped: result.dropped,
+            deferred: result.deferred,
             writes: state.writes, touchedKeys: state.touchedKeys, emitted: state.emitted, outboxRoot: outboxRoot)
     }
 

@@ -30,6 +30,23 @@ public struct BlockContext: Sendable {
     }
 }
 
+/// A block's byte limits (docs/protocol.md, "The block rule").
+public struct BlockBytes: Hashable, Sendable {
+    /// The encoding of a block with no transactions: its header (220 bytes) and the transaction
+    /// count (4).
+    public static let base = 224
+    /// The most bytes one transaction's encoding may take in any block.
+    public static let maxTransaction = 8192
+
+    /// The most bytes a block's encoding may take.
+    public var block: Int
+    /// The most bytes one transaction's encoding may take: `maxTransaction`, or less when a block
+    /// could not hold one that large.
+    public var perTransaction: Int { min(Self.maxTransaction, block - Self.base) }
+
+    public init(block: Int) { self.block = max(block, Self.base) }
+}
+
 /// Why a transaction is invalid. Invalid transactions are never included in a block; a block that
 /// includes one is itself invalid.
 public enum InvalidTransaction: Error, Equatable, Sendable, CustomStringConvertible {
@@ -41,6 +58,8 @@ public enum InvalidTransaction: Error, Equatable, Sendable, CustomStringConverti
     case cannotPayFee(fee: UInt64, balance: UInt64)
     /// The signature is not the sender's.
     case badSignature
+    /// The transaction's encoding is over the per-transaction limit (docs/protocol.md, "The block rule").
+    case tooLarge(size: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -49,6 +68,8 @@ public enum InvalidTransaction: Error, Equatable, Sendable, CustomStringConverti
         case .wrongNonce(let expected, let actual): return "nonce \(actual) is not the sender's next nonce \(expected)"
         case .cannotPayFee(let fee, let balance): return "fee \(fee) exceeds the sender's native balance \(balance)"
         case .badSignature: return "signature does not verify against the sender's key"
+        case .tooLarge(let size, let limit):
+            return "the transaction takes \(size) bytes; a block's transaction may take at most \(limit)"
         }
     }
 }
@@ -216,31 +237,48 @@ public enum Executor {
     /// The sequencer's and derivation's rule: executes `candidates` in order on `state`, leaving out
     /// each one that is invalid when its turn comes (with `checkSignatures`, a bad signature too).
     /// Returns the included transactions, their receipts and the ones left out with the reason.
+    ///
+    /// With `bytes`, the block stops at its byte limit: a transaction over the per-transaction limit
+    /// is invalid (`tooLarge`), and once the next valid one would push the block's encoding past
+    /// the limit, it and every later candidate are `deferred` — left out, but not invalid (a
+    /// sequencer keeps them for its next block).
     public static func include(
-        _ candidates: [SignedTransaction], context: BlockContext, state: StateOverlay, checkSignatures: Bool
+        _ candidates: [SignedTransaction], context: BlockContext, state: StateOverlay, checkSignatures: Bool,
+        bytes: BlockBytes? = nil
     ) throws -> (
         included: [SignedTransaction], receipts: [Receipt],
-        dropped: [(transaction: SignedTransaction, reason: InvalidTransaction)]
+        dropped: [(transaction: SignedTransaction, reason: InvalidTransaction)], deferred: [SignedTransaction]
     ) {
         let accounts = Accounts(state)
         var included: [SignedTransaction] = []
         var receipts: [Receipt] = []
         var dropped: [(transaction: SignedTransaction, reason: InvalidTransaction)] = []
+        var deferred: [SignedTransaction] = []
         included.reserveCapacity(candidates.count)
         receipts.reserveCapacity(candidates.count)
-        for tx in candidates {
+        var used = BlockBytes.base
+        for (i, tx) in candidates.enumerated() {
+            let size = bytes == nil ? 0 : tx.canonicalBytes.count
             do {
+                if let bytes, size > bytes.perTransaction {
+                    throw InvalidTransaction.tooLarge(size: size, limit: bytes.perTransaction)
+                }
                 try validate(tx, context: context, accounts: accounts, checkSignature: checkSignatures)
             } catch let reason as InvalidTransaction {
                 dropped.append((tx, reason))
                 continue
             }
+            if let bytes, used + size > bytes.block {
+                deferred = Array(candidates[i...])
+                break
+            }
+            used += size
             receipts.append(try apply(tx, context: context, accounts: accounts))
             included.append(tx)
         }
         // Every block reads the outbox, so its root is always covered by a block's witness.
         _ = try Messaging.frontier(state)
-        return (included, receipts, dropped)
+        return (included, receipts, dropped, deferred)
     }
 
     /// Executes a block's transactions in order on `base`. Every transaction must be valid in turn

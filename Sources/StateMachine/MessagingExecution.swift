@@ -21,11 +21,19 @@ public enum Messaging {
         state.emitted.append(message)
     }
 
-    /// The local name of each asset of `value`, or nil when one is issued by no rollup.
+    /// The local name of each asset of `value`, or nil when one is issued by no rollup. Entries that
+    /// name the same local balance are summed into one (nil if the sum overflows), so every check
+    /// and every move sees the whole amount of each balance once.
     static func locals(_ value: [AssetAmount], _ context: BlockContext) -> [(AssetAmount, AssetName, home: Bool)]? {
         var out: [(AssetAmount, AssetName, home: Bool)] = []
         for v in value {
             guard let local = context.network.localName(of: v.asset, on: context.rollup) else { return nil }
+            if let i = out.firstIndex(where: { $0.1 == local }) {
+                let (sum, overflow) = out[i].0.amount.addingReportingOverflow(v.amount)
+                guard !overflow else { return nil }
+                out[i].0.amount = sum
+                continue
+            }
             out.append((v, local, context.network.home(of: v.asset)?.id == context.rollup))
         }
         return out

@@ -75,6 +75,54 @@ let genesisFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
         }
     }
 
+    /// Issue 22, finding 5: beta's native asset named like alpha's wrapped one would make two value
+    /// entries of one message land on one balance. A native name may not contain `/`.
+    @Test func aNativeAssetNamedLikeAWrappedOneIsRefused() throws {
+        let url = genesisFolder.appendingPathComponent("devnet.json")
+        let text = try String(contentsOf: url, encoding: .utf8).replacingOccurrences(
+            of: "\"BETA\"", with: "\"alpha/ALPHA\"")
+        #expect(text.contains("alpha/ALPHA"))
+        do {
+            _ = try Genesis.parse(Data(text.utf8))
+            Issue.record("a genesis with a native asset named alpha/ALPHA loaded")
+        } catch {
+            #expect(
+                error.problems.contains {
+                    $0.path == "$.rollups[1].nativeAsset.name" && $0.message.contains("must not contain \"/\"")
+                }, "\(error.problems)")
+        }
+        // One past the rule is refused, the rule itself is not: `.`, `_` and `-` are fine.
+        let fine = try String(contentsOf: url, encoding: .utf8).replacingOccurrences(
+            of: "\"BETA\"", with: "\"B.E_T-A\"")
+        #expect(try Genesis.parse(Data(fine.utf8)).rollups[1].nativeAsset.rawValue == "B.E_T-A")
+    }
+
+    /// A block must fit one blob whatever its content: the default is the largest that does, and a
+    /// larger one is refused.
+    @Test func theBlockByteLimitFitsOneBlob() throws {
+        let url = genesisFolder.appendingPathComponent("devnet.json")
+        let genesis = try Genesis.load(path: url.path)
+        let cap = RollupParameters.blockBytes(fitting: genesis.l1.maxBlobBytes)
+        #expect(genesis.rollups.allSatisfy { $0.maxBlockBytes == cap })
+        #expect(cap < genesis.l1.maxBlobBytes && cap > genesis.l1.maxBlobBytes - 8192)
+        let text = try String(contentsOf: url, encoding: .utf8)
+        func with(_ bytes: UInt64) throws -> Genesis {
+            try Genesis.parse(
+                Data(
+                    text.replacingOccurrences(of: "\"name\": \"alpha\",", with: "\"name\": \"alpha\", \"maxBlockBytes\": \(bytes),")
+                        .utf8))
+        }
+        #expect(try with(cap).rollups[0].maxBlockBytes == cap)
+        do {
+            _ = try with(cap + 1)
+            Issue.record("a block limit one past what a blob holds was accepted")
+        } catch let error as ConfigError {
+            #expect(
+                error.problems.contains { $0.path == "$.rollups[0].maxBlockBytes" && $0.message.contains("at most \(cap)") },
+                "\(error.problems)")
+        }
+    }
+
     @Test func unreadableOrMalformedFilesSayWhy() {
         #expect(throws: ConfigError.self) { _ = try Genesis.load(path: "/nonexistent/genesis.json") }
         do {

@@ -213,7 +213,8 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         #expect(challenge["kind"]?.stringValue == "block")
         #expect(challenge["payout"]?.unsignedValue == parameters.l1.bond)
         #expect(challenge["challenger"]?.stringValue == rollup.challenger.publicKey.address.hex)
-        #expect(challenge["reason"]?.stringValue?.contains("block 15 claims state root") == true)
+        let reason = challenge["reason"]?.stringValue ?? ""
+        #expect(reason.contains("DA block 15 is not what the block rule gives: state root"), "\(reason)")
         // Every output the faulty proposer had standing from the false one on is invalidated.
         let afterChallenge = try await outputs(l1)
         for o in afterChallenge where o.index >= first.index && o.l1Height < challengedAt {

@@ -12,6 +12,7 @@ import TributaryTesting
 let genesisJSON = """
     {"l1": {"rpc": "http://127.0.0.1:1", "blockTimeMs": 1000, "fraudWindowBlocks": 10, "bond": 5, "proposerSilenceBlocks": 10},
      "rollups": [{"id": 1, "name": "alpha", "rpc": "http://127.0.0.1:2", "blockTimeMs": 200, "maxBlockTransactions": 1000,
+       "maxBlockBytes": 4096,
        "batch": {"maxBytes": 65536, "maxBlocks": 10, "maxAgeMs": 1000}, "outputIntervalBlocks": 10,
        "nativeAsset": {"name": "ALPHA", "supply": 1000000000000}, "devAccounts": {"count": 4, "balance": 1000000}}]}
     """
@@ -287,6 +288,55 @@ final class MemoryDA: DataAvailability {
             #expect(!v.isWon, "\(proof.kind): \(v.reason)")
         }
         try follower.store.verify()
+    }
+
+    @Test func aBlockStopsAtItsByteLimitAndALargerPostedOneIsAFault() throws {
+        // Issue 22, finding 1: 60 transfers do not fit one 4,096-byte block. The rule takes them in
+        // order until the next would pass the limit, defers the rest (not invalid), and a posted block
+        // that holds more is a fault the block proof wins against.
+        let (f, da, a, _) = try honest()
+        let txs = (0..<60).map { i in f.transfer(from: i % 4, to: (i + 1) % 4, amount: 1) }
+        let limit = Int(f.rollup.maxBlockBytes)
+        #expect(limit == 4096)
+        let first = try f.store.commitBlock(candidates: txs, timestamp: 10, checkSignatures: true)
+        #expect(first.block.canonicalBytes.count <= limit)
+        #expect(first.block.canonicalBytes.count + txs[first.block.transactions.count].canonicalBytes.count > limit)
+        #expect(first.dropped.isEmpty)
+        #expect(first.deferred == Array(txs[first.block.transactions.count...]))
+        let second = try f.store.commitBlock(candidates: first.deferred, timestamp: 11, checkSignatures: true)
+        #expect(second.block.transactions.first == first.deferred.first)
+        try f.store.verify()
+        // A liar's block with every transaction: the rule cuts it, so its header is a fault.
+        var oversize = first.block
+        oversize.transactions = txs
+        oversize.header.transactionsRoot = MerkleList.root(txs.map(\.id))
+        #expect(oversize.canonicalBytes.count > limit)
+        let h = first.block.header.height
+        da.blocks[h] = oversize
+        let w = try f.store.witness(replaying: [oversize], after: h - 1).witness
+        let v = try a.judge(
+            .block(height: h, witness: w), output: Output(header: oversize.header), anchor: genesisAnchor(a),
+            brokenAt: nil, da: da)
+        #expect(v.isWon && v.reason.contains("transactions root"), "\(v.reason)")
+        // A transaction over the per-transaction limit is invalid.
+        let big = Transaction(
+            rollup: f.rollup.id, nonce: 0, sender: DevKeys.account(5).publicKey, fee: 1,
+            call: .sendMessage(
+                destination: RollupID(9), target: "bank", recipient: DevKeys.account(1).address, value: [],
+                payload: [UInt8](repeating: 7, count: 1024))
+        ).signed(by: DevKeys.account(5))
+        let bytes = BlockBytes(block: 1024)
+        #expect(big.canonicalBytes.count > bytes.perTransaction)
+        var rules = f.store.rules
+        rules.bytes = bytes
+        let ruled = try f.store.withState { view in
+            try BlockRule.apply(
+                [big], origin: .none, timestamp: 12, parent: view.header, rules: rules, l1: NoL1(), blobL1Height: nil,
+                state: view.state, checkSignatures: true)
+        }
+        #expect(ruled.included.isEmpty)
+        #expect(
+            ruled.dropped.first?.reason == .tooLarge(size: big.canonicalBytes.count, limit: bytes.perTransaction))
     }
 
     @Test func aFaultAtOrBelowTheAnchorLosesToSpan() throws {
