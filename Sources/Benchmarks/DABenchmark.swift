@@ -78,7 +78,7 @@ public struct DABenchmark: Sendable {
                     : Address(publicKey: DevKeys.key(named: "fresh-\(rng.next() % 100_000)").publicKey)
                 defer { nonces[s] += 1 }
                 return Transaction(
-                    rollup: rollup.id, nonce: nonces[s], sender: keys[s].publicKey, fee: 1,
+                    rollup: rollup.id, nonce: nonces[s], sender: keys[s].publicKey, fee: 1_000,
                     call: .transfer(to: to, asset: rollup.nativeAsset, amount: 1 + rng.next() % 1000)
                 ).signed(by: keys[s])
             }

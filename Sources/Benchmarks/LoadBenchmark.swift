@@ -73,7 +73,7 @@ public struct LoadBenchmark: Sendable {
         let sampleKey = DevKeys.account(0)
         let sample = (0..<2_000).map { i in
             Transaction(
-                rollup: RollupID(1), nonce: UInt64(i), sender: sampleKey.publicKey, fee: 1,
+                rollup: RollupID(1), nonce: UInt64(i), sender: sampleKey.publicKey, fee: 1_000,
                 call: .transfer(to: sampleKey.address, asset: AssetName(rawValue: "X")!, amount: 1)
             ).signed(by: sampleKey)
         }
@@ -228,7 +228,7 @@ public struct LoadBenchmark: Sendable {
                     payload: [])
                 : .transfer(to: recipients[(a + 1 + k % (accounts - 1)) % accounts], asset: asset, amount: 1)
             k += 1
-            let tx = Transaction(rollup: rollupID, nonce: nonce, sender: key.publicKey, fee: 1, call: call).signed(
+            let tx = Transaction(rollup: rollupID, nonce: nonce, sender: key.publicKey, fee: 1_000, call: call).signed(
                 by: key)
             let id = tx.id
             let sentAt = clock.now

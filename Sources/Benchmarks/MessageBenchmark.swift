@@ -64,7 +64,7 @@ public struct MessageBenchmark: Sendable {
         async let sending: Void = {
             for nonce in 0..<UInt64(messages) {
                 let tx = Transaction(
-                    rollup: RollupID(1), nonce: nonce, sender: key.publicKey, fee: 1,
+                    rollup: RollupID(1), nonce: nonce, sender: key.publicKey, fee: 1_000,
                     call: .sendMessage(
                         destination: RollupID(2), target: "bank", recipient: DevKeys.account(1).address,
                         value: [AssetAmount(ALPHA, 1)], payload: [])

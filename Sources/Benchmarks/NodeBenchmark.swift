@@ -50,7 +50,7 @@ public struct NodeBenchmark: Sendable {
                 let to = keys[(i + 1 + nonce) % keys.count].address
                 out.append(
                     Transaction(
-                        rollup: RollupID(1), nonce: UInt64(nonce), sender: key.publicKey, fee: 1,
+                        rollup: RollupID(1), nonce: UInt64(nonce), sender: key.publicKey, fee: 1_000,
                         call: .transfer(to: to, asset: asset, amount: 1)
                     ).signed(by: key))
             }

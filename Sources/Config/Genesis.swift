@@ -52,6 +52,27 @@ public struct L1Parameters: Equatable, Sendable {
     public var proposerSilenceBlocks: UInt64
     /// The largest blob the L1 accepts.
     public var maxBlobBytes: UInt64
+    /// What a challenger must hold to challenge: kept when the challenge wins, burned when it is rejected.
+    public var challengeBond: UInt64
+    /// The most challenges the L1 adjudicates in one block; the rest are refused (retryable).
+    public var maxChallengesPerBlock: UInt64
+}
+
+/// The rollup node's mempool policy (not block validity: a block may still hold any fee).
+public struct MempoolParameters: Equatable, Sendable {
+    /// The least fee admitted per byte of a transaction's canonical encoding (signature included).
+    public var minFeePerByte: UInt64
+
+    /// The default policy: 1 per byte.
+    public static let `default` = MempoolParameters(minFeePerByte: 1)
+
+    public init(minFeePerByte: UInt64) { self.minFeePerByte = minFeePerByte }
+
+    /// The least fee a transaction of `encodedSize` bytes must pay (saturating at 2^64 − 1).
+    public func minimumFee(encodedSize: Int) -> UInt64 {
+        let (fee, overflow) = minFeePerByte.multipliedReportingOverflow(by: UInt64(max(0, encodedSize)))
+        return overflow ? UInt64.max : fee
+    }
 }
 
 /// Batch packing limits.
@@ -86,6 +107,8 @@ public struct RollupParameters: Equatable, Sendable {
     /// zstd framing even when nothing compresses (`RollupParameters.blockBytes(fitting:)`).
     public var maxBlockBytes: UInt64 = 0
     public var batch: BatchParameters
+    /// The mempool's admission price.
+    public var mempool: MempoolParameters = .default
     /// An output is proposed every this many blocks.
     public var outputIntervalBlocks: UInt64
     public var nativeAsset: AssetName
@@ -203,7 +226,10 @@ extension Genesis {
         guard
             let o = r.object(
                 value, p,
-                allowed: ["rpc", "blockTimeMs", "fraudWindowBlocks", "bond", "proposerSilenceBlocks", "maxBlobBytes"])
+                allowed: [
+                    "rpc", "blockTimeMs", "fraudWindowBlocks", "bond", "proposerSilenceBlocks", "maxBlobBytes",
+                    "challengeBond", "maxChallengesPerBlock",
+                ])
         else { return nil }
         let rpc = readURL(o["rpc"], "\(p).rpc", r)
         let blockTime = r.integer(o["blockTimeMs"], "\(p).blockTimeMs", in: 10...600_000)
@@ -211,10 +237,18 @@ extension Genesis {
         let bond = r.integer(o["bond"], "\(p).bond", in: 0...UInt64.max)
         let silence = r.integer(o["proposerSilenceBlocks"], "\(p).proposerSilenceBlocks", in: 1...1_000_000)
         let maxBlob = r.integer(o["maxBlobBytes"], "\(p).maxBlobBytes", in: 1024...(64 << 20), default: 1 << 20)
-        guard let rpc, let blockTime, let window, let bond, let silence, let maxBlob else { return nil }
+        // The challenge bond defaults to a tenth of the output bond: a wrong challenge costs something,
+        // and a won one is still paid ten times what it risked.
+        let challengeBond = r.integer(
+            o["challengeBond"], "\(p).challengeBond", in: 0...UInt64.max, default: (bond ?? 0) / 10)
+        let maxChallenges = r.integer(
+            o["maxChallengesPerBlock"], "\(p).maxChallengesPerBlock", in: 1...1000, default: 4)
+        guard let rpc, let blockTime, let window, let bond, let silence, let maxBlob, let challengeBond,
+            let maxChallenges
+        else { return nil }
         return L1Parameters(
             rpc: rpc, blockTimeMs: blockTime, fraudWindowBlocks: window, bond: bond, proposerSilenceBlocks: silence,
-            maxBlobBytes: maxBlob)
+            maxBlobBytes: maxBlob, challengeBond: challengeBond, maxChallengesPerBlock: maxChallenges)
     }
 
     private static func readRollup(_ value: JSONValue, _ p: String, seed: String, _ r: JSONReader) -> RollupParameters?
@@ -226,7 +260,7 @@ extension Genesis {
                     "id", "name", "rpc", "blockTimeMs", "maxBlockTransactions", "maxBlockBytes", "batch",
                     "outputIntervalBlocks",
                     "nativeAsset",
-                    "devAccounts", "keys",
+                    "devAccounts", "keys", "mempool",
                 ])
         else { return nil }
         let id = r.integer(o["id"], "\(p).id", in: 1...UInt64(UInt32.max))
@@ -250,6 +284,17 @@ extension Genesis {
             if let maxBytes, let maxBlocks, let maxAge, let level {
                 batch = BatchParameters(
                     maxBytes: maxBytes, maxBlocks: maxBlocks, maxAgeMs: maxAge, zstdLevel: Int32(level))
+            }
+        }
+        var mempool: MempoolParameters? = .default
+        if let m = o["mempool"] {
+            mempool = nil
+            if let m = r.object(m, "\(p).mempool", allowed: ["minFeePerByte"]),
+                let perByte = r.integer(
+                    m["minFeePerByte"], "\(p).mempool.minFeePerByte", in: 0...1_000_000,
+                    default: MempoolParameters.default.minFeePerByte)
+            {
+                mempool = MempoolParameters(minFeePerByte: perByte)
             }
         }
         var asset: AssetName?, supply: UInt64?
@@ -306,6 +351,7 @@ extension Genesis {
             batch: batch, outputIntervalBlocks: interval, nativeAsset: asset, supply: supply,
             devAccountCount: Int(count), devAccountBalance: balance, sequencer: sequencer, batcher: batcher,
             proposer: proposer, treasury: treasury, challenger: challenger)
+        if let mempool { rollup.mempool = mempool } else { return nil }
         rollup.devKeys = (0..<Int(count)).map { DevKeys.account($0, seed: seed).publicKey }
         rollup.maxBlockBytes = maxBlockBytes ?? 0
         return rollup

@@ -175,8 +175,10 @@ extension Run {
         }
     }
 
-    /// Free challenges anyone could send against every pending output: they must never win against
-    /// an honest one (checked after the round).
+    /// Challenges anyone holding the challenge bond could send against every pending output: they must
+    /// never win against an honest one (checked after the round). Each one the L1 judges and rejects
+    /// burns the signing key's challenge bond (issue 13, finding 7a); ones over the per-block cap are
+    /// refused (-32032) and ignored like the rest.
     func freeChallenges() async {
         let gamma = net.rollup("gamma")
         let key = DevKeys.key(named: gamma.proposer.name, seed: net.genesis.devSeed)

@@ -208,7 +208,7 @@ final class Load: @unchecked Sendable {
                 guard
                     let n = try await rpc.call("rollup_getNonce", [.string(key.address.hex)])["pending"]?.unsignedValue
                 else { continue }
-                let tx = Transaction(rollup: id, nonce: n, sender: key.publicKey, fee: 1, call: call(seq)).signed(
+                let tx = Transaction(rollup: id, nonce: n, sender: key.publicKey, fee: 1_000, call: call(seq)).signed(
                     by: key)
                 _ = try await rpc.call("rollup_sendTransaction", [.string("0x" + Hex.encode(tx.canonicalBytes))])
                 seq += 1

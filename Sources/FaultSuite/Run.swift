@@ -155,7 +155,7 @@ final class Run: @unchecked Sendable {
             var txs: [Hash] = []
             for i in 0..<3 {
                 let tx = Transaction(
-                    rollup: net.rollup("beta").id, nonce: nonce, sender: key.publicKey, fee: 1,
+                    rollup: net.rollup("beta").id, nonce: nonce, sender: key.publicKey, fee: 1_000,
                     call: .sendMessage(
                         destination: alpha.id, target: "bank", recipient: DevKeys.account(9).address,
                         value: [AssetAmount(net.rollup("beta").nativeAsset, UInt64(100 + i))], payload: [])

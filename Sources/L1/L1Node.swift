@@ -110,6 +110,14 @@ public final class L1Producer: Service, Sendable {
                         "reason": "\(reason)",
                     ])
             }
+            if case .success(.challengeLost(let id, let h, let reason, let forfeited)) = result {
+                logger.info(
+                    "challenge lost",
+                    metadata: [
+                        "challenge.id": "\(id)", "l1.height": "\(h)", "bond.forfeited": "\(forfeited)",
+                        "reason": "\(reason)",
+                    ])
+            }
         }
     }
 }
@@ -122,6 +130,8 @@ public struct L1Node: Sendable {
     public var rpcHost = "127.0.0.1"
     public var rpcPort = 0
     public var storage = Environment.Options()
+    /// The response budget of one HTTP request, a JSON-RPC batch included (`ResponseBudget`).
+    public var maxResponseBytes = 64 << 20
 
     public init(genesis: Genesis, datadir: String) {
         self.genesis = genesis
@@ -141,6 +151,7 @@ public struct L1Node: Sendable {
         let producer = L1Producer(
             store: store, blockTime: .milliseconds(Int64(genesis.l1.blockTimeMs)), logger: logger)
         var dispatcher = RPCDispatcher()
+        dispatcher.maxResponseBytes = maxResponseBytes
         L1RPC(store: store, producer: producer).register(into: &dispatcher)
         var server = RPCServer(
             dispatcher: dispatcher,

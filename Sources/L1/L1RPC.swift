@@ -112,8 +112,16 @@ public struct L1RPC: Sendable {
         case .challenge(let id, let rollup, let outputIndex, let kind, let challenger, let invalidated):
             return .object([
                 "type": .string("challenge"), "id": .string(entry.id.hex), "challenge": .string(id.hex),
-                "rollup": .number(rollup.rawValue), "outputIndex": .number(outputIndex), "kind": .string(kind),
-                "challenger": .string(challenger.address.hex), "invalidated": .number(invalidated),
+                "verdict": .string("won"), "rollup": .number(rollup.rawValue), "outputIndex": .number(outputIndex),
+                "kind": .string(kind), "challenger": .string(challenger.address.hex),
+                "invalidated": .number(invalidated),
+            ])
+        case .lostChallenge(let id, let rollup, let outputIndex, let kind, let challenger, let forfeited):
+            return .object([
+                "type": .string("challenge"), "id": .string(entry.id.hex), "challenge": .string(id.hex),
+                "verdict": .string("lost"), "rollup": .number(rollup.rawValue), "outputIndex": .number(outputIndex),
+                "kind": .string(kind), "challenger": .string(challenger.address.hex),
+                "bondForfeited": .number(forfeited),
             ])
         }
     }
@@ -159,7 +167,14 @@ public struct L1RPC: Sendable {
         let rollup = try rollupID(params, 0)
         let from = try params.unsigned(1, "fromSeq", default: 0)
         let limit = min(try params.unsigned(2, "limit", default: 100), 100)
-        let records = try store.blobs(rollup: rollup, from: from, limit: Int(limit), maxBytes: 16 << 20)
+        // Frames travel as hex (twice their size): fit the answer to what is left of the request's
+        // response budget, so a batch of these stops at the budget instead of building copy after copy.
+        var maxBytes = 16 << 20
+        if let budget = ResponseBudget.current {
+            guard budget.remaining > 4096 else { throw RPCError.responseTooLarge(limit: budget.limit) }
+            maxBytes = min(maxBytes, (budget.remaining - 4096) / 2)
+        }
+        let records = try store.blobs(rollup: rollup, from: from, limit: Int(limit), maxBytes: maxBytes)
         return .array(records.map { Self.json($0, data: true) })
     }
 
@@ -209,10 +224,19 @@ public struct L1RPC: Sendable {
 
     func challenge(_ params: RPCParams) async throws -> JSONValue {
         let challenge = try decode(Challenge.self, params, "challenge", maxLength: 64 << 20)
-        guard
-            case .challenge(let id, let l1Height, let reason, let invalidated, let payout) = try await submit(
-                .challenge(challenge))
-        else { throw RPCError.internalError("unexpected outcome") }
+        let outcome = try await submit(.challenge(challenge))
+        if let lost = outcome.lostChallengeRejection, case .challengeLost(let id, let l1Height, _, let forfeited) = outcome
+        {
+            throw RPCError(
+                code: lost.code, message: lost.message,
+                data: .object([
+                    "id": .string(id.hex), "verdict": .string("lost"), "l1Height": .number(l1Height),
+                    "bondForfeited": .number(forfeited),
+                ]))
+        }
+        guard case .challenge(let id, let l1Height, let reason, let invalidated, let payout) = outcome else {
+            throw RPCError.internalError("unexpected outcome")
+        }
         return .object([
             "id": .string(id.hex), "verdict": .string("won"), "reason": .string(reason), "l1Height": .number(l1Height),
             "invalidated": .number(invalidated), "payout": .number(payout),
@@ -264,7 +288,8 @@ public struct L1RPC: Sendable {
         return .object([
             "height": .number(head.height), "hash": .string(head.hash.hex), "timestamp": .number(head.timestamp),
             "blockTimeMs": .number(genesis.l1.blockTimeMs), "fraudWindowBlocks": .number(genesis.l1.fraudWindowBlocks),
-            "bond": .number(genesis.l1.bond), "genesisDigest": .string(store.digest.hex), "rollups": .array(rollups),
+            "bond": .number(genesis.l1.bond), "challengeBond": .number(genesis.l1.challengeBond),
+            "maxChallengesPerBlock": .number(genesis.l1.maxChallengesPerBlock), "genesisDigest": .string(store.digest.hex), "rollups": .array(rollups),
         ])
     }
 }

@@ -28,6 +28,8 @@ public enum L1ErrorCode {
     public static let windowClosed = -32029
     public static let notFound = -32030
     public static let alreadyInvalidated = -32031
+    /// The block already holds `l1.maxChallengesPerBlock` adjudicated challenges: resubmit (retryable).
+    public static let challengeCapReached = -32032
 }
 
 /// Why the L1 refused a transaction. Nothing was changed.
@@ -48,6 +50,17 @@ public enum L1Outcome: Equatable, Sendable {
     case blob(commitment: Hash, l1Height: UInt64, duplicate: Bool)
     case output(index: UInt64, l1Height: UInt64, windowEnd: UInt64)
     case challenge(id: Hash, l1Height: UInt64, reason: String, invalidated: UInt64, payout: UInt64)
+    /// The challenge was adjudicated and rejected: listed in the block, its bond burned. The RPC answers
+    /// it as error -32028 ("challenge rejected: …").
+    case challengeLost(id: Hash, l1Height: UInt64, reason: String, forfeited: UInt64)
+
+    /// The rejection a submitter of a lost challenge is told: the reason and the forfeited bond.
+    public var lostChallengeRejection: L1Rejection? {
+        guard case .challengeLost(let id, let l1Height, let reason, let forfeited) = self else { return nil }
+        return L1Rejection(
+            L1ErrorCode.challengeRejected,
+            "challenge rejected: \(reason); its bond of \(forfeited) was forfeited (challenge \(id), L1 block \(l1Height))")
+    }
 }
 
 /// The L1 chain in its own LMDB environment: one write transaction per block holds the block's
@@ -94,6 +107,8 @@ public final class L1Store: @unchecked Sendable {
         e.write(genesis.l1.bond)
         e.write(genesis.l1.proposerSilenceBlocks)
         e.write(genesis.l1.maxBlobBytes)
+        e.write(genesis.l1.challengeBond)
+        e.write(genesis.l1.maxChallengesPerBlock)
         for rollup in genesis.rollups {
             e.write(rollup.id)
             e.write(rollup.batcher.publicKey)
@@ -216,7 +231,7 @@ public final class L1Store: @unchecked Sendable {
                     L1ErrorCode.unauthorized,
                     "the blob is not signed by \(rollup.name)'s batcher key \(rollup.batcher.publicKey)")
             }
-            do { try BatchCodec.checkFrame(post.frame) } catch {
+            do { try BatchCodec.check(post.frame, header: post.header) } catch {
                 throw L1Rejection(L1ErrorCode.badBlob, error.description)
             }
         case .proposeOutput(let proposal):
@@ -263,6 +278,7 @@ public final class L1Store: @unchecked Sendable {
     ) {
         try environment.write { txn in
             let parent = try Self.head(in: txn)
+            guard parent.height < UInt64.max else { throw ChainError.corrupt("the L1 head is at height 2^64 − 1") }
             let height = parent.height + 1
             try finalize(through: height, in: txn)
             var entries: [L1Entry] = []
@@ -299,10 +315,30 @@ public final class L1Store: @unchecked Sendable {
         }
     }
 
+    /// Adds `amount` to `address`'s balance, saturating at 2^64 − 1 rather than wrapping: a credit
+    /// happens inside block production (a closing window returns a bond), where refusing would stop the
+    /// L1. Unreachable with the genesis balances (each capped at 2^62), but never a silent wrap.
     func credit(_ amount: UInt64, to address: Address, in txn: WriteTransaction) throws {
         guard amount > 0 else { return }
         let balance = try txn.get(Balances.self, address) ?? 0
-        try txn.put(Balances.self, address, balance &+ amount)
+        try txn.put(Balances.self, address, Self.saturatingSum(balance, amount))
+    }
+
+    static func saturatingSum(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? UInt64.max : sum
+    }
+
+    /// `a + b`, or an `L1Rejection` saying which count would overflow: the L1 handles untrusted input
+    /// with checked arithmetic only, so no transaction can trap the process.
+    static func checkedSum(_ a: UInt64, _ b: UInt64, _ what: @autoclosure () -> String) throws(L1Rejection)
+        -> UInt64
+    {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        guard !overflow else {
+            throw L1Rejection(L1ErrorCode.outOfOrder, "\(what()) would exceed 2^64 − 1; the L1 refuses the transaction")
+        }
+        return sum
     }
 
     func state(_ rollup: RollupID, in txn: ReadTransaction) throws -> RollupL1State {
@@ -336,19 +372,29 @@ public final class L1Store: @unchecked Sendable {
                 L1ErrorCode.outOfOrder,
                 "batch \(h.seq) is out of order: the next batch of this rollup is \(state.nextSeq)")
         }
-        guard h.firstHeight == state.daHeight + 1 else {
+        // A store that accepted a header claiming blocks up to 2^64 − 1 (before the block-count bound)
+        // holds that DA height: refuse, with the reason, instead of overflowing on `daHeight + 1`.
+        guard state.daHeight < UInt64.max else {
             throw L1Rejection(
                 L1ErrorCode.outOfOrder,
-                "batch \(h.seq) starts at block \(h.firstHeight); the next block not yet in DA is \(state.daHeight + 1)"
+                "rollup \(h.rollup)'s DA height is 2^64 − 1 (a blob accepted before the L1 bounded block counts claimed it): no block can follow; the rollup's DA chain needs a new L1 genesis"
             )
         }
+        let nextHeight = state.daHeight + 1
+        guard h.firstHeight == nextHeight else {
+            throw L1Rejection(
+                L1ErrorCode.outOfOrder,
+                "batch \(h.seq) starts at block \(h.firstHeight); the next block not yet in DA is \(nextHeight)"
+            )
+        }
+        let nextSeq = try Self.checkedSum(state.nextSeq, 1, "rollup \(h.rollup)'s batch sequence number")
         let commitment = post.commitment
         try txn.put(
             Blobs.self, RollupIndexKey(h.rollup, h.seq),
             BlobRecord(
                 header: h, commitment: commitment, signature: post.signature, l1Height: height, frame: post.frame))
         try txn.put(BlobHeights.self, RollupIndexKey(h.rollup, h.lastHeight), h.seq)
-        state.nextSeq += 1
+        state.nextSeq = nextSeq
         state.daHeight = h.lastHeight
         try txn.put(L1Rollups.self, h.rollup, state)
         entries.append(
@@ -398,7 +444,7 @@ public final class L1Store: @unchecked Sendable {
         var state = try state(output.rollup, in: txn)
         let registered = p.proposer == rollup.proposer.publicKey
         let silence = genesis.l1.proposerSilenceBlocks
-        let openAt = state.lastProposerL1Height + silence
+        let openAt = Self.saturatingSum(state.lastProposerL1Height, silence)
         if !registered, state.brokenAt == 0, height < openAt {
             throw L1Rejection(
                 L1ErrorCode.unauthorized,
@@ -426,14 +472,15 @@ public final class L1Store: @unchecked Sendable {
             )
         }
         let index = state.outputCount
-        let windowEnd = height + genesis.l1.fraudWindowBlocks
+        let windowEnd = try Self.checkedSum(height, genesis.l1.fraudWindowBlocks, "the output's window end")
+        let outputCount = try Self.checkedSum(state.outputCount, 1, "rollup \(output.rollup)'s output count")
         try txn.put(Balances.self, p.proposer.address, balance - bond)
         try txn.put(
             Outputs.self, RollupIndexKey(output.rollup, index),
             OutputRecord(
                 index: index, output: output, proposer: p.proposer, bond: bond, l1Height: height, windowEnd: windowEnd))
         try txn.put(OutputWindows.self, WindowKey(windowEnd: windowEnd, rollup: output.rollup, index: index), [])
-        state.outputCount += 1
+        state.outputCount = outputCount
         if registered { state.lastProposerL1Height = height }
         try txn.put(L1Rollups.self, output.rollup, state)
         entries.append(.output(index: index, proposal: p))
@@ -456,6 +503,23 @@ public final class L1Store: @unchecked Sendable {
             throw L1Rejection(
                 L1ErrorCode.windowClosed,
                 "the fraud-proof window of output \(c.outputIndex) closed at L1 height \(target.windowEnd); it is final"
+            )
+        }
+        guard c.outputIndex < state.outputCount else {
+            throw ChainError.corrupt("output \(c.outputIndex) of rollup \(c.rollup) is beyond its output count")
+        }
+        let cap = genesis.l1.maxChallengesPerBlock
+        guard UInt64(entries.lazy.filter(\.isAdjudicatedChallenge).count) < cap else {
+            throw L1Rejection(
+                L1ErrorCode.challengeCapReached,
+                "the L1 adjudicates at most \(cap) challenges per block; resubmit (the challenge changed nothing)")
+        }
+        let bond = genesis.l1.challengeBond
+        let balance = try txn.get(Balances.self, c.challenger.address) ?? 0
+        guard balance >= bond else {
+            throw L1Rejection(
+                L1ErrorCode.insufficientBond,
+                "the challenger \(c.challenger.address) holds \(balance) on the L1; a challenge needs a bond of \(bond) (returned when it wins, burned when it is rejected)"
             )
         }
         var anchor: Anchor
@@ -482,10 +546,16 @@ public final class L1Store: @unchecked Sendable {
             c.proof, output: target.output, anchor: anchor, brokenAt: state.brokenAt == 0 ? nil : state.brokenAt,
             da: L1DataAvailability(txn: txn, rollup: c.rollup), l1: L1StoreView(txn: txn),
             byRollupProposer: target.proposer == adjudicator.rollup.proposer.publicKey)
-        guard verdict.isWon else {
-            throw L1Rejection(L1ErrorCode.challengeRejected, "challenge rejected: \(verdict.reason)")
-        }
         let id = c.id
+        guard verdict.isWon else {
+            // The L1 did the work: the bond pays for it (burned), and the block lists the loss.
+            try txn.put(Balances.self, c.challenger.address, balance - bond)
+            entries.append(
+                .lostChallenge(
+                    id: id, rollup: c.rollup, outputIndex: c.outputIndex, kind: c.proof.kind,
+                    challenger: c.challenger, bondForfeited: bond))
+            return .challengeLost(id: id, l1Height: height, reason: verdict.reason, forfeited: bond)
+        }
         var invalidated: UInt64 = 0
         for index in c.outputIndex..<state.outputCount {
             let key = RollupIndexKey(c.rollup, index)
@@ -497,7 +567,7 @@ public final class L1Store: @unchecked Sendable {
                 OutputWindows.self, WindowKey(windowEnd: record.windowEnd, rollup: c.rollup, index: index))
             invalidated += 1
         }
-        state.invalidatedCount += invalidated
+        state.invalidatedCount = Self.saturatingSum(state.invalidatedCount, invalidated)
         // The challenged output's bond pays the challenger; later outputs' bonds are burned.
         try credit(target.bond, to: c.challenger.address, in: txn)
         if case .block(let b, _) = c.proof { state.brokenAt = state.brokenAt == 0 ? b : min(state.brokenAt, b) }

@@ -203,10 +203,11 @@ public final class Relayer: Service, Sendable {
             }
         }
         let nonce = max(pending, try read().nonce)
+        // The treasury pays the mempool's price for the relay's size, like any sender.
         let tx = Transaction(
-            rollup: store.rollup.id, nonce: nonce, sender: key.publicKey, fee: 1,
+            rollup: store.rollup.id, nonce: nonce, sender: key.publicKey, fee: 0,
             call: .relayMessage(message: message, proof: proof, outputIndex: outputIndex)
-        ).signed(by: key)
+        ).payingMinimumFee(perByte: mempool.limits.minFeePerByte).signed(by: key)
         try mempool.add(tx, encodedSize: tx.canonicalBytes.count, account: read)
         submitted.increment()
         logger.debug(

@@ -112,7 +112,9 @@ public struct RollupNode: Sendable {
         let watcher = L1Watcher(l1: l1, rollups: genesis.rollups.map(\.id).filter { $0 != rollup.id })
         let l1Tick = Duration.milliseconds(Int64(max(50, genesis.l1.blockTimeMs / 2)))
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        let mempool = Mempool(rollup: rollup.id)
+        var mempoolLimits = Mempool.Limits()
+        mempoolLimits.minFeePerByte = rollup.mempool.minFeePerByte
+        let mempool = Mempool(rollup: rollup.id, limits: mempoolLimits)
         let batcher = Batcher(store: store, l1: l1, key: key(rollup.batcher), logger: logger)
         let sequencing = !follow && !standalone
 

@@ -21,6 +21,10 @@ public enum RollupErrorCode {
     public static let tooLarge = -32010
     public static let notFound = -32011
     public static let followOnly = -32012
+    /// The fee is below the mempool's price (`mempool.minFeePerByte` × the signed size).
+    public static let feeTooLow = -32013
+    /// The sender already holds the most transactions waiting behind a nonce gap.
+    public static let tooManyNotReady = -32014
 }
 
 /// The `rollup_*` methods of a rollup node.
@@ -105,6 +109,8 @@ public struct RollupRPC: Sendable {
         case .nonceTaken: code = RollupErrorCode.nonceTaken
         case .senderFull: code = RollupErrorCode.senderFull
         case .full: code = RollupErrorCode.mempoolFull
+        case .feeTooLow: code = RollupErrorCode.feeTooLow
+        case .tooManyNotReady: code = RollupErrorCode.tooManyNotReady
         }
         return RPCError(code: code, message: error.description)
     }
@@ -243,6 +249,7 @@ public struct RollupRPC: Sendable {
             "genesisHash": .string(store.genesisHash.hex), "head": .object(Self.json(head)),
             "mempool": .number(mempool.count), "sequencer": .string(rollup.sequencer.publicKey.address.hex),
             "mode": .string(followOnly ? "follower" : "sequencer"),
+            "minFeePerByte": .number(mempool.limits.minFeePerByte),
         ]
         for (k, v) in statusExtras() { json[k] = v }
         return .object(json)

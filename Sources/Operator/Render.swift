@@ -117,6 +117,12 @@ public enum Render {
                 "outputIndex": .number(outputIndex), "kind": .string(kind), "challenger": .string(challenger.hex),
                 "invalidated": .number(invalidated),
             ])
+        case .lostChallenge(let id, let rollup, let outputIndex, let kind, let challenger, let forfeited):
+            return .object([
+                "type": .string("lostChallenge"), "id": .string(id.hex), "rollup": .number(rollup.rawValue),
+                "outputIndex": .number(outputIndex), "kind": .string(kind), "challenger": .string(challenger.hex),
+                "bondForfeited": .number(forfeited),
+            ])
         }
     }
 

@@ -102,6 +102,16 @@ public struct Block: Hashable, Sendable, CanonicalCodable {
         header = try decoder.read(BlockHeader.self)
         transactions = try decoder.readArray(SignedTransaction.self)
     }
+
+    /// The fewest bytes any block encodes to: a header (every field fixed-width) and an empty
+    /// transaction list (its `u32` count). 224 bytes; computed from the encoding so it follows any change to it.
+    /// The L1 bounds a batch's block count with it (docs/protocol.md, `postBlob`).
+    public static let minimumEncodedBytes: Int = Block(
+        header: BlockHeader(
+            rollup: RollupID(0), height: 0, parent: .zero, l1Origin: .none, timestamp: 0, transactionsRoot: .zero,
+            stateRoot: .zero, outboxRoot: .zero, receiptsRoot: .zero),
+        transactions: []
+    ).canonicalBytes.count
 }
 
 /// The Merkle root of a list (RFC 6962's tree shape): a leaf is `SHA-256(0x00 ‖ item hash)`, an

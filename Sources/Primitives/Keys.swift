@@ -40,7 +40,12 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible, CanonicalC
     public var address: Address { Address(publicKey: self) }
 
     /// Whether `signature` is a valid Ed25519 signature of `message` by this key.
+    ///
+    /// Beyond RFC 8032's check, refuses a key or a signature `R` that is a small-order point
+    /// (`Ed25519SmallOrder`): with the identity as key, the signature (identity, 0) verifies for every
+    /// message, so such a key would let anyone sign as its address.
     public func isValidSignature(_ signature: Signature, for message: some DataProtocol) -> Bool {
+        guard !Ed25519SmallOrder.contains(raw), !Ed25519SmallOrder.contains(signature.r) else { return false }
         guard let key = try? raw.withUnsafeBytes({ try Curve25519.Signing.PublicKey(rawRepresentation: $0) }) else {
             return false
         }
@@ -52,6 +57,50 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible, CanonicalC
     public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
         raw = try decoder.read(Hash.self)
     }
+}
+
+/// The encodings of Ed25519's small-order points: the 8 points whose order divides 8 (the curve's
+/// cofactor), in every 32-byte form a decoder might take for them.
+///
+/// Derived, not copied (worked out with the curve equation `−x² + y² = 1 + d·x²·y²` over
+/// p = 2^255 − 19, d = −121665/121666, and each point's order checked by repeated addition):
+/// * order 1, the identity (0, 1); order 2, (0, −1);
+/// * order 4, (±√−1, 0);
+/// * order 8, the four points with y² = (−1 ± √(1 + d)) / d that are squares: y = y₈ or −y₈, each
+///   with both signs of x (y₈ = 0x7a03ac92…706a17c7, −y₈ = 0x05fc536d…8f95e826).
+///
+/// An encoding is y in 255 bits little-endian with x's parity in the top bit. Listed for each of the
+/// five y values: both top bits (for x = 0 the set bit is a non-canonical "negative zero"; for x ≠ 0
+/// the other bit is the negated point, small-order too), and y + p where that is below 2^255 (only for
+/// y = 0 and y = 1): 14 encodings. Bytes compare exactly; nothing is masked.
+public enum Ed25519SmallOrder {
+    static let encodings: Set<Hash> = Set(
+        [
+            // (0, 1), the identity: y = 1, and y = p + 1
+            "0100000000000000000000000000000000000000000000000000000000000000",
+            "0100000000000000000000000000000000000000000000000000000000000080",
+            "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+            // (0, −1), order 2: y = p − 1
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+            // (±√−1, 0), order 4: y = 0, and y = p
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000080",
+            "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+            "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+            // order 8: y = y₈ and y = −y₈, each with both signs of x
+            "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+            "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+            "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+            "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+        ].map { try! Hash(hex: $0) })
+
+    /// Whether the 32 bytes are one of the listed encodings.
+    public static func contains(_ bytes: Hash) -> Bool { encodings.contains(bytes) }
+
+    /// The listed encodings, for tests.
+    public static var all: [[UInt8]] { encodings.map(\.bytes) }
 }
 
 /// An Ed25519 signature, 64 bytes.

@@ -155,6 +155,18 @@ public struct Transaction: Hashable, Sendable, CanonicalCodable {
     }
 
     /// Signs the transaction with `key` (which must be the sender's).
+    /// The size of this transaction once signed: its encoding and the 64-byte signature (the fee is
+    /// fixed-width, so the size does not depend on it). What the mempool's per-byte price applies to.
+    public var signedEncodedSize: Int { canonicalBytes.count + Signature.byteCount }
+
+    /// A copy whose fee is the least that pays `perByte` for each byte of the signed transaction.
+    public func payingMinimumFee(perByte: UInt64) -> Transaction {
+        var copy = self
+        let (fee, overflow) = perByte.multipliedReportingOverflow(by: UInt64(signedEncodedSize))
+        copy.fee = overflow ? UInt64.max : fee
+        return copy
+    }
+
     public func signed(by key: SigningKey) -> SignedTransaction {
         precondition(key.publicKey == sender, "a transaction must be signed by its sender")
         return SignedTransaction(transaction: self, signature: key.sign(signingBytes))

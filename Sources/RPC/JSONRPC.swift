@@ -92,6 +92,9 @@ public struct RPCDispatcher: Sendable {
     public private(set) var methods: [String: RPCHandler] = [:]
     /// The most requests one batch may hold.
     public var maxBatch = 1000
+    /// The most bytes of JSON one HTTP request (a whole batch) may make the node serialise
+    /// (`ResponseBudget`); 64 MiB, room for two of the largest `l1_getBlobs` answers.
+    public var maxResponseBytes = 64 << 20
 
     public init() {}
 
@@ -100,6 +103,10 @@ public struct RPCDispatcher: Sendable {
     /// Handles one HTTP body; returns the response body, or nil when every request was a
     /// notification (no id) and nothing is to be returned.
     public func handle(_ body: Data) async -> Data? {
+        await ResponseBudget.$current.withValue(ResponseBudget(limit: maxResponseBytes)) { await handleBudgeted(body) }
+    }
+
+    func handleBudgeted(_ body: Data) async -> Data? {
         let document: JSONValue
         do { document = try JSONValue.parse(body) } catch {
             return encode(response(id: .null, .failure(.parseError("the body is not JSON"))))
@@ -144,15 +151,26 @@ public struct RPCDispatcher: Sendable {
         case .array(let values)?: params = RPCParams(values)
         default: return response(id: id ?? .null, .failure(.invalidParams("params must be an array")))
         }
-        let result: Result<JSONValue, RPCError>
+        var result: Result<JSONValue, RPCError>
+        let budget = ResponseBudget.current
         if let handler = methods[method] {
-            do { result = .success(try await handler(params)) } catch let error as RPCError {
-                result = .failure(error)
-            } catch {
-                result = .failure(.internalError("\(error)"))
+            if let budget, budget.remaining <= 0 {
+                result = .failure(.responseTooLarge(limit: budget.limit))
+            } else {
+                do { result = .success(try await handler(params)) } catch let error as RPCError {
+                    result = .failure(error)
+                } catch {
+                    result = .failure(.internalError("\(error)"))
+                }
             }
         } else {
             result = .failure(.methodNotFound(method))
+        }
+        // Charge the answer (notifications too: the node built it). One over the budget is dropped
+        // here, before it joins the batch's answers, and every later call finds the budget spent.
+        if let budget, case .success(let value) = result, !budget.charge(value.serializedSizeEstimate + 64) {
+            _ = budget.charge(budget.remaining)
+            result = .failure(.responseTooLarge(limit: budget.limit))
         }
         guard let id else { return nil }
         return response(id: id, result)

@@ -18,8 +18,13 @@ public struct BatchHeader: Hashable, Sendable, CanonicalCodable {
         self.lastHeight = lastHeight
     }
 
-    /// How many blocks the batch holds.
-    public var blockCount: UInt64 { lastHeight - firstHeight + 1 }
+    /// How many blocks the batch holds. Never traps: a header built in process with heights out of order
+    /// counts 0, and 0…2^64 − 1 (which no decoded header can name) saturates at 2^64 − 1.
+    public var blockCount: UInt64 {
+        guard lastHeight >= firstHeight else { return 0 }
+        let (count, overflow) = (lastHeight - firstHeight).addingReportingOverflow(1)
+        return overflow ? UInt64.max : count
+    }
 
     public func encode(to encoder: inout CanonicalEncoder) {
         encoder.write(rollup)
@@ -47,12 +52,17 @@ public enum BatchError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformed(String)
     /// The payload's blocks are not exactly the header's.
     case mismatch(String)
+    /// The header names more blocks than the frame's stated content size can hold.
+    case tooManyBlocks(claimed: UInt64, contentSize: UInt64, limit: UInt64)
 
     public var description: String {
         switch self {
         case .notAFrame(let why): return "the blob is not a single zstd frame: \(why)"
         case .malformed(let why): return "the batch payload is malformed: \(why)"
         case .mismatch(let why): return "the batch does not match its header: \(why)"
+        case .tooManyBlocks(let claimed, let contentSize, let limit):
+            return
+                "the header names \(claimed) blocks, but the frame states \(contentSize) bytes of content and every block takes at least \(Block.minimumEncodedBytes) bytes: at most \(limit) blocks fit"
         }
     }
 }
@@ -78,8 +88,10 @@ public enum BatchCodec {
         try Zstd.compress(payload(blocks), level: level)
     }
 
-    /// Checks the frame header only (cheap: what the L1 does before accepting a blob).
-    public static func checkFrame(_ frame: [UInt8]) throws(BatchError) {
+    /// Checks the frame header only (cheap: what the L1 does before accepting a blob) and returns the
+    /// content size it states.
+    @discardableResult
+    public static func checkFrame(_ frame: [UInt8]) throws(BatchError) -> UInt64 {
         let header: FrameHeader
         do { header = try Zstd.frameHeader(frame) } catch { throw .notAFrame("\(error)") }
         guard let size = header.contentSize else {
@@ -88,12 +100,30 @@ public enum BatchCodec {
         guard size <= UInt64(maxPayloadBytes) else {
             throw .notAFrame("the frame claims \(size) bytes of content, more than \(maxPayloadBytes)")
         }
+        return size
+    }
+
+    /// The most blocks a frame stating `contentSize` bytes of content can hold: every encoded block
+    /// takes at least `Block.minimumEncodedBytes`.
+    public static func maxBlocks(contentSize: UInt64) -> UInt64 { contentSize / UInt64(Block.minimumEncodedBytes) }
+
+    /// Checks the frame header and that `header`'s block count fits in the content size it states — the
+    /// L1's consensus rule at `postBlob`, which keeps a signed header from claiming heights its bytes
+    /// cannot hold (up to 2^64 − 1, the overflow of issue 13 finding 5). Cheap: no decompression.
+    @discardableResult
+    public static func check(_ frame: [UInt8], header: BatchHeader) throws(BatchError) -> UInt64 {
+        let size = try checkFrame(frame)
+        let limit = maxBlocks(contentSize: size)
+        guard header.blockCount <= limit else {
+            throw .tooManyBlocks(claimed: header.blockCount, contentSize: size, limit: limit)
+        }
+        return size
     }
 
     /// Decompresses and decodes a batch, checking that it holds exactly the header's blocks of the
     /// header's rollup, in height order.
     public static func decode(_ frame: [UInt8], header: BatchHeader) throws(BatchError) -> [Block] {
-        try checkFrame(frame)
+        try check(frame, header: header)
         let payload: [UInt8]
         do { payload = try Zstd.decompress(frame, maxOutputSize: maxPayloadBytes) } catch {
             throw .notAFrame("\(error)")

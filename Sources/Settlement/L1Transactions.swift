@@ -184,12 +184,20 @@ public enum FraudProof: Hashable, Sendable, CanonicalCodable {
         }
     }
 
+    /// The most witness nodes a fraud proof may carry (`Witness.maxNodes`, from the L1's body-size
+    /// limit): counted while decoding, so a body of one-byte nodes fails before it fills the heap.
+    public static let maxWitnessNodes = Witness.maxNodes
+
     public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
         switch try decoder.read(UInt8.self) {
-        case 0: self = .block(height: try decoder.read(UInt64.self), witness: try decoder.read(Witness.self))
+        case 0:
+            let height = try decoder.read(UInt64.self)
+            self = .block(height: height, witness: try Witness(from: &decoder, maxNodes: Self.maxWitnessNodes))
         case 1: self = .output
         case 2: self = .notInDA
-        case 3: self = .span(anchor: try decoder.read(BlockHeader.self), witness: try decoder.read(Witness.self))
+        case 3:
+            let anchor = try decoder.read(BlockHeader.self)
+            self = .span(anchor: anchor, witness: try Witness(from: &decoder, maxNodes: Self.maxWitnessNodes))
         case let tag: throw .invalidValue("fraud proof kind \(tag)")
         }
     }
@@ -251,14 +259,26 @@ public struct Challenge: Hashable, Sendable, CanonicalCodable {
     }
 }
 
-/// What an L1 block lists for each transaction it accepted. Blob bytes live in the blob table; the
-/// block keeps the header, the commitment and the signature, enough to check the batcher's
-/// signature again. Tags: 0 blob, 1 output, 2 challenge.
+/// What an L1 block lists for each transaction that changed its state. Blob bytes live in the blob
+/// table; the block keeps the header, the commitment and the signature, enough to check the
+/// batcher's signature again. Tags: 0 blob, 1 output, 2 won challenge, 3 lost challenge (its bond
+/// was burned).
 public enum L1Entry: Hashable, Sendable, CanonicalCodable {
     case blob(header: BatchHeader, commitment: Hash, size: UInt64, signature: Signature)
     case output(index: UInt64, proposal: OutputProposal)
     case challenge(
         id: Hash, rollup: RollupID, outputIndex: UInt64, kind: String, challenger: PublicKey, invalidated: UInt64)
+    /// A challenge the L1 adjudicated and rejected: the challenger forfeited `bondForfeited`.
+    case lostChallenge(
+        id: Hash, rollup: RollupID, outputIndex: UInt64, kind: String, challenger: PublicKey, bondForfeited: UInt64)
+
+    /// Whether the entry is a challenge the L1 adjudicated (won or lost): what the per-block cap counts.
+    public var isAdjudicatedChallenge: Bool {
+        switch self {
+        case .challenge, .lostChallenge: return true
+        case .blob, .output: return false
+        }
+    }
 
     /// The entry's id: SHA-256 of its encoding.
     public var id: Hash { Hash.sha256(canonicalBytes) }
@@ -283,6 +303,14 @@ public enum L1Entry: Hashable, Sendable, CanonicalCodable {
             encoder.write(kind)
             encoder.write(challenger)
             encoder.write(invalidated)
+        case .lostChallenge(let id, let rollup, let outputIndex, let kind, let challenger, let forfeited):
+            encoder.write(UInt8(3))
+            encoder.write(id)
+            encoder.write(rollup)
+            encoder.write(outputIndex)
+            encoder.write(kind)
+            encoder.write(challenger)
+            encoder.write(forfeited)
         }
     }
 
@@ -298,6 +326,11 @@ public enum L1Entry: Hashable, Sendable, CanonicalCodable {
                 id: try decoder.read(Hash.self), rollup: try decoder.read(RollupID.self),
                 outputIndex: try decoder.read(UInt64.self), kind: try decoder.read(String.self, maxLength: 16),
                 challenger: try decoder.read(PublicKey.self), invalidated: try decoder.read(UInt64.self))
+        case 3:
+            self = .lostChallenge(
+                id: try decoder.read(Hash.self), rollup: try decoder.read(RollupID.self),
+                outputIndex: try decoder.read(UInt64.self), kind: try decoder.read(String.self, maxLength: 16),
+                challenger: try decoder.read(PublicKey.self), bondForfeited: try decoder.read(UInt64.self))
         case let tag: throw .invalidValue("L1 entry kind \(tag)")
         }
     }

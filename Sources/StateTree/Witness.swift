@@ -61,8 +61,27 @@ public struct Witness: Hashable, Sendable, CanonicalCodable {
         write(root)
     }
 
+    /// The most nodes a decoded witness may hold: 1,048,576.
+    ///
+    /// Derived from the largest body that can carry one: the L1 takes 32 MiB JSON-RPC bodies of hex,
+    /// 16 MiB of binary challenge. An `empty` or `branch` node encodes in one byte but costs a heap
+    /// node of about 50 bytes, so without a count limit such a body decodes into 16 million nodes
+    /// (close to a GiB) before any check. Real witnesses spend far more than 16 bytes per node (every
+    /// branch's other side is a 33-byte commitment or a leaf of 37+ bytes), so 16 MiB / 16 bytes is a
+    /// bound no honest witness of that size reaches.
+    public static let maxNodes = (16 << 20) / 16
+
     public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
+        try self.init(from: &decoder, maxNodes: Self.maxNodes)
+    }
+
+    /// Decodes a witness of at most `maxNodes` nodes, counting as it reads: the first node over the
+    /// limit fails with `lengthExceedsLimit`, before the rest is read or allocated.
+    public init(from decoder: inout CanonicalDecoder, maxNodes: Int) throws(CanonicalDecodingError) {
+        var nodes = 0
         func read(depth: Int) throws(CanonicalDecodingError) -> WitnessNode {
+            nodes += 1
+            guard nodes <= maxNodes else { throw .lengthExceedsLimit(length: UInt64(nodes), limit: maxNodes) }
             switch try decoder.read(UInt8.self) {
             case 0:
                 return .empty

@@ -32,8 +32,8 @@ struct TransferCommand: AsyncParsableCommand {
     @Option(help: "The amount, in the asset's smallest unit.")
     var amount: UInt64
 
-    @Option(help: "The fee, paid in the rollup's native asset.")
-    var fee: UInt64 = 1
+    @Option(help: "The fee, paid in the rollup's native asset (default: the node's minimum for the transaction's size).")
+    var fee: UInt64?
 
     @Option(help: "The seed of dev account names.")
     var devSeed = DevKeys.publishedSeed
@@ -57,10 +57,11 @@ struct TransferCommand: AsyncParsableCommand {
         }
         let nonces = try await rpc.call("rollup_getNonce", [.string(key.address.hex)])
         let nonce = nonces["pending"]?.unsignedValue ?? 0
-        let tx = Transaction(
-            rollup: RollupID(UInt32(rollup)), nonce: nonce, sender: key.publicKey, fee: fee,
-            call: .transfer(to: recipient, asset: assetName, amount: amount)
-        ).signed(by: key)
+        var unsigned = Transaction(
+            rollup: RollupID(UInt32(rollup)), nonce: nonce, sender: key.publicKey, fee: fee ?? 0,
+            call: .transfer(to: recipient, asset: assetName, amount: amount))
+        if fee == nil { unsigned = unsigned.payingMinimumFee(perByte: minFeePerByte(status)) }
+        let tx = unsigned.signed(by: key)
         let id = try await rpc.call("rollup_sendTransaction", [.string("0x" + Hex.encode(tx.canonicalBytes))])
         guard wait else {
             try client.output(.object(["id": id, "nonce": .number(nonce)])) { _ in "sent \(render(id)) (nonce \(nonce))"

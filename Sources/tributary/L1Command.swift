@@ -22,6 +22,16 @@ struct L1RunCommand: AsyncParsableCommand {
 
     @OptionGroup var daemon: DaemonOptions
 
+    @Option(
+        help:
+            "The most bytes of JSON one HTTP request (a whole batch) may make the L1 serialise; calls over it get error -32040."
+    )
+    var maxResponseBytes = 64 << 20
+
+    func validate() throws {
+        guard maxResponseBytes >= 1 << 20 else { throw ValidationError("--max-response-bytes must be at least 1 MiB") }
+    }
+
     func run() async throws {
         let genesis: Genesis
         do { genesis = try Genesis.load(path: daemon.genesis) } catch let error as ConfigError {
@@ -32,6 +42,7 @@ struct L1RunCommand: AsyncParsableCommand {
         var node = L1Node(genesis: genesis, datadir: daemon.datadir)
         node.storage = try daemon.storageOptions()
         node.rpcHost = daemon.rpcHost
+        node.maxResponseBytes = maxResponseBytes
         node.rpcPort = daemon.rpcPort ?? URL(string: genesis.l1.rpc)?.port ?? 8545
         try await daemon.runDaemon(kind: "L1 node", logger: logger) {
             try await node.run(logger: logger, metrics: { NodeMetrics.registry.emitToBuffer() }) { url in

@@ -53,17 +53,22 @@ func waitForReceipt(_ rpc: RPCClient, _ id: JSONValue, timeout: Double) async th
     throw ValidationError("transaction \(render(id)) was not included within \(timeout) s")
 }
 
-/// Signs `call` for the node at `rpc` and sends it; returns the transaction id.
-func sendCall(_ call: Call, key: SigningKey, fee: UInt64, rpc: RPCClient) async throws -> JSONValue {
+/// Signs `call` for the node at `rpc` and sends it; returns the transaction id. Without a `fee`, pays
+/// the node's mempool price (`minFeePerByte` in `rollup_status`) for the transaction's size.
+func sendCall(_ call: Call, key: SigningKey, fee: UInt64?, rpc: RPCClient) async throws -> JSONValue {
     let status = try await rpc.call("rollup_status")
     guard let rollup = status["rollup"]?.unsignedValue else {
         throw ValidationError("the node did not report its rollup id")
     }
     let nonce = try await rpc.call("rollup_getNonce", [.string(key.address.hex)])["pending"]?.unsignedValue ?? 0
-    let tx = Transaction(rollup: RollupID(UInt32(rollup)), nonce: nonce, sender: key.publicKey, fee: fee, call: call)
-        .signed(by: key)
-    return try await rpc.call("rollup_sendTransaction", [.string("0x" + Hex.encode(tx.canonicalBytes))])
+    var tx = Transaction(rollup: RollupID(UInt32(rollup)), nonce: nonce, sender: key.publicKey, fee: fee ?? 0, call: call)
+    if fee == nil { tx = tx.payingMinimumFee(perByte: minFeePerByte(status)) }
+    let signed = tx.signed(by: key)
+    return try await rpc.call("rollup_sendTransaction", [.string("0x" + Hex.encode(signed.canonicalBytes))])
 }
+
+/// The node's mempool price from its `rollup_status` (1 per byte, the default, when it does not say).
+func minFeePerByte(_ status: JSONValue) -> UInt64 { status["minFeePerByte"]?.unsignedValue ?? 1 }
 
 /// `tributary msg send`.
 struct MsgSendCommand: AsyncParsableCommand {
@@ -104,8 +109,8 @@ struct MsgSendCommand: AsyncParsableCommand {
     @Option(help: "For --target escrow: the L1 height at which the lock can be refunded.")
     var lockTimeout: UInt64?
 
-    @Option(help: "The fee, in the source rollup's native asset.")
-    var fee: UInt64 = 1
+    @Option(help: "The fee, in the source rollup's native asset (default: the node's minimum for the transaction's size).")
+    var fee: UInt64?
 
     @Flag(help: "Follow the message until it is relayed (or bounced).")
     var wait = false
@@ -273,7 +278,7 @@ struct MsgRelayCommand: AsyncParsableCommand {
         let key = try resolveKey(from, seed: options.devSeed)
         let destRPC = RPCClient(url: destination.rpc)
         let txID = try await sendCall(
-            .relayMessage(message: m, proof: proof, outputIndex: final.index), key: key, fee: 1, rpc: destRPC)
+            .relayMessage(message: m, proof: proof, outputIndex: final.index), key: key, fee: nil, rpc: destRPC)
         let receipt = try await waitForReceipt(destRPC, txID, timeout: timeout)
         try options.print(receipt) {
             summary(receipt, ["transaction", "status", "message", "returnMessage", "blockHeight"])
@@ -382,7 +387,7 @@ struct EscrowClaimCommand: AsyncParsableCommand {
         let secret = try Hex.decode(preimage)
         let client = RPCClient(url: rpc)
         let tx = try await sendCall(
-            .escrowClaim(id: lock, preimage: secret), key: try resolveKey(from, seed: options.devSeed), fee: 1,
+            .escrowClaim(id: lock, preimage: secret), key: try resolveKey(from, seed: options.devSeed), fee: nil,
             rpc: client)
         let receipt = try await waitForReceipt(client, tx, timeout: 60)
         try options.print(receipt) { summary(receipt, ["transaction", "status", "blockHeight"]) }
@@ -409,7 +414,7 @@ struct EscrowRefundCommand: AsyncParsableCommand {
         guard let lock = try? Hash(hex: id) else { throw ValidationError("the lock id must be 32 bytes of hex") }
         let client = RPCClient(url: rpc)
         let tx = try await sendCall(
-            .escrowRefund(id: lock), key: try resolveKey(from, seed: options.devSeed), fee: 1, rpc: client)
+            .escrowRefund(id: lock), key: try resolveKey(from, seed: options.devSeed), fee: nil, rpc: client)
         let receipt = try await waitForReceipt(client, tx, timeout: 60)
         try options.print(receipt) { summary(receipt, ["transaction", "status", "returnMessage", "blockHeight"]) }
         if receipt["success"]?.boolValue != true { throw ExitCode(2) }

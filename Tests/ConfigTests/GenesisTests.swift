@@ -132,4 +132,33 @@ let genesisFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().
             #expect(error.problems.first?.message.contains("not valid JSON") == true)
         }
     }
+
+    /// The parameters of issue 13's fixes: the challenge bond (default a tenth of the output bond), the
+    /// per-block challenge cap (default 4) and each rollup's mempool price (default 1 per byte).
+    @Test func challengeBondChallengeCapAndMempoolPriceHaveDefaultsAndRanges() throws {
+        let devnet = try Genesis.load(path: genesisFolder.appendingPathComponent("devnet.json").path)
+        #expect(devnet.l1.challengeBond == devnet.l1.bond / 10)
+        #expect(devnet.l1.maxChallengesPerBlock == 4)
+        #expect(devnet.rollups.allSatisfy { $0.mempool.minFeePerByte == 1 })
+        let url = genesisFolder.appendingPathComponent("devnet.json")
+        var text = try String(contentsOf: url, encoding: .utf8)
+        text = text.replacingOccurrences(
+            of: "\"maxBlobBytes\": 1048576", with: "\"maxBlobBytes\": 1048576, \"challengeBond\": 7, \"maxChallengesPerBlock\": 9")
+        text = text.replacingOccurrences(of: "\"keys\": {}", with: "\"keys\": {}, \"mempool\": {\"minFeePerByte\": 3}")
+        let custom = try Genesis.parse(Data(text.utf8))
+        #expect(custom.l1.challengeBond == 7 && custom.l1.maxChallengesPerBlock == 9)
+        #expect(custom.rollups.allSatisfy { $0.mempool.minFeePerByte == 3 })
+        #expect(custom.rollups[0].mempool.minimumFee(encodedSize: 154) == 462)
+        let bad = text.replacingOccurrences(of: "\"maxChallengesPerBlock\": 9", with: "\"maxChallengesPerBlock\": 0")
+            .replacingOccurrences(of: "{\"minFeePerByte\": 3}", with: "{\"minFeePerByte\": -1, \"tip\": 2}")
+        do {
+            _ = try Genesis.parse(Data(bad.utf8))
+            Issue.record("out-of-range parameters loaded")
+        } catch {
+            let paths = Set(error.problems.map(\.path))
+            for expected in ["$.l1.maxChallengesPerBlock", "$.rollups[0].mempool.minFeePerByte", "$.rollups[0].mempool.tip"] {
+                #expect(paths.contains(expected), "missing \(expected) in \(error)")
+            }
+        }
+    }
 }

@@ -95,8 +95,9 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
 
 @Suite(.serialized) struct AuthorizationTests {
     /// Blobs and outputs signed by any key but the rollup's registered one are refused with -32021 and change
-    /// nothing; the registered keys are accepted. Challenges need no bond (docs/protocol.md: anyone may challenge):
-    /// a key without a coin on the L1 is heard, loses when wrong and changes nothing, and wins when right.
+    /// nothing; the registered keys are accepted. Anyone holding the challenge bond may challenge (docs/protocol.md):
+    /// a key without it is refused before any work and changes nothing; a wrong challenge is heard, loses, burns
+    /// its bond and is listed in its L1 block; a right one wins, keeps its bond and is paid the output's.
     @Test func onlyRegisteredKeysPostBlobsAndOutputs() async throws {
         // gamma has no node: its L1 record moves only when this test moves it.
         let net = try AuthNet("auth-l1", sequencers: ["alpha", "beta"])
@@ -104,8 +105,9 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
         let alpha = net.rollup("alpha"), beta = net.rollup("beta"), gamma = net.rollup("gamma")
         let l1 = net.l1Client
         var rng = SplitMix64(seed: 8)
-        // Blobs the L1 accepts but that do not decode to batches: their blocks are empty blocks.
-        func frame() throws -> [UInt8] { try Zstd.compress(rng.bytes(300)) }
+        // Blobs the L1 accepts but that do not decode to batches: their blocks are empty blocks. Their content
+        // (1 KiB) has room for the 4 blocks a header may claim (224 bytes each, the L1's bound).
+        func frame() throws -> [UInt8] { try Zstd.compress(rng.bytes(1024)) }
         _ = try await l1.postBlob(
             BlobPost(
                 header: BatchHeader(rollup: gamma.id, seq: 0, firstHeight: 1, lastHeight: 3), frame: try frame(),
@@ -190,11 +192,13 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
         let accepted = try await l1.proposeOutput(OutputProposal(output: output, signedBy: net.key(gamma.proposer)))
         #expect(try await l1Row(l1, "gamma") == [2, 4, 1])
 
-        // Challenges need no bond. dev5 holds nothing on the L1: a wrong challenge against alpha's honest output is
-        // judged and loses (not refused for a bond) and costs nothing; a right one against gamma's output (its
-        // blobs are not batches, so its blocks are empty ones, which the output does not claim) wins and is paid the bond.
-        let challenger = net.dev(5)
-        #expect(try await l1.rpc.call("l1_getBalance", [.string(challenger.address.hex)]).unsignedValue == 0)
+        // dev5 holds nothing on the L1: its challenge is refused for the bond before any work, changes nothing and
+        // is not listed. gamma's challenger (1,000 output bonds at genesis) pays: a wrong challenge against alpha's
+        // honest output is judged, loses and burns the challenge bond, and its block lists it; a right one against
+        // gamma's output (its blobs are not batches, so its blocks are empty ones, which the output does not claim)
+        // wins, keeps the bond and is paid the output's.
+        let poor = net.dev(5)
+        #expect(try await l1.rpc.call("l1_getBalance", [.string(poor.address.hex)]).unsignedValue == 0)
         var pending: L1Client.OutputInfo?
         #expect(
             try await eventually(60) {
@@ -202,19 +206,50 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
                 return pending != nil
             })
         let target = try #require(pending)
-        let lost = await errorCode {
+        let unbonded = await errorCode {
             _ = try await l1.challenge(
-                Challenge(rollup: alpha.id, outputIndex: target.index, proof: .output, signedBy: challenger))
+                Challenge(rollup: alpha.id, outputIndex: target.index, proof: .output, signedBy: poor))
         }
-        #expect(lost?.code == -32028, "a wrong challenge without a bond: \(describe(lost))")
+        #expect(unbonded?.code == -32026, "a challenge without the bond: \(describe(unbonded))")
+        #expect(unbonded?.message.contains("a challenge needs a bond of") == true, "\(describe(unbonded))")
+        #expect(try await l1.rpc.call("l1_getBalance", [.string(poor.address.hex)]).unsignedValue == 0)
+        let challenger = net.key(gamma.challenger)
+        let funded = try #require(
+            try await l1.rpc.call("l1_getBalance", [.string(challenger.address.hex)]).unsignedValue)
+        let challengeBond = net.genesis.l1.challengeBond
+        #expect(challengeBond == net.genesis.l1.bond / 10)
+        let wrong = Challenge(rollup: alpha.id, outputIndex: target.index, proof: .output, signedBy: challenger)
+        var lostData: JSONValue?
+        do {
+            _ = try await l1.challenge(wrong)
+            Issue.record("a wrong challenge was accepted")
+        } catch let error as RPCError {
+            #expect(error.code == -32028, "\(error)")
+            #expect(error.message.hasPrefix("challenge rejected: "), "\(error)")
+            #expect(error.message.contains("its bond of \(challengeBond) was forfeited"), "\(error)")
+            lostData = error.data
+        }
         #expect(try await l1.outputs(rollup: alpha.id).allSatisfy { $0.status != "invalidated" })
-        #expect(try await l1.rpc.call("l1_getBalance", [.string(challenger.address.hex)]).unsignedValue == 0)
+        #expect(
+            try await l1.rpc.call("l1_getBalance", [.string(challenger.address.hex)]).unsignedValue
+                == funded - challengeBond)
+        let lostAt = try #require(lostData?["l1Height"]?.unsignedValue)
+        guard case .array(let listed)? = try await l1.rpc.call("l1_getBlock", [.number(lostAt)])["transactions"] else {
+            Issue.record("no block at \(lostAt)")
+            return
+        }
+        #expect(
+            listed.contains {
+                $0["type"]?.stringValue == "challenge" && $0["verdict"]?.stringValue == "lost"
+                    && $0["challenge"]?.stringValue == wrong.id.hex
+                    && $0["bondForfeited"]?.unsignedValue == challengeBond
+            }, "\(listed)")
         let won = try await l1.challenge(
             Challenge(rollup: gamma.id, outputIndex: accepted.index, proof: .output, signedBy: challenger))
         #expect(won["verdict"]?.stringValue == "won", "\(won)")
         #expect(
             try await l1.rpc.call("l1_getBalance", [.string(challenger.address.hex)]).unsignedValue
-                == net.genesis.l1.bond)
+                == funded - challengeBond + net.genesis.l1.bond)
         #expect(net.l1.stop() == 0)
     }
 
@@ -227,7 +262,7 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
         let rollups = ["alpha", "beta", "gamma"].map { net.rollup($0) }
         let sender = net.dev(3)
         let original = Transaction(
-            rollup: rollups[0].id, nonce: 0, sender: sender.publicKey, fee: 1,
+            rollup: rollups[0].id, nonce: 0, sender: sender.publicKey, fee: 1_000,
             call: .transfer(to: net.dev(4).address, asset: AssetName(rawValue: "ALPHA")!, amount: 7)
         ).signed(by: sender)
         func send(_ bytes: [UInt8], to name: String) async -> (code: Int, message: String)? {
@@ -335,11 +370,11 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
         // Something to ask about: a transfer and a message from alpha to beta, included.
         let alphaRPC = net.rpc("alpha")
         let transfer = Transaction(
-            rollup: alpha.id, nonce: 0, sender: net.dev(0).publicKey, fee: 1,
+            rollup: alpha.id, nonce: 0, sender: net.dev(0).publicKey, fee: 1_000,
             call: .transfer(to: net.dev(1).address, asset: AssetName(rawValue: "ALPHA")!, amount: 5)
         ).signed(by: net.dev(0))
         let message = Transaction(
-            rollup: alpha.id, nonce: 1, sender: net.dev(0).publicKey, fee: 1,
+            rollup: alpha.id, nonce: 1, sender: net.dev(0).publicKey, fee: 1_000,
             call: .sendMessage(
                 destination: beta.id, target: "mailbox", recipient: net.dev(2).address,
                 value: [AssetAmount(AssetName(rawValue: "ALPHA")!, 3)], payload: Array("hello".utf8))
@@ -376,7 +411,7 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
                 [
                     hexParam(
                         Transaction(
-                            rollup: alpha.id, nonce: 2, sender: net.dev(0).publicKey, fee: 1,
+                            rollup: alpha.id, nonce: 2, sender: net.dev(0).publicKey, fee: 1_000,
                             call: .transfer(to: net.dev(1).address, asset: AssetName(rawValue: "ALPHA")!, amount: 1)
                         ).signed(by: net.dev(0)))
                 ]

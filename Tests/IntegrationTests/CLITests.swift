@@ -47,14 +47,14 @@ import TributaryTesting
         defer { node.stop() }
         let sent = try TributaryBinary.run([
             "tx", "transfer", "--rpc", node.url, "--from", "dev0", "--to", "dev1", "--asset", "ALPHA", "--amount",
-            "100",
-            "--fee", "3", "--wait",
+            "100", "--wait",
         ])
         #expect(sent.status == 0, "\(sent.stderr)")
         let lines = sent.output.split(separator: "\n").map(String.init)
         #expect(lines.first?.hasPrefix("transaction: 0x") == true)
         #expect(lines.contains("status: success"))
-        #expect(lines.contains("feePaid: 3"))
+        // No --fee: the CLI pays the node's price, 1 per byte of the 154-byte signed transfer.
+        #expect(lines.contains("feePaid: 154"), "\(lines)")
         let account = try TributaryBinary.run(["account", "dev1", "--rpc", node.url])
         #expect(account.output.contains("balances: ALPHA=1000000000100"), "\(account.output)")
         #expect(account.output.contains("address: \(DevKeys.account(1).address.hex)"))

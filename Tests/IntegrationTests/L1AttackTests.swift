@@ -25,9 +25,10 @@ func errorCode(_ body: () async throws -> Void) async -> (code: Int, message: St
 func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.encode(value.canonicalBytes)) }
 
 @Suite(.serialized) struct L1AttackTests {
-    /// Forged challenges lose, say why, and change nothing: a challenge against a correct block,
-    /// wrong and incomplete witnesses, proofs of the other kinds against a correct output, a bad
-    /// signature, an unknown output, and a challenge after the window.
+    /// Forged challenges lose, say why, and change nothing but the challenger's forfeited bond: a
+    /// challenge against a correct block, wrong and incomplete witnesses, proofs of the other kinds
+    /// against a correct output. A bad signature, an unknown output, and a challenge after the window
+    /// are refused before any work and cost nothing.
     @Test func forgedChallengesLose() async throws {
         let dir = try TemporaryDirectory("l1-forged")
         // A long window (15 s) keeps the target pending on a slow, busy machine.
@@ -68,7 +69,11 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         let right = try store.witness(replaying: [block], after: b - 1).witness
         let stale = try store.witness(replaying: [block], after: b - 2).witness
         let empty = try store.witness(replaying: [Block(header: block.header, transactions: [])], after: b - 1).witness
-        let key = DevKeys.key(named: "mallory")
+        // alpha's challenger key holds 1,000 output bonds on the L1: enough for the challenge bonds.
+        let key = DevKeys.key(named: "alpha/challenger")
+        let bond = genesis.l1.challengeBond
+        let funded = try #require(try await l1.rpc.call("l1_getBalance", [.string(key.address.hex)]).unsignedValue)
+        var lost: UInt64 = 0
         func challenge(_ proof: FraudProof, index: UInt64? = nil) -> Challenge {
             Challenge(rollup: RollupID(1), outputIndex: index ?? output.index, proof: proof, signedBy: key)
         }
@@ -85,6 +90,8 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
             let failure = await errorCode { _ = try await l1.challenge(challenge(proof)) }
             #expect(failure?.code == -32028, "\(proof.kind): \(failure?.message ?? "accepted")")
             #expect(failure?.message.contains(reason) == true, "\(failure?.message ?? "accepted")")
+            #expect(failure?.message.contains("its bond of \(bond) was forfeited") == true)
+            if failure?.code == -32028 { lost += 1 }
         }
         // A span proof of the correct chain from the anchor loses too. The anchor is the newest
         // finalized output before the target when the L1 judges; one may finalize in between, so
@@ -102,6 +109,7 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
             spanFailure = await errorCode {
                 _ = try await l1.challenge(challenge(.span(anchor: anchorHeader, witness: span)))
             }
+            if spanFailure?.code == -32028 { lost += 1 }
             if spanFailure?.message.contains("anchor") != true { break }
         }
         #expect(spanFailure?.code == -32028)
@@ -111,12 +119,13 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         forged.signature = DevKeys.key(named: "other").sign([1, 2, 3])
         #expect(await errorCode { _ = try await l1.rpc.call("l1_challenge", [hex(forged)]) }?.code == -32021)
         #expect(await errorCode { _ = try await l1.challenge(challenge(.output, index: 999)) }?.code == -32030)
-        // Nothing changed.
+        // Nothing changed but the burned bonds of the judged challenges.
         let after = try await outputs(l1)
         #expect(after.allSatisfy { $0.status != "invalidated" })
         #expect(try await l1.status().rollups[1]?.brokenAt == nil)
-        let mallory = try await l1.rpc.call("l1_getBalance", [.string(key.address.hex)])
-        #expect(mallory.unsignedValue == 0)
+        #expect(lost >= UInt64(cases.count) + 1)
+        let left = try await l1.rpc.call("l1_getBalance", [.string(key.address.hex)])
+        #expect(left.unsignedValue == funded - lost * bond)
 
         // After the window the output is final: too late.
         let first = try #require(after.first)
@@ -151,7 +160,8 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         func post(_ p: BlobPost) async -> (code: Int, message: String)? {
             await errorCode { _ = try await l1.rpc.call("l1_postBlob", [hex(p)]) }
         }
-        let other = try Zstd.compress(random(300))
+        // Room for 5 blocks (224 bytes each): each header below passes the block-count bound.
+        let other = try Zstd.compress(random(300) + [UInt8](repeating: 8, count: 1000))
         var unsigned = BlobPost(header: header, frame: other, signedBy: batcher)
         unsigned.signature = Signature(bytes: [UInt8](repeating: 0, count: 64))!
         let next = BatchHeader(rollup: alpha.id, seq: 1, firstHeight: 4, lastHeight: 4)
@@ -224,6 +234,91 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         #expect(try await outputs(l1).isEmpty)
         let balance = try await l1.rpc.call("l1_getBalance", [.string(proposer.address.hex)])
         #expect(balance.unsignedValue == genesis.l1.bond * 1000)
+        #expect(l1Node.stop() == 0)
+    }
+
+    /// Issue 13 finding 5 over real processes: a header claiming blocks 1 … 2^64 − 1, signed by alpha's
+    /// batcher, used to be stored and trap the L1 on the next post (and after every restart). It is
+    /// refused (-32023: more blocks than the frame holds), the L1 keeps producing blocks, and the
+    /// honest blob for the same sequence number, and the one after it, are accepted.
+    @Test func anAbsurdBlockCountIsRefusedAndTheL1KeepsGoing() async throws {
+        let dir = try TemporaryDirectory("l1-absurd")
+        let genesisPath = try fastGenesis(dir)
+        let genesis = try Genesis.load(path: genesisPath)
+        let alpha = try #require(genesis.rollup(named: "alpha"))
+        let batcher = DevKeys.key(named: alpha.batcher.name)
+        let l1Node = try startL1(dir, genesis: genesisPath)
+        defer { l1Node.stop() }
+        let l1 = L1Client(url: l1Node.url)
+        let frame = try Zstd.compress([UInt8](repeating: 7, count: 18 * Block.minimumEncodedBytes + 100))
+        func header(_ seq: UInt64, _ first: UInt64, _ last: UInt64) -> BatchHeader {
+            BatchHeader(rollup: alpha.id, seq: seq, firstHeight: first, lastHeight: last)
+        }
+        let absurd = await errorCode {
+            _ = try await l1.postBlob(BlobPost(header: header(0, 1, UInt64.max), frame: frame, signedBy: batcher))
+        }
+        #expect(absurd?.code == -32023, "\(absurd.map { "\($0.code) \($0.message)" } ?? "accepted")")
+        #expect(absurd?.message.contains("at most 18 blocks fit") == true)
+        let oneTooMany = await errorCode {
+            _ = try await l1.postBlob(BlobPost(header: header(0, 1, 19), frame: frame, signedBy: batcher))
+        }
+        #expect(oneTooMany?.code == -32023)
+        let height = try await l1.blockNumber()
+        #expect(try await eventually(20) { try await l1.blockNumber() >= height + 3 }, "the L1 stopped producing blocks")
+        #expect(try await l1.status().rollups[alpha.id.rawValue]?.daHeight == 0)
+        let honest = try await l1.postBlob(BlobPost(header: header(0, 1, 18), frame: frame, signedBy: batcher))
+        #expect(!honest.duplicate)
+        _ = try await l1.postBlob(BlobPost(header: header(1, 19, 19), frame: frame, signedBy: batcher))
+        let status = try await l1.status()
+        #expect(status.rollups[alpha.id.rawValue]?.daHeight == 19 && status.rollups[alpha.id.rawValue]?.nextSeq == 2)
+        #expect(l1Node.stop() == 0)
+    }
+
+    /// Issue 13 finding 7c: one HTTP request, a JSON-RPC batch included, can make the L1 serialise at
+    /// most its response budget (here 4 MiB via --max-response-bytes). A batch of 20 `l1_getBlobs`
+    /// calls, each answering ~1.8 MiB of hex, gets the answers that fit and -32040 for the rest; the L1
+    /// goes on serving and producing blocks, and the next request has a fresh budget.
+    @Test func aBatchOverTheResponseBudgetIsRefusedAndTheL1KeepsServing() async throws {
+        let dir = try TemporaryDirectory("l1-budget")
+        let genesisPath = try fastGenesis(dir)
+        let genesis = try Genesis.load(path: genesisPath)
+        let alpha = try #require(genesis.rollup(named: "alpha"))
+        let budget = 4 << 20
+        let l1Node = try NodeProcess(
+            [
+                "l1", "--genesis", genesisPath, "--datadir", dir.appending("l1"), "--rpc-port", "0",
+                "--max-response-bytes", "\(budget)",
+            ], logPath: dir.appending("l1.log"))
+        defer { l1Node.stop() }
+        let l1 = L1Client(url: l1Node.url)
+        var rng = SplitMix64(seed: 13)
+        let frame = try Zstd.compress(rng.bytes(900_000))
+        _ = try await l1.postBlob(
+            BlobPost(
+                header: BatchHeader(rollup: alpha.id, seq: 0, firstHeight: 1, lastHeight: 1), frame: frame,
+                signedBy: DevKeys.key(named: alpha.batcher.name)))
+        let calls = (0..<20).map { i in
+            #"{"jsonrpc":"2.0","id":\#(i),"method":"l1_getBlobs","params":[1]}"#
+        }
+        let reply = try await l1.rpc.post(Data(("[" + calls.joined(separator: ",") + "]").utf8))
+        guard case .array(let answers) = reply else {
+            Issue.record("not a batch answer: \(String(describing: reply).prefix(200))")
+            return
+        }
+        #expect(answers.count == 20)
+        let served = answers.filter { $0["result"] != nil }
+        let refused = answers.filter { $0["error"]?["code"] == .integer(-32040) }
+        #expect(served.count == 2, "\(served.count) answers of ~1.8 MiB fit in 4 MiB")
+        #expect(refused.count == 18)
+        #expect(answers.prefix(2).allSatisfy { $0["result"] != nil }, "the calls before the budget ran out keep their answers")
+        #expect(
+            refused.first?["error"]?["message"]?.stringValue?.contains("budget of \(budget) bytes") == true,
+            "\(refused.first.map { "\($0)" } ?? "")")
+        // The L1 keeps serving: a new request has a new budget, and blocks keep coming.
+        let height = try await l1.blockNumber()
+        let blob = try await l1.rpc.call("l1_getBlob", [.number(1), .number(0)])
+        #expect(blob["data"]?.stringValue == "0x" + Hex.encode(frame))
+        #expect(try await eventually(20) { try await l1.blockNumber() >= height + 2 })
         #expect(l1Node.stop() == 0)
     }
 }

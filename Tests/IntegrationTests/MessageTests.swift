@@ -73,6 +73,10 @@ struct Devnet {
 }
 
 /// Sends a message through the CLI-equivalent RPC path; returns its id once it is in a block.
+/// The fee `sendMessage` pays: above the mempool's default price (1 per byte) for any message these
+/// tests send (at most a 1 KiB payload and four assets: under 1,400 bytes signed).
+let messageFee: UInt64 = 2_000
+
 func sendMessage(
     _ net: Devnet, from rollup: String, key: SigningKey, to destination: String, recipient: Address, target: String,
     value: [AssetAmount], payload: [UInt8] = []
@@ -81,7 +85,7 @@ func sendMessage(
     let source = net.genesis.rollup(named: rollup)!, dest = net.genesis.rollup(named: destination)!
     let nonce = try await rpc.call("rollup_getNonce", [.string(key.address.hex)])["pending"]?.unsignedValue ?? 0
     let tx = Transaction(
-        rollup: source.id, nonce: nonce, sender: key.publicKey, fee: 1,
+        rollup: source.id, nonce: nonce, sender: key.publicKey, fee: messageFee,
         call: .sendMessage(destination: dest.id, target: target, recipient: recipient, value: value, payload: payload)
     ).signed(by: key)
     _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
@@ -168,7 +172,7 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
         // The bounce came home: dev5 paid only the fee.
         #expect(
             try await eventually(90) {
-                try await balance(alpha, d[5].address, "ALPHA") == 1_000_000_000_000 - 1
+                try await balance(alpha, d[5].address, "ALPHA") == 1_000_000_000_000 - messageFee
             })
         // Native value is in the bridge while it is away: 105 ALPHA out, the 3 bounced are back.
         #expect(try await balance(alpha, ModuleAccount.bridge, "ALPHA") == 105)
@@ -287,9 +291,9 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
         let key = DevKeys.account(9)
         let nonce = try await rpc.call("rollup_getNonce", [.string(key.address.hex)])["pending"]?.unsignedValue ?? 0
         let tx = Transaction(
-            rollup: rollup, nonce: nonce, sender: key.publicKey, fee: 1,
+            rollup: rollup, nonce: nonce, sender: key.publicKey, fee: 0,
             call: .relayMessage(message: message, proof: proof, outputIndex: index)
-        ).signed(by: key)
+        ).payingMinimumFee(perByte: 1).signed(by: key)
         _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
         var status = ""
         _ = try await eventually(30) {
@@ -409,7 +413,7 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
                 let nonce =
                     try await rpc.call("rollup_getNonce", [.string(from.address.hex)])["pending"]?.unsignedValue ?? 0
                 let tx = Transaction(
-                    rollup: RollupID(UInt32(r + 1)), nonce: nonce, sender: from.publicKey, fee: 2,
+                    rollup: RollupID(UInt32(r + 1)), nonce: nonce, sender: from.publicKey, fee: 1_000,
                     call: .transfer(
                         to: DevKeys.account(Int(rng.next() % 10)).address,
                         asset: AssetName(rawValue: assets[r])!, amount: 1 + rng.next() % 1000)

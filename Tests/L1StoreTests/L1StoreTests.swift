@@ -18,12 +18,23 @@ let genesisJSON = """
     let genesis = try! Genesis.parse(Data(genesisJSON.utf8))
     var alpha: RollupParameters { genesis.rollups[0] }
 
+    /// A blob the L1 accepts for heights `first…last`: a frame whose stated content holds that many
+    /// minimal blocks (it need not decode: the L1 does not decode blobs).
     func post(_ store: L1Store, seq: UInt64, first: UInt64, last: UInt64) throws -> L1Transaction {
-        let frame = try BatchCodec.encode([], level: 1)
+        let frame = try frame(blocks: Int(last - first + 1))
         return .postBlob(
             BlobPost(
                 header: BatchHeader(rollup: alpha.id, seq: seq, firstHeight: first, lastHeight: last), frame: frame,
                 signedBy: DevKeys.key(named: alpha.batcher.name)))
+    }
+
+    /// A zstd frame of `n` minimal blocks of rollup 0 (content 5 + 224·n bytes, room for exactly `n`
+    /// blocks): it never decodes as alpha's batch, so its heights derive as empty blocks.
+    func frame(blocks n: Int) throws -> [UInt8] {
+        let empty = BlockHeader(
+            rollup: RollupID(0), height: 0, parent: .zero, l1Origin: .none, timestamp: 0, transactionsRoot: .zero,
+            stateRoot: .zero, outboxRoot: .zero, receiptsRoot: .zero)
+        return try BatchCodec.encode(Array(repeating: Block(header: empty, transactions: []), count: n), level: 1)
     }
 
     func propose(_ height: UInt64, by name: String) -> L1Transaction {
@@ -124,5 +135,202 @@ let genesisJSON = """
         var other = genesis
         other.l1.bond = 6
         #expect(throws: (any Error).self) { try L1Store(datadir: dir.path, genesis: other) }
+    }
+}
+
+/// Issue 13 finding 5: one signed blob must not be able to kill the L1.
+extension L1StoreTests {
+    func rejection(_ result: Result<L1Outcome, L1Rejection>) -> L1Rejection? {
+        if case .failure(let r) = result { return r }
+        return nil
+    }
+
+    /// A header claiming blocks 1 … 2^64 − 1 over a small frame used to be accepted and leave DA height
+    /// 2^64 − 1, so the next post trapped on `daHeight + 1`. It is refused (badBlob: more blocks than
+    /// the frame can hold), the L1 goes on producing blocks, and the honest next blob is accepted.
+    @Test func anAbsurdBlockCountIsRefusedAndTheNextBlobIsAccepted() throws {
+        let dir = try TemporaryDirectory("l1-absurd")
+        let store = try L1Store(datadir: dir.path, genesis: genesis)
+        let batcher = DevKeys.key(named: alpha.batcher.name)
+        let absurd = L1Transaction.postBlob(
+            BlobPost(
+                header: BatchHeader(rollup: alpha.id, seq: 0, firstHeight: 1, lastHeight: UInt64.max),
+                frame: try frame(blocks: 18), signedBy: batcher))
+        #expect(throws: L1Rejection.self) { try store.precheck(absurd) }
+        let refused = try #require(rejection(try block(store, [absurd])[0]))
+        #expect(refused.code == L1ErrorCode.badBlob)
+        #expect(refused.message.contains("at most 18 blocks fit"), "\(refused.message)")
+        #expect(try store.rollupState(alpha.id)?.daHeight == 0)
+        // One block over the frame's capacity is refused too; exactly its capacity is accepted.
+        let frame = try frame(blocks: 5)
+        let over = L1Transaction.postBlob(
+            BlobPost(
+                header: BatchHeader(rollup: alpha.id, seq: 0, firstHeight: 1, lastHeight: 6), frame: frame,
+                signedBy: batcher))
+        #expect(rejection(try block(store, [over])[0])?.code == L1ErrorCode.badBlob)
+        let honest = try block(store, [try post(store, seq: 0, first: 1, last: 5)])
+        guard case .success(.blob(_, let l1Height, false)) = honest[0] else {
+            Issue.record("the honest blob was refused: \(honest[0])")
+            return
+        }
+        #expect(l1Height == 3)
+        #expect(try store.rollupState(alpha.id)?.daHeight == 5)
+        #expect(try store.head().height == 3)
+    }
+
+    /// A store that accepted such a header before the bound holds DA height 2^64 − 1: posts for that
+    /// rollup are refused with the reason (no trap), also after a reopen, and the L1 keeps going.
+    @Test func aPoisonedDAHeightRefusesPostsInsteadOfTrapping() throws {
+        let dir = try TemporaryDirectory("l1-poisoned")
+        do {
+            let store = try L1Store(datadir: dir.path, genesis: genesis)
+            try store.environment.write { txn in
+                var state = try #require(try txn.get(L1Rollups.self, alpha.id))
+                state.nextSeq = 1
+                state.daHeight = UInt64.max
+                try txn.put(L1Rollups.self, alpha.id, state)
+            }
+        }
+        let store = try L1Store(datadir: dir.path, genesis: genesis)
+        let batcher = DevKeys.key(named: alpha.batcher.name)
+        let frame = try frame(blocks: 1)
+        for first in [UInt64.max, 1] {
+            let next = L1Transaction.postBlob(
+                BlobPost(
+                    header: BatchHeader(rollup: alpha.id, seq: 1, firstHeight: first, lastHeight: first),
+                    frame: frame, signedBy: batcher))
+            let refused = try #require(rejection(try block(store, [next])[0]))
+            #expect(refused.code == L1ErrorCode.outOfOrder)
+            #expect(refused.message.contains("DA height is 2^64 − 1"), "\(refused.message)")
+        }
+        #expect(try store.head().height == 2)
+        // Outputs below the poisoned height still work: nothing else overflows.
+        guard case .success(.output) = try block(store, [propose(7, by: alpha.proposer.name)])[0] else {
+            Issue.record("an output under the poisoned DA height was refused")
+            return
+        }
+    }
+
+    /// Returning a bond to a balance near 2^64 − 1 saturates instead of wrapping to a small number.
+    @Test func aCreditSaturatesInsteadOfWrapping() throws {
+        let dir = try TemporaryDirectory("l1-credit")
+        let store = try L1Store(datadir: dir.path, genesis: genesis)
+        let proposer = DevKeys.key(named: alpha.proposer.name).address
+        try block(store, [try post(store, seq: 0, first: 1, last: 10), propose(10, by: alpha.proposer.name)])
+        try store.environment.write { txn in try txn.put(Balances.self, proposer, UInt64.max - 1) }
+        for _ in 0..<3 { try block(store, []) }  // the window (3 blocks) closes: the bond of 5 comes back
+        #expect(try store.outputs(rollup: alpha.id, from: 0, limit: 1)[0].status(atL1Height: 4) == .finalized)
+        #expect(try store.balance(of: proposer) == UInt64.max)
+    }
+}
+
+/// Issue 13 finding 7a/7b: challenges cost a bond, a lost one is listed and burns it, and the L1
+/// adjudicates at most `maxChallengesPerBlock` per block.
+extension L1StoreTests {
+    /// A `block` proof (tag 0) of a height above the output, with an empty witness: the Adjudicator
+    /// rejects it as out of range.
+    func outOfRange(_ height: UInt64) throws -> FraudProof {
+        try FraudProof(canonicalBytes: [0] + height.canonicalBytes + [0])
+    }
+
+    var bondedGenesis: Genesis {
+        var g = genesis
+        g.l1.challengeBond = 2
+        g.l1.maxChallengesPerBlock = 2
+        return g
+    }
+
+    @Test func theChallengeBondDefaultsToATenthOfTheOutputBondAndEntersTheDigest() throws {
+        let json = genesisJSON.replacingOccurrences(of: "\"bond\": 5,", with: "\"bond\": 1000,")
+        let g = try Genesis.parse(Data(json.utf8))
+        #expect(g.l1.challengeBond == 100)
+        #expect(g.l1.maxChallengesPerBlock == 4)
+        var other = g
+        other.l1.challengeBond = 101
+        #expect(try L1Store.genesisDigest(g) != L1Store.genesisDigest(other))
+        other = g
+        other.l1.maxChallengesPerBlock = 5
+        #expect(try L1Store.genesisDigest(g) != L1Store.genesisDigest(other))
+    }
+
+    @Test func aRejectedChallengeBurnsItsBondAndIsListedAWonOneKeepsIt() throws {
+        let dir = try TemporaryDirectory("l1-challenge-bond")
+        let store = try L1Store(datadir: dir.path, genesis: bondedGenesis)
+        let challenger = DevKeys.key(named: alpha.challenger.name)
+        let initial = try store.balance(of: challenger.address)
+        // Blobs that do not decode: their blocks are empty blocks, which the output does not claim.
+        try block(store, [try post(store, seq: 0, first: 1, last: 10), propose(10, by: alpha.proposer.name)])
+        func challenge(_ proof: FraudProof, by key: SigningKey = challenger) -> L1Transaction {
+            .challenge(Challenge(rollup: alpha.id, outputIndex: 0, proof: proof, signedBy: key))
+        }
+        // Out of range: judged and rejected. The submitter hears why and that the bond is gone.
+        let wrong = challenge(try outOfRange(99))
+        let lost = try block(store, [wrong])
+        guard case .success(let outcome) = lost[0], case .challengeLost(let id, let l1Height, let reason, 2) = outcome
+        else {
+            Issue.record("the wrong challenge was not recorded as lost: \(lost[0])")
+            return
+        }
+        #expect(reason.contains("outside the output's disputable range"))
+        let told = try #require(outcome.lostChallengeRejection)
+        #expect(told.code == L1ErrorCode.challengeRejected)
+        #expect(told.message.hasPrefix("challenge rejected: block 99 is outside"))
+        #expect(told.message.contains("its bond of 2 was forfeited"))
+        #expect(try store.balance(of: challenger.address) == initial - 2)
+        let body = try #require(try store.block(at: l1Height)).body
+        guard case .lostChallenge(id, alpha.id, 0, "block", challenger.publicKey, 2) = body.entries.first else {
+            Issue.record("the block does not list the lost challenge: \(body.entries)")
+            return
+        }
+        #expect(try store.outputs(rollup: alpha.id, from: 0, limit: 1)[0].isInvalidated == false)
+        // In the next block (the window is 3 blocks): a key without the bond is refused before any work
+        // and changes nothing (not listed); a right challenge keeps its bond and is paid the output's.
+        let mallory = DevKeys.key(named: "mallory")
+        let next = try block(store, [challenge(.notInDA, by: mallory), challenge(.output)])
+        let poor = try #require(rejection(next[0]))
+        #expect(poor.code == L1ErrorCode.insufficientBond)
+        #expect(poor.message.contains("a challenge needs a bond of 2"), "\(poor.message)")
+        guard case .success(.challenge(_, _, _, 1, 5)) = next[1] else {
+            Issue.record("the right challenge did not win: \(next[1])")
+            return
+        }
+        let entries = try #require(try store.block(at: try store.head().height)).body.entries
+        #expect(entries.count == 1)
+        #expect(try store.balance(of: mallory.address) == 0)
+        #expect(try store.balance(of: challenger.address) == initial - 2 + 5)
+    }
+
+    @Test func theL1AdjudicatesAtMostTheCapOfChallengesPerBlock() throws {
+        let dir = try TemporaryDirectory("l1-challenge-cap")
+        let store = try L1Store(datadir: dir.path, genesis: bondedGenesis)
+        let challenger = DevKeys.key(named: alpha.challenger.name)
+        try block(store, [try post(store, seq: 0, first: 1, last: 10), propose(10, by: alpha.proposer.name)])
+        let initial = try store.balance(of: challenger.address)
+        let wrongs = try (0..<4).map { i in
+            L1Transaction.challenge(
+                Challenge(
+                    rollup: alpha.id, outputIndex: 0, proof: try outOfRange(100 + UInt64(i)), signedBy: challenger))
+        }
+        // Refusals before the work (no bond, no such output) do not count against the cap.
+        let unknown = L1Transaction.challenge(
+            Challenge(rollup: alpha.id, outputIndex: 9, proof: .notInDA, signedBy: challenger))
+        let results = try block(store, [unknown] + wrongs)
+        #expect(rejection(results[0])?.code == L1ErrorCode.notFound)
+        for r in results[1...2] {
+            guard case .success(.challengeLost) = r else {
+                Issue.record("a challenge under the cap was not adjudicated: \(r)")
+                continue
+            }
+        }
+        for r in results[3...4] {
+            let refused = try #require(rejection(r))
+            #expect(refused.code == L1ErrorCode.challengeCapReached)
+            #expect(refused.message.contains("at most 2 challenges per block; resubmit"))
+        }
+        #expect(try store.balance(of: challenger.address) == initial - 4)
+        #expect(try store.block(at: 2)?.body.entries.count == 2)
+        // Resubmitted in the next block, they are adjudicated.
+        let next = try block(store, Array(wrongs[2...3]))
+        #expect(next.allSatisfy { if case .success(.challengeLost) = $0 { true } else { false } })
     }
 }

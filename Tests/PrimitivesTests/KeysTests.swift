@@ -103,3 +103,39 @@ let rfc8032Vectors = [
         #expect(Hash.zero < h)
     }
 }
+
+/// Small-order keys and signatures (issue 13, finding 8c).
+extension KeysTests {
+    /// Known answer: the identity point as public key (0x01 then 31 zero bytes) with the signature
+    /// R = identity, S = 0 satisfies the verification equation [S]B = R + [k]A for every message, because
+    /// [k]·identity = identity. Plain RFC 8032 verification accepts it; Tributary refuses it.
+    @Test func theIdentityKeyWithTheIdentitySignatureIsRefusedForAnyMessage() throws {
+        let identity = [UInt8(1)] + [UInt8](repeating: 0, count: 31)
+        let key = try #require(PublicKey(bytes: identity))
+        let signature = try #require(Signature(bytes: identity + [UInt8](repeating: 0, count: 32)))
+        for message in [[], Array("tributary/tx/v1".utf8), [UInt8](repeating: 0xa5, count: 1000)] as [[UInt8]] {
+            #expect(!key.isValidSignature(signature, for: message), "message of \(message.count) bytes")
+        }
+    }
+
+    /// Every listed small-order encoding is refused as a key and as a signature's R, while the RFC
+    /// 8032 keys above are not on the list (their vectors still verify: `rfc8032VectorsSignAndVerify`).
+    @Test func smallOrderKeysAndNoncesAreRefused() throws {
+        #expect(Ed25519SmallOrder.all.count == 14)
+        let signer = try #require(SigningKey(seed: try Hex.decode(rfc8032Vectors[0].secret)))
+        let message = Array("any message".utf8)
+        let good = signer.sign(message)
+        #expect(signer.publicKey.isValidSignature(good, for: message))
+        for point in Ed25519SmallOrder.all {
+            let key = try #require(PublicKey(bytes: point))
+            let signature = try #require(Signature(bytes: point + [UInt8](repeating: 0, count: 32)))
+            #expect(!key.isValidSignature(signature, for: message), "key \(key)")
+            // A valid key with a small-order R and the real S fails too (R is checked before the curve math).
+            let withSmallR = try #require(Signature(bytes: point + Array(good.bytes[32...])))
+            #expect(!signer.publicKey.isValidSignature(withSmallR, for: message), "R \(key)")
+        }
+        for vector in rfc8032Vectors {
+            #expect(!Ed25519SmallOrder.contains(try Hash(hex: vector.publicKey)))
+        }
+    }
+}

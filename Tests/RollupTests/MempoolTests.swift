@@ -8,7 +8,8 @@ import StateMachine
 import Testing
 import TributaryTesting
 
-func transfer(_ from: SigningKey, nonce: UInt64, fee: UInt64 = 1, amount: UInt64 = 1, rollup: RollupID = RollupID(1))
+/// A transfer paying 1,000: above the default price (1 per byte) of the 200 bytes the tests say it has.
+func transfer(_ from: SigningKey, nonce: UInt64, fee: UInt64 = 1000, amount: UInt64 = 1, rollup: RollupID = RollupID(1))
     -> SignedTransaction
 {
     Transaction(
@@ -36,11 +37,12 @@ func transfer(_ from: SigningKey, nonce: UInt64, fee: UInt64 = 1, amount: UInt64
         refuse(tx, .tooLarge(size: 9000, limit: 8192), size: 9000)
         refuse(transfer(a, nonce: 0, rollup: RollupID(2)), .wrongRollup(expected: RollupID(1), actual: RollupID(2)))
         var forged = tx
-        forged.transaction.fee = 2
+        forged.transaction.fee = 2000
         refuse(forged, .badSignature)
         refuse(transfer(a, nonce: 3), .nonceTooLow(next: 4, actual: 3), account: (4, 100))
         refuse(transfer(a, nonce: 9), .nonceTooHigh(next: 0, actual: 9, limit: 2))
-        refuse(transfer(a, nonce: 0, fee: 101), .cannotPayFee(fee: 101, balance: 100), account: (0, 100))
+        refuse(transfer(a, nonce: 0, fee: 1001), .cannotPayFee(fee: 1001, balance: 1000), account: (0, 1000))
+        refuse(transfer(a, nonce: 0, fee: 199), .feeTooLow(fee: 199, minimum: 200, size: 200, perByte: 1))
         try pool.add(tx, encodedSize: 200, account: { rich })
         refuse(tx, .alreadyKnown)
         refuse(transfer(a, nonce: 0, amount: 2), .nonceTaken(nonce: 0))
@@ -67,7 +69,7 @@ func transfer(_ from: SigningKey, nonce: UInt64, fee: UInt64 = 1, amount: UInt64
         let alpha = try #require(try Genesis.load(path: genesisPath).rollup(named: "alpha"))
         let store = try ChainStore(datadir: dir.path, rollup: alpha)
         let pool = Mempool(rollup: RollupID(1))
-        let good = transfer(a, nonce: 0), next = transfer(a, nonce: 1), unpayable = transfer(b, nonce: 0, fee: 5)
+        let good = transfer(a, nonce: 0), next = transfer(a, nonce: 1), unpayable = transfer(b, nonce: 0, fee: 5000)
         for tx in [good, next, unpayable] { try pool.add(tx, encodedSize: 200, account: { rich }) }
         let sequencer = Sequencer(
             store: store, mempool: pool, blockTime: .milliseconds(50), maxTransactions: 100,
@@ -138,3 +140,111 @@ extension MempoolTests {
 
 let genesisPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Genesis/devnet.json").path
+
+/// Issue 13 finding 8: admission has a price, and transactions that can never become ready cannot
+/// crowd out ones that are.
+extension MempoolTests {
+    /// The price is per byte of the signed transaction: a fee of exactly size × price is admitted, one
+    /// less is refused with its own error; a price of 0 admits fee-0 transactions.
+    @Test func theFeeMustPayThePricePerByte() throws {
+        var limits = Mempool.Limits()
+        limits.minFeePerByte = 3
+        let pool = Mempool(rollup: RollupID(1), limits: limits)
+        #expect(throws: MempoolError.feeTooLow(fee: 599, minimum: 600, size: 200, perByte: 3)) {
+            try pool.add(transfer(a, nonce: 0, fee: 599), encodedSize: 200, account: { rich })
+        }
+        try pool.add(transfer(a, nonce: 0, fee: 600), encodedSize: 200, account: { rich })
+        // The real size of a signed transfer of ALPHA: 154 bytes, so its least fee at 1 per byte is 154.
+        let unsigned = Transaction(
+            rollup: RollupID(1), nonce: 0, sender: b.publicKey, fee: 0,
+            call: .transfer(to: a.address, asset: AssetName(rawValue: "ALPHA")!, amount: 1))
+        let paying = unsigned.payingMinimumFee(perByte: 1)
+        #expect(paying.fee == 154 && paying.signedEncodedSize == 154)
+        #expect(paying.signed(by: b).canonicalBytes.count == 154)
+        var free = Mempool.Limits()
+        free.minFeePerByte = 0
+        try Mempool(rollup: RollupID(1), limits: free).add(
+            transfer(b, nonce: 0, fee: 0), encodedSize: 200, account: { rich })
+    }
+
+    /// The review's attack: many keys each filling their per-sender quota with nonces far above their
+    /// next one. Each key now holds at most `maxNotReadyPerSender` of them; once they fill the pool a
+    /// normal user's ready transaction evicts the oldest of them instead of being refused, and a gapped
+    /// transaction never evicts anything.
+    @Test func gappedNoncesFromManyKeysNeverCrowdOutAReadyTransaction() throws {
+        var limits = Mempool.Limits()
+        let quota = limits.maxNotReadyPerSender
+        limits.maxTotal = 50 * quota
+        let pool = Mempool(rollup: RollupID(1), limits: limits)
+        var admitted: [SignedTransaction] = []
+        var capped = 0, full = 0
+        for k in 0..<52 {
+            let key = DevKeys.key(named: "spammer\(k)")
+            for nonce in 1...UInt64(quota + 1) {  // nonce 0 never comes: none of these can become ready
+                let tx = transfer(key, nonce: nonce)
+                do {
+                    try pool.add(tx, encodedSize: 200, account: { rich })
+                    admitted.append(tx)
+                } catch MempoolError.tooManyNotReady(let limit) {
+                    #expect(limit == quota)
+                    capped += 1
+                } catch MempoolError.full {
+                    full += 1
+                }
+            }
+        }
+        // 50 keys fill the pool, each refused its (quota + 1)th gapped transaction; the last 2 find it full.
+        #expect(capped == 50)
+        #expect(full == 2 * (quota + 1))
+        #expect(pool.count == limits.maxTotal)
+        // A normal user's ready transaction is admitted; the oldest gapped one made room.
+        let user = DevKeys.account(5)
+        let ready = transfer(user, nonce: 0)
+        try pool.add(ready, encodedSize: 200, account: { rich })
+        #expect(pool.status(of: ready.id) == .pending)
+        #expect(pool.count == limits.maxTotal)
+        guard case .dropped(let reason) = pool.status(of: admitted[0].id) else {
+            Issue.record("the oldest gapped transaction was not evicted: \(pool.status(of: admitted[0].id))")
+            return
+        }
+        #expect(reason.contains("evicted from the full mempool"), "\(reason)")
+        #expect(pool.candidates(limit: 10) == [ready])
+        // A gapped transaction does not evict: the pool stays full for it.
+        #expect(throws: MempoolError.full(limit: limits.maxTotal)) {
+            try pool.add(transfer(user, nonce: 5), encodedSize: 200, account: { rich })
+        }
+        // The user's next ready transactions keep being admitted, each evicting one gapped transaction.
+        for nonce in 1...UInt64(20) { try pool.add(transfer(user, nonce: nonce), encodedSize: 200, account: { rich }) }
+        #expect(pool.pendingNonce(of: user.address) == 21)
+    }
+
+    /// A transaction that stays behind a gap for `notReadyExpiryBlocks` blocks is dropped; one whose
+    /// gap is filled in time stays and becomes ready.
+    @Test func notReadyTransactionsExpireAfterABoundedNumberOfBlocks() async throws {
+        let dir = try TemporaryDirectory("mempool-expiry")
+        let alpha = try #require(try Genesis.load(path: genesisPath).rollup(named: "alpha"))
+        let store = try ChainStore(datadir: dir.path, rollup: alpha)
+        var limits = Mempool.Limits()
+        limits.notReadyExpiryBlocks = 3
+        let pool = Mempool(rollup: RollupID(1), limits: limits)
+        let sequencer = Sequencer(
+            store: store, mempool: pool, blockTime: .milliseconds(50), maxTransactions: 100,
+            logger: Logger(label: "test"))
+        let stranded = transfer(a, nonce: 7), waiting = transfer(b, nonce: 1)
+        for tx in [stranded, waiting] { try pool.add(tx, encodedSize: 200, account: { rich }) }
+        _ = try await sequencer.seal()
+        _ = try await sequencer.seal()
+        #expect(pool.status(of: stranded.id) == .pending)
+        try pool.add(transfer(b, nonce: 0), encodedSize: 200, account: { rich })  // fills b's gap
+        _ = try await sequencer.seal()
+        guard case .dropped(let reason) = pool.status(of: stranded.id) else {
+            Issue.record("a transaction not ready for 3 blocks is still \(pool.status(of: stranded.id))")
+            return
+        }
+        #expect(reason.contains("not ready for 3 blocks"), "\(reason)")
+        // b's transactions were included by that block (an included transaction is forgotten).
+        #expect(pool.status(of: waiting.id) == .unknown)
+        #expect(pool.count == 0)
+        #expect(try store.withState { try $0.accounts.nonce(of: b.address) } == 2)
+    }
+}

@@ -449,3 +449,89 @@ final class MemoryDA: DataAvailability {
         #expect(!v.isWon && v.reason.contains("cannot be executed"), "\(v.reason)")
     }
 }
+
+/// The L1's bounds on what untrusted bytes can make it allocate or claim (issue 13, findings 5 and 7d).
+@Suite struct HostileBoundsTests {
+    /// The smallest block is its fixed-width header and an empty transaction list.
+    @Test func theSmallestBlockIsAnEmptyHeaderOf224Bytes() {
+        #expect(Block.minimumEncodedBytes == 224)
+    }
+
+    /// A header may name at most content size / 224 blocks; up to 2^64 − 1 (the overflow of finding 5)
+    /// is refused from the frame header alone, and the honest header of the same frame passes.
+    @Test func aBatchHeaderCannotClaimMoreBlocksThanItsFrameHolds() throws {
+        let frame = try Zstd.compress([UInt8](repeating: 0, count: 224 * 3 + 10))
+        func header(_ last: UInt64) -> BatchHeader {
+            BatchHeader(rollup: RollupID(1), seq: 0, firstHeight: 1, lastHeight: last)
+        }
+        #expect(try BatchCodec.check(frame, header: header(3)) == 682)
+        #expect(throws: BatchError.tooManyBlocks(claimed: 4, contentSize: 682, limit: 3)) {
+            try BatchCodec.check(frame, header: header(4))
+        }
+        #expect(throws: BatchError.tooManyBlocks(claimed: UInt64.max, contentSize: 682, limit: 3)) {
+            try BatchCodec.check(frame, header: header(UInt64.max))
+        }
+        // blockCount never traps, even for headers no decoder would produce.
+        #expect(BatchHeader(rollup: RollupID(1), seq: 0, firstHeight: 0, lastHeight: UInt64.max).blockCount == .max)
+        #expect(BatchHeader(rollup: RollupID(1), seq: 0, firstHeight: 5, lastHeight: 4).blockCount == 0)
+    }
+
+    /// A fraud proof whose witness is a full tree of empty nodes (one byte each) fails as it decodes,
+    /// at the node limit, instead of building millions of heap nodes; a proof under the limit decodes.
+    @Test func aWitnessOfMillionsOfEmptyNodesIsRefusedWhileDecoding() throws {
+        let key = DevKeys.key(named: "mallory")
+        // Pre-order encoding of a perfect tree of depth 21: 2^21 − 1 branches (0x04) and 2^21 empties (0x00).
+        var tree: [UInt8] = []
+        tree.reserveCapacity(1 << 22)
+        func full(_ depth: Int) {
+            if depth == 21 {
+                tree.append(0)
+                return
+            }
+            tree.append(4)
+            full(depth + 1)
+            full(depth + 1)
+        }
+        full(0)
+        let anchor = BlockHeader(
+            rollup: RollupID(1), height: 0, parent: .zero, l1Origin: .none, timestamp: 0, transactionsRoot: .zero,
+            stateRoot: .zero, outboxRoot: .zero, receiptsRoot: .zero)
+        for kind in ["block", "span"] {
+            var e = CanonicalEncoder()
+            e.write(RollupID(1))
+            e.write(UInt64(0))
+            if kind == "block" {
+                e.write(UInt8(0))
+                e.write(UInt64(1))
+            } else {
+                e.write(UInt8(3))
+                e.write(anchor)
+            }
+            let body = e.bytes + tree + key.publicKey.bytes + [UInt8](repeating: 0, count: 64)
+            #expect(
+                throws: CanonicalDecodingError.lengthExceedsLimit(
+                    length: UInt64(Witness.maxNodes + 1), limit: Witness.maxNodes), "\(kind)"
+            ) {
+                _ = try Challenge(canonicalBytes: body)
+            }
+        }
+        let small = Challenge(
+            rollup: RollupID(1), outputIndex: 0,
+            proof: .block(height: 1, witness: Witness(root: .branch(.opaque(Hash.sha256([1])), .empty))), signedBy: key)
+        #expect(try Challenge(canonicalBytes: small.canonicalBytes) == small)
+        var limited = CanonicalDecoder(Witness(root: .branch(.empty, .empty)).canonicalBytes)
+        #expect(throws: CanonicalDecodingError.lengthExceedsLimit(length: 3, limit: 2)) {
+            _ = try Witness(from: &limited, maxNodes: 2)
+        }
+    }
+
+    /// The lost-challenge entry has its own tag (3) and round-trips.
+    @Test func aLostChallengeEntryRoundTrips() throws {
+        let entry = L1Entry.lostChallenge(
+            id: Hash.sha256([1]), rollup: RollupID(2), outputIndex: 7, kind: "output",
+            challenger: DevKeys.key(named: "mallory").publicKey, bondForfeited: 100)
+        #expect(entry.canonicalBytes.first == 3)
+        #expect(try L1Entry(canonicalBytes: entry.canonicalBytes) == entry)
+        #expect(entry.isAdjudicatedChallenge)
+    }
+}
