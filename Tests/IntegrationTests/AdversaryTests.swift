@@ -22,7 +22,7 @@ import TributaryTesting
         let suite = try Command.run(suitePath, ["--only", "adversary", "--lies", "state-root+fibs"])
         #expect(suite.status != 0)
         #expect(suite.stderr.contains("unknown lie \"fibs\""), "\(suite.stderr)")
-        let node = try TributaryBinary.run(["node", "--genesis", "Genesis/devnet.json", "--rollup", "alpha", "--fault", "fibs@3"])
+        let node = try TributaryBinary.run(["node", "--genesis", "Genesis/devnet.json", "--rollup", "alpha", "--datadir", "/nonexistent/tributary", "--fault", "fibs@3"])
         #expect(node.status != 0)
         #expect(node.stderr.contains("unknown lie \"fibs@3\""), "\(node.stderr)")
     }
