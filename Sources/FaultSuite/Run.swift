@@ -257,11 +257,24 @@ final class Run: @unchecked Sendable {
                 row["status"]?.stringValue != "finalized" || row["proposer"] != output["proposer"],
                 "gamma's false output \(row["index"]?.unsignedValue ?? 0) finalized")
         }
-        for name in ["gamma", "gamma-follower"] {
-            let status = net.stop(name)
-            await tally.check(
-                status == 0, "\(name) did not stop cleanly on SIGTERM (status \(status.map(String.init) ?? "-"))")
+        // The liar stops first; its follower stays until none of its outputs is pending, so no false
+        // output it proposed meanwhile finalizes unwatched.
+        let liar = net.stop("gamma")
+        await tally.check(liar == 0, "gamma did not stop cleanly on SIGTERM (status \(liar.map(String.init) ?? "-"))")
+        let settled = await Checks.eventually(
+            Double(net.timing.windowBlocks * net.timing.l1BlockTimeMs) / 1000 + 30
+        ) {
+            await outputs().allSatisfy { $0["status"]?.stringValue != "pending" }
         }
+        await tally.check(settled, "gamma still has pending outputs a window after it stopped")
+        for row in await outputs() where (row["l2Height"]?.unsignedValue ?? 0) >= faultAt {
+            await tally.check(
+                row["status"]?.stringValue != "finalized" || row["proposer"] != output["proposer"],
+                "gamma's false output \(row["index"]?.unsignedValue ?? 0) finalized")
+        }
+        let follower = net.stop("gamma-follower")
+        await tally.check(
+            follower == 0, "gamma-follower did not stop cleanly on SIGTERM (status \(follower.map(String.init) ?? "-"))")
     }
 
     // MARK: Disorder
