@@ -132,6 +132,8 @@ public struct L1Node: Sendable {
     public var storage = Environment.Options()
     /// The response budget of one HTTP request, a JSON-RPC batch included (`ResponseBudget`).
     public var maxResponseBytes = 64 << 20
+    /// The RPC server's connection caps and timeouts.
+    public var connectionLimits = ConnectionLimits.devnet
 
     public init(genesis: Genesis, datadir: String) {
         self.genesis = genesis
@@ -166,6 +168,7 @@ public struct L1Node: Sendable {
             metrics: metrics)
         // Blobs travel hex-encoded: twice their size, plus room for the envelope.
         server.maxBodyBytes = max(1 << 20, Int(genesis.l1.maxBlobBytes) * 2 + (64 << 10), 32 << 20)
+        server.limits = connectionLimits
         let host = rpcHost
         let app = server.application(host: host, port: rpcPort, logger: logger) { port in
             let url = "http://\(host):\(port)"

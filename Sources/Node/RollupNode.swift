@@ -67,6 +67,8 @@ public struct RollupNode: Sendable {
     public var rpcHost = "127.0.0.1"
     /// 0 picks any free port; the bound URL is reported through `onListening`.
     public var rpcPort = 0
+    /// The RPC server's connection caps and timeouts.
+    public var connectionLimits = ConnectionLimits.devnet
     public var storage = Environment.Options()
     /// The L1 node's RPC URL (default: the genesis's).
     public var l1URL: String
@@ -198,7 +200,7 @@ public struct RollupNode: Sendable {
         }
         var dispatcher = RPCDispatcher()
         rpc.register(into: &dispatcher)
-        let server = RPCServer(
+        var server = RPCServer(
             dispatcher: dispatcher,
             health: {
                 guard let head = try? store.head() else {
@@ -221,6 +223,7 @@ public struct RollupNode: Sendable {
                 )
             },
             metrics: { NodeMetrics.registry.emitToBuffer() })
+        server.limits = connectionLimits
         let host = rpcHost
         let app = server.application(host: host, port: rpcPort, logger: logger) { port in
             let url = "http://\(host):\(port)"

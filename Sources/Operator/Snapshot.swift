@@ -1,4 +1,5 @@
 import Chain
+import Compression
 import Config
 import Foundation
 import L1
@@ -379,6 +380,9 @@ public enum Snapshot {
         defer { try? input.close() }
         let manifest = try SnapshotManifest.read(from: input, path: file)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if let problem = try admissionProblem(input, manifest: manifest, file: file, directory: directory) {
+            throw SnapshotProblem(manifest: manifest, message: problem)
+        }
         let data = directory + "/data.mdb"
         guard !FileManager.default.fileExists(atPath: data) else { throw OperatorError("\(directory) holds a store") }
         FileManager.default.createFile(atPath: data, contents: nil)
@@ -386,7 +390,9 @@ public enum Snapshot {
         var digests: ZstdStream.Digests
         do {
             defer { try? output.close() }
-            do { digests = try ZstdStream.decompress(from: input, to: output) } catch let error as OperatorError {
+            do {
+                digests = try ZstdStream.decompress(from: input, to: output, limit: manifest.dataBytes)
+            } catch let error as OperatorError {
                 try? FileManager.default.removeItem(atPath: data)
                 throw SnapshotProblem(manifest: manifest, message: error.message)
             }
@@ -405,6 +411,47 @@ public enum Snapshot {
             throw SnapshotProblem(manifest: manifest, message: problem)
         }
         return manifest
+    }
+
+    /// Why the data frame at `input`'s offset must not be decompressed into `directory`, or nil. The
+    /// bound comes before the first byte is written: the frame must fill the rest of the file with
+    /// exactly the manifest's compressed size, its header must declare a content size equal to the
+    /// manifest's data size, and the disk holding `directory` must have that much free. Decoding then
+    /// stops at the declared size, so a small file cannot write more than it says it will.
+    static func admissionProblem(
+        _ input: FileHandle, manifest: SnapshotManifest, file: String, directory: String
+    ) throws -> String? {
+        let start = try input.offset()
+        let end = try input.seekToEnd()
+        try input.seek(toOffset: start)
+        let frameBytes = end - start
+        if frameBytes != manifest.compressedBytes {
+            return "the data frame is \(frameBytes) bytes, the manifest says \(manifest.compressedBytes)"
+        }
+        let head = [UInt8](try input.read(upToCount: 18) ?? Data())
+        try input.seek(toOffset: start)
+        let header: FrameHeader
+        do { header = try Zstd.frameHeader(head) } catch {
+            return "the data frame has no readable zstd frame header: \(error)"
+        }
+        guard let declared = header.contentSize else {
+            return "the data frame's header declares no content size; a snapshot's frame must declare it"
+        }
+        if declared != manifest.dataBytes {
+            return "the data frame's header declares \(declared) bytes, the manifest says \(manifest.dataBytes)"
+        }
+        if let free = freeBytes(at: directory), free < declared {
+            return
+                "the snapshot unpacks to \(declared) bytes and the disk holding \(directory) has only \(free) bytes free"
+        }
+        return nil
+    }
+
+    /// Bytes an unprivileged writer may still use on the file system holding `path`.
+    static func freeBytes(at path: String) -> UInt64? {
+        var stats = statvfs()
+        guard statvfs(path, &stats) == 0 else { return nil }
+        return UInt64(stats.f_bavail) * UInt64(stats.f_frsize)
     }
 
     /// Restores a snapshot into `datadir`, which must be missing or empty. The checksums are checked

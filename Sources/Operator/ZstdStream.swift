@@ -67,8 +67,9 @@ enum ZstdStream {
 
     /// Decompresses the frame that starts at `input`'s current offset into `output` (nil: discard),
     /// computing SHA-256 of the compressed and decompressed bytes. Reads to the end of `input`; bytes
-    /// after the frame are an error.
-    static func decompress(from input: FileHandle, to output: FileHandle?) throws -> Digests {
+    /// after the frame are an error. Stops with an error before writing a byte past `limit`: the caller
+    /// passes the size it checked against the frame header and the free disk space.
+    static func decompress(from input: FileHandle, to output: FileHandle?, limit: UInt64) throws -> Digests {
         guard let context = ZSTD_createDCtx() else { throw OperatorError("zstd could not allocate a context") }
         defer { ZSTD_freeDCtx(context) }
         var inHash = SHA256()
@@ -91,6 +92,10 @@ enum ZstdStream {
                         if ZSTD_isError(r) != 0 {
                             throw OperatorError(
                                 "the data frame does not decompress: \(String(cString: ZSTD_getErrorName(r)))")
+                        }
+                        guard UInt64(digests.outputBytes) + UInt64(outBuffer.pos) <= limit else {
+                            throw OperatorError(
+                                "the data frame decompresses to more than the \(limit) bytes it declares; stopped there")
                         }
                         let produced = Data(bytes: o.baseAddress!, count: outBuffer.pos)
                         outHash.update(data: produced)

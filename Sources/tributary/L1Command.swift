@@ -42,6 +42,7 @@ struct L1RunCommand: AsyncParsableCommand {
         var node = L1Node(genesis: genesis, datadir: daemon.datadir)
         node.storage = try daemon.storageOptions()
         node.rpcHost = daemon.rpcHost
+        node.connectionLimits = daemon.connectionLimits(logger: logger)
         node.maxResponseBytes = maxResponseBytes
         node.rpcPort = daemon.rpcPort ?? URL(string: genesis.l1.rpc)?.port ?? 8545
         try await daemon.runDaemon(kind: "L1 node", logger: logger) {

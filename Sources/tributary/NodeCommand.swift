@@ -76,6 +76,7 @@ struct NodeCommand: AsyncParsableCommand {
         var node = RollupNode(genesis: genesis, rollup: parameters, datadir: daemon.datadir)
         node.storage = try daemon.storageOptions()
         node.rpcHost = daemon.rpcHost
+        node.connectionLimits = daemon.connectionLimits(logger: logger)
         // A follower does not take the sequencer's port by default.
         node.rpcPort = daemon.rpcPort ?? (follow == nil ? URL(string: parameters.rpc)?.port ?? 9545 : 0)
         node.follow = follow != nil

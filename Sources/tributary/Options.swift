@@ -61,7 +61,28 @@ struct DaemonOptions: ParsableArguments {
                 """, valueName: "bytes"))
     var maxMapSize: String?
 
+    @Option(help: "The most connections the JSON-RPC server keeps open; past it the longest-idle one is closed.")
+    var maxConnections = ConnectionLimits.devnet.maxConnections
+
+    @Option(help: "The most connections from one remote address; past it that address's longest-idle one is closed.")
+    var maxConnectionsPerAddress = ConnectionLimits.devnet.maxPerAddress
+
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a connection may stay idle, or take to send a request's head, before it is closed.",
+            valueName: "seconds"))
+    var idleTimeout = Int(ConnectionLimits.devnet.idleTimeout.components.seconds)
+
+    @Option(help: ArgumentHelp("Seconds a request's body may take to arrive after its head.", valueName: "seconds"))
+    var bodyTimeout = Int(ConnectionLimits.devnet.bodyTimeout.components.seconds)
+
     func validate() throws {
+        guard maxConnections >= 1, maxConnectionsPerAddress >= 1 else {
+            throw ValidationError("--max-connections and --max-connections-per-address must be at least 1")
+        }
+        guard idleTimeout >= 1, bodyTimeout >= 1 else {
+            throw ValidationError("--idle-timeout and --body-timeout must be at least 1 second")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -93,6 +114,25 @@ struct DaemonOptions: ParsableArguments {
                     + "64M, 2G), got \"\(maxMapSize)\"")
         }
         return n << shift
+    }
+
+    /// The RPC server's connection limits from the options, the total cap fitted below the process's
+    /// descriptor limit (raised to its hard limit first); logs when the cap had to be lowered.
+    func connectionLimits(logger: Logger) -> ConnectionLimits {
+        let asked = ConnectionLimits(
+            maxConnections: maxConnections, maxPerAddress: maxConnectionsPerAddress,
+            idleTimeout: .seconds(idleTimeout), bodyTimeout: .seconds(bodyTimeout))
+        let descriptors = ConnectionLimits.raiseDescriptorLimit()
+        let limits = asked.fitted(toDescriptors: descriptors)
+        if limits.maxConnections < asked.maxConnections {
+            logger.warning(
+                "connection cap lowered to fit the descriptor limit",
+                metadata: [
+                    "rpc.max_connections": "\(limits.maxConnections)", "rpc.asked": "\(asked.maxConnections)",
+                    "process.descriptor_limit": "\(descriptors)",
+                ])
+        }
+        return limits
     }
 
     /// How the daemon opens its store: capped at `--max-map-size`, with the map starting small enough under a small

@@ -1,4 +1,5 @@
 import Chain
+import Compression
 import Config
 import Foundation
 import Node
@@ -347,5 +348,123 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         #expect(sequencerNode.stop() == 0)
         let log = (try? String(contentsOfFile: dir.appending("restored-seq.log"), encoding: .utf8)) ?? ""
         #expect(!log.contains("batch post failed"), "\(log.suffix(2000))")
+    }
+}
+
+/// Snapshot files whose data frame would write more than they declare, or whose declaration the file
+/// cannot back: `tributary snapshot restore` and `verify` refuse each before writing past the declared
+/// size (the process runs under `ulimit -f` of that size: a write past it would kill it), name the
+/// reason, and leave no store behind.
+@Suite struct SnapshotBombTests {
+    let genesis = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Genesis/devnet.json").path
+
+    /// A real snapshot's manifest (as JSON) of a store at genesis.
+    func realManifest(_ dir: TemporaryDirectory) throws -> JSONValue {
+        let store = dir.appending("store")
+        do {
+            let loaded = try Genesis.load(path: genesis)
+            _ = try ChainStore(datadir: store, rollup: try #require(loaded.rollup(named: "alpha")))
+        }
+        let file = dir.appending("real.snap")
+        let created = try TributaryBinary.run(
+            ["snapshot", "create", "--datadir", store, "--out", file, "--genesis", genesis])
+        #expect(created.status == 0, "\(created.stderr)")
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+        let length = Int(bytes[4]) | Int(bytes[5]) << 8 | Int(bytes[6]) << 16 | Int(bytes[7]) << 24
+        let tag = Array("TRIBUTARY-SNAPSHOT\n".utf8)
+        return try JSONValue.parse(Data(bytes[(8 + tag.count)..<(8 + length)]))
+    }
+
+    /// A snapshot file: `manifest` with its sizes set to `dataBytes` and the frame's length, then `frame`.
+    func forge(_ dir: TemporaryDirectory, _ name: String, manifest: JSONValue, dataBytes: UInt64, frame: [UInt8])
+        throws -> String
+    {
+        guard case .object(var json) = manifest, case .object(var data)? = json["data"],
+            case .object(var compressed)? = json["compressed"]
+        else {
+            Issue.record("the manifest is not an object: \(manifest)")
+            return ""
+        }
+        data["bytes"] = .number(dataBytes)
+        compressed["bytes"] = .number(UInt64(frame.count))
+        json["data"] = .object(data)
+        json["compressed"] = .object(compressed)
+        let body = Array("TRIBUTARY-SNAPSHOT\n".utf8) + [UInt8](try JSONValue.object(json).serialized())
+        var file: [UInt8] = [0x5E, 0x2A, 0x4D, 0x18]
+        withUnsafeBytes(of: UInt32(body.count).littleEndian) { file.append(contentsOf: $0) }
+        let path = dir.appending(name)
+        try Data(file + body + frame).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// Runs `tributary arguments` with no file allowed to grow past `limit` bytes.
+    func run(_ arguments: [String], limit: Int) throws -> CommandResult {
+        try Command.run(
+            "/bin/sh", ["-c", "ulimit -f \(limit / 512) && exec \"$0\" \"$@\"", TributaryBinary.path] + arguments)
+    }
+
+    @Test func aSnapshotBombIsRefusedBeforeItWritesPastItsDeclaredSize() throws {
+        let dir = try TemporaryDirectory("snapshot-bomb")
+        let manifest = try realManifest(dir)
+        // 256 MiB of zeros compress to a few kilobytes; the header's 4-byte content size is rewritten
+        // to declare 1 MiB, the size the manifest declares too.
+        let declared: UInt64 = 1 << 20
+        var bomb = try Zstd.compress([UInt8](repeating: 0, count: 256 << 20), level: 3)
+        let header = try Zstd.frameHeader(bomb)
+        #expect(header.contentSize == 256 << 20)
+        #expect(bomb[4] >> 6 == 2, "a 4-byte content size field")
+        let sizeAt = bomb[4] & 0x20 != 0 ? 5 : 6
+        withUnsafeBytes(of: UInt32(declared).littleEndian) { bomb.replaceSubrange(sizeAt..<(sizeAt + 4), with: $0) }
+        #expect(try Zstd.frameHeader(bomb).contentSize == declared)
+        #expect(bomb.count < 70_000, "\(bomb.count) bytes")
+        let file = try forge(dir, "bomb.snap", manifest: manifest, dataBytes: declared, frame: bomb)
+        let target = dir.appending("restored")
+        let restore = try run(["snapshot", "restore", file, "--datadir", target], limit: Int(declared))
+        #expect(restore.status == 1, "status \(restore.status): \(restore.stderr)")
+        #expect(restore.stderr.contains("the snapshot is damaged"), "\(restore.stderr)")
+        #expect(restore.stderr.contains("decompress"), "\(restore.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: target + "/data.mdb"))
+        let verify = try run(["snapshot", "verify", file, "--genesis", genesis], limit: Int(declared))
+        #expect(verify.status != 0 && verify.status < 128, "status \(verify.status): \(verify.stderr)")
+    }
+
+    @Test func aDataFrameTheFileCannotBackIsRefusedBeforeDecoding() throws {
+        let dir = try TemporaryDirectory("snapshot-declared")
+        let manifest = try realManifest(dir)
+        let payload = [UInt8](repeating: 7, count: 100_000)
+        let frame = try Zstd.compress(payload)
+        // No content size in the header: `zstd` reading a pipe writes such frames.
+        let piped = try Command.run("zstd", ["-q", "-c"], input: payload)
+        #expect(piped.status == 0)
+        #expect(try Zstd.frameHeader(piped.stdout).contentSize == nil)
+        let cases: [(String, String, UInt64, [UInt8], String)] = [
+            ("no-size.snap", "no content size", 100_000, piped.stdout, "declares no content size"),
+            ("mismatch.snap", "a size other than the manifest's", 50_000, frame, "declares 100000 bytes, the manifest says 50000"),
+            ("truncated.snap", "a cut file", 100_000, Array(frame.dropLast(3)), "data frame is"),
+        ]
+        for (name, what, bytes, body, message) in cases {
+            var file = try forge(dir, name, manifest: manifest, dataBytes: bytes, frame: body)
+            if name == "truncated.snap" {
+                // The manifest says the whole frame; the file holds three bytes less.
+                file = try forge(dir, name, manifest: manifest, dataBytes: bytes, frame: frame)
+                let handle = try #require(FileHandle(forUpdatingAtPath: file))
+                try handle.truncate(atOffset: try handle.seekToEnd() - 3)
+                try handle.close()
+            }
+            let target = dir.appending("restored-" + name)
+            let restore = try run(["snapshot", "restore", file, "--datadir", target], limit: 1 << 20)
+            #expect(restore.status == 1, "\(what): status \(restore.status)")
+            #expect(restore.stderr.contains(message), "\(what): \(restore.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: target + "/data.mdb"), "\(what)")
+        }
+        // A header that declares more than the disk holds: refused before anything is written.
+        var huge: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD, 0xE0]
+        withUnsafeBytes(of: UInt64(1 << 60).littleEndian) { huge.append(contentsOf: $0) }
+        huge += [0x01, 0x00, 0x00]  // one empty raw block, the last
+        let tooBig = try forge(dir, "huge.snap", manifest: manifest, dataBytes: 1 << 60, frame: huge)
+        let restore = try run(["snapshot", "restore", tooBig, "--datadir", dir.appending("huge")], limit: 1 << 20)
+        #expect(restore.status == 1)
+        #expect(restore.stderr.contains("bytes free"), "\(restore.stderr)")
     }
 }
