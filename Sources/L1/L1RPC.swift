@@ -161,11 +161,24 @@ public struct L1RPC: Sendable {
         return Self.json(record, data: true)
     }
 
-    /// `[rollup, fromSeq, limit?]`: up to `limit` (≤ 100) blobs with data, at most 16 MiB of frames.
+    /// `[rollup, fromSeq, limit?, data?]`: up to `limit` (≤ 100) blobs with data, at most 16 MiB of
+    /// frames; with `data` false, up to `limit` (≤ 1000) records without their frames.
     func getBlobs(_ params: RPCParams) throws -> JSONValue {
-        try params.expect(atMost: 3)
+        try params.expect(atMost: 4)
         let rollup = try rollupID(params, 0)
         let from = try params.unsigned(1, "fromSeq", default: 0)
+        var withData = true
+        if let flag = params.optional(3), flag != .null {
+            guard let value = flag.boolValue else {
+                throw RPCError.invalidParams("parameter 3 (data) must be a boolean")
+            }
+            withData = value
+        }
+        if !withData {
+            let limit = min(try params.unsigned(2, "limit", default: 1000), 1000)
+            let records = try store.blobs(rollup: rollup, from: from, limit: Int(limit), maxBytes: Int.max)
+            return .array(records.map { Self.json($0, data: false) })
+        }
         let limit = min(try params.unsigned(2, "limit", default: 100), 100)
         // Frames travel as hex (twice their size): fit the answer to what is left of the request's
         // response budget, so a batch of these stops at the budget instead of building copy after copy.

@@ -28,6 +28,10 @@ public final class Deriver: Sendable {
 
     public var haltReason: String? { halted.withLock { $0?.reason } }
 
+    /// Set when a block the L1 carries differs from the one the store holds at that height.
+    let diverged = Mutex<String?>(nil)
+    public var divergence: String? { diverged.withLock { $0 } }
+
     /// The first block height that is not in DA, once derivation has halted before it.
     public var haltHeight: UInt64? { halted.withLock { $0?.height } }
 
@@ -136,6 +140,21 @@ public final class Deriver: Sendable {
                 }
                 try recordIfNew(record)
                 continue
+            }
+            // Blocks the node holds already must be the ones the L1 carries: a store restored from
+            // another chain's snapshot, or diverged otherwise, halts here instead of building on.
+            for block in blocks where block.header.height <= head {
+                let held = try postedHeader(at: block.header.height)
+                guard held == block.header else {
+                    let why =
+                        "the store diverges from the L1 at block \(block.header.height): it holds \(held.map { "\($0.hash)" } ?? "nothing"), the L1's batch \(blob.header.seq) carries \(block.header.hash)"
+                    diverged.withLock { $0 = why }
+                    logger.critical(
+                        "store diverges from the L1",
+                        metadata: ["block.height": "\(block.header.height)", "reason": "\(why)"])
+                    halt(why, before: block.header.height)
+                    return 0
+                }
             }
             var importedLast = false
             // The L1 facts the posted blocks' relays refer to.

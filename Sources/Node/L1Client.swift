@@ -110,6 +110,34 @@ public struct L1Client: Sendable {
         }
     }
 
+    /// A blob's record without its frame.
+    public struct BlobInfo: Sendable, Equatable {
+        public var header: BatchHeader
+        public var commitment: Hash
+        public var l1Height: UInt64
+    }
+
+    /// Up to `limit` (≤ 1000) blob records of `rollup` from `seq`, without their frames.
+    public func blobInfos(rollup: RollupID, from seq: UInt64, limit: Int = 1000) async throws -> [BlobInfo] {
+        let json = try await rpc.call(
+            "l1_getBlobs", [.number(rollup.rawValue), .number(seq), .number(limit), .bool(false)])
+        guard case .array(let items) = json else { throw RPCClient.TransportError.malformedResponse("not an array") }
+        return try items.map { item in
+            BlobInfo(
+                header: BatchHeader(
+                    rollup: rollup, seq: try Self.field(item, "seq") { $0.unsignedValue },
+                    firstHeight: try Self.field(item, "firstHeight") { $0.unsignedValue },
+                    lastHeight: try Self.field(item, "lastHeight") { $0.unsignedValue }),
+                commitment: try Self.field(item, "commitment", Self.hash),
+                l1Height: try Self.field(item, "l1Height") { $0.unsignedValue })
+        }
+    }
+
+    /// One blob with its frame, nil when the L1 has none at `seq`.
+    public func blob(rollup: RollupID, seq: UInt64) async throws -> PostedBlob? {
+        try await blobs(rollup: rollup, from: seq, limit: 1).first { $0.header.seq == seq }
+    }
+
     public func proposeOutput(_ proposal: OutputProposal) async throws -> (index: UInt64, windowEnd: UInt64) {
         let json = try await rpc.call("l1_proposeOutput", [Self.hex(proposal)])
         return (

@@ -110,6 +110,33 @@ public struct RollupNode: Sendable {
                 "mode": "\(follow ? "follower" : "sequencer")",
             ])
         let l1 = L1Client(url: l1URL)
+        if !standalone {
+            // A store that is not a prefix of the L1's chain (another chain's snapshot, a fork) is
+            // refused before the node serves or builds on it.
+            do {
+                let report = try await L1Consistency.check(
+                    environment: store.environment, rollup: rollup.id, l1: l1, mayBeAhead: !follow)
+                if let divergence = report.divergence {
+                    logger.critical(
+                        "the store diverges from the L1; not starting",
+                        metadata: ["reason": "\(divergence)", "storage.path": "\(datadir)"])
+                    throw StoreDivergesError(datadir: datadir, reason: divergence)
+                }
+                logger.info(
+                    "store checked against the L1",
+                    metadata: [
+                        "block.height": "\(report.head)", "da.height": "\(report.daHeight)",
+                        "batches": "\(report.batchesCompared)",
+                    ])
+            } catch let error as StoreDivergesError {
+                throw error
+            } catch {
+                if let fatal = StorageError.fatal(error) { throw stop(fatal, store) }
+                logger.warning(
+                    "could not check the store against the L1 (unreachable); derivation checks each block it meets",
+                    metadata: ["error": "\(error)"])
+            }
+        }
         let deriver = Deriver(store: store, l1: l1, logger: logger)
         let watcher = L1Watcher(l1: l1, rollups: genesis.rollups.map(\.id).filter { $0 != rollup.id })
         let l1Tick = Duration.milliseconds(Int64(max(50, genesis.l1.blockTimeMs / 2)))
@@ -206,6 +233,15 @@ public struct RollupNode: Sendable {
                 guard let head = try? store.head() else {
                     return (false, .object(["status": .string("store unreadable")]))
                 }
+                if let divergence = deriver.divergence {
+                    return (
+                        false,
+                        .object([
+                            "status": .string("store diverges from the L1"), "reason": .string(divergence),
+                            "height": .number(head.height), "rollup": .string(store.rollup.name),
+                        ])
+                    )
+                }
                 if sequencing, let refused = batcher.refusedBecause {
                     return (
                         false,
@@ -245,6 +281,15 @@ public struct RollupNode: Sendable {
     }
 
     /// The stop on a fatal storage error, with the head the store still holds.
+    /// The node refused to start: its store is not the L1's chain.
+    public struct StoreDivergesError: Error, CustomStringConvertible {
+        public var datadir: String
+        public var reason: String
+        public var description: String {
+            "the store in \(datadir) diverges from the L1: \(reason). Restore a snapshot of this chain, or start on an empty datadir to sync from the L1 (`tributary db check-l1 --datadir \(datadir)` shows the divergence)"
+        }
+    }
+
     func stop(_ error: StorageError, _ store: ChainStore) -> StorageStop {
         var path = datadir
         if case .noSpace(let failed, _, _, _, _) = error { path = failed }

@@ -293,12 +293,15 @@ public enum Snapshot {
         public var manifest: SnapshotManifest
         public var problem: String?
         public var report: VerifyReport?
+        /// The check against the L1, when one was asked for.
+        public var l1: L1Consistency.Report?
         public var ok: Bool { problem == nil }
 
         public var json: JSONValue {
             var json: [String: JSONValue] = ["ok": .bool(ok), "manifest": manifest.json]
             if let problem { json["problem"] = .string(problem) }
             if let report { json["store"] = report.json }
+            if let l1 { json["l1"] = l1.json }
             return .object(json)
         }
     }
@@ -312,11 +315,38 @@ public enum Snapshot {
     ) throws -> Verification {
         let work = try temporaryDirectory(near: file, tmpdir: tmpdir, purpose: "verify")
         defer { try? FileManager.default.removeItem(atPath: work) }
+        return try verify(file: file, genesis: genesis, full: full, into: work, progress: progress).verification
+    }
+
+    /// `verify`, then the unpacked store checked against the L1 at `l1` (`L1Consistency`): its head
+    /// at or below the rollup's DA height and equal to the block posted there, its batch records
+    /// equal to the L1's blobs. A divergence is the verification's problem.
+    public static func verify(
+        file: String, genesis: Genesis, full: Bool, l1: L1Client, tmpdir: String? = nil,
+        progress: ProgressSink? = nil
+    ) async throws -> Verification {
+        let work = try temporaryDirectory(near: file, tmpdir: tmpdir, purpose: "verify")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        var (verification, store) = try verify(file: file, genesis: genesis, full: full, into: work, progress: progress)
+        guard verification.ok, let store else { return verification }
+        let report = try await L1Consistency.check(
+            environment: store.environment, rollup: RollupID(verification.manifest.rollupID), l1: l1,
+            mayBeAhead: false)
+        verification.l1 = report
+        if let divergence = report.divergence {
+            verification.problem = "the snapshot diverges from the L1: \(divergence)"
+        }
+        return verification
+    }
+
+    static func verify(
+        file: String, genesis: Genesis, full: Bool, into work: String, progress: ProgressSink?
+    ) throws -> (verification: Verification, store: InspectedStore?) {
         let manifest: SnapshotManifest
         do {
             manifest = try unpack(file: file, into: work)
         } catch let problem as SnapshotProblem {
-            return Verification(manifest: problem.manifest, problem: problem.message)
+            return (Verification(manifest: problem.manifest, problem: problem.message), nil)
         }
         var verification = Verification(manifest: manifest)
         let store = try InspectedStore(datadir: work)
@@ -324,10 +354,10 @@ public enum Snapshot {
         verification.report = report
         if let problem = report.problem {
             verification.problem = "the store in the snapshot does not verify: \(problem)"
-            return verification
+            return (verification, store)
         }
         verification.problem = try compare(store, with: manifest)
-        return verification
+        return (verification, store)
     }
 
     /// Where the unpacked store disagrees with its manifest, if anywhere.
@@ -476,5 +506,32 @@ public enum Snapshot {
             throw error
         }
         return manifest
+    }
+
+    /// `restore`, then the restored store checked against the L1 at `l1` as `verify` does; a store
+    /// that diverges is removed again and the restore refused.
+    public static func restore(file: String, datadir: String, l1: L1Client) async throws -> (
+        manifest: SnapshotManifest, l1: L1Consistency.Report
+    ) {
+        let manifest = try restore(file: file, datadir: datadir)
+        let report: L1Consistency.Report
+        do {
+            let store = try InspectedStore(datadir: datadir)
+            report = try await L1Consistency.check(
+                environment: store.environment, rollup: RollupID(manifest.rollupID), l1: l1, mayBeAhead: false)
+        } catch {
+            removeStore(datadir)
+            throw error
+        }
+        if let divergence = report.divergence {
+            removeStore(datadir)
+            throw OperatorError("the snapshot diverges from the L1, nothing restored: \(divergence)")
+        }
+        return (manifest, report)
+    }
+
+    static func removeStore(_ datadir: String) {
+        try? FileManager.default.removeItem(atPath: datadir + "/data.mdb")
+        try? FileManager.default.removeItem(atPath: datadir + "/lock.mdb")
     }
 }

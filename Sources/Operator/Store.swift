@@ -67,6 +67,15 @@ public final class InspectedStore: @unchecked Sendable {
         try environment.read { txn in try txn.get(Meta.self, Meta.head).flatMap { try? UInt64(canonicalBytes: $0) } }
     }
 
+    /// The rollup a rollup store belongs to, from its genesis header.
+    public func rollupID() throws -> RollupID {
+        try require(.rollup, for: "this command")
+        guard let genesis = try environment.read({ try $0.get(Headers.self, 0) }) else {
+            throw OperatorError("\(path) holds no genesis header")
+        }
+        return genesis.rollup
+    }
+
     /// The L1 store's head height.
     public func l1Head() throws -> UInt64? {
         try environment.read { txn in try txn.get(L1Meta.self, L1Meta.head).flatMap { try? UInt64(canonicalBytes: $0) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Config
 import Foundation
+import Node
 import Operator
 import Primitives
 
@@ -12,7 +13,7 @@ struct DBCommand: ParsableCommand {
             DBTablesCommand.self, DBStatsCommand.self, DBGetCommand.self, DBListCommand.self, DBHeaderCommand.self,
             DBBlockCommand.self, DBTxCommand.self, DBAccountCommand.self, DBOutboxCommand.self, DBInboxCommand.self,
             DBBatchesCommand.self, DBBlobsCommand.self, DBBlobCommand.self, DBOutputsCommand.self,
-            DBVerifyCommand.self, DBDiffCommand.self,
+            DBVerifyCommand.self, DBDiffCommand.self, DBCheckL1Command.self,
         ])
 }
 
@@ -44,6 +45,44 @@ func report(_ body: () throws -> Void) throws {
     do { try body() } catch let error as OperatorError {
         FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
         throw ExitCode(1)
+    }
+}
+
+/// `report` for async bodies.
+func reportAsync(_ body: () async throws -> Void) async throws {
+    do { try await body() } catch let error as OperatorError {
+        FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+/// `tributary db check-l1`: where a rollup store and the L1 diverge.
+struct DBCheckL1Command: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-l1",
+        abstract: "Check a rollup store against the L1: batch records, head against the DA height, the posted block.",
+        discussion:
+            "Applies the rule a node applies at start-up (docs/operations.md, \"Stores checked against the L1\"). Exits 1 and names the first divergence: the batch or block and both sides' hashes."
+    )
+    @OptionGroup var db: DBOptions
+    @Option(help: "The L1 node's JSON-RPC URL (default: the genesis's l1.rpc).") var l1: String?
+    @Option(help: "The genesis file (for the default L1 address).") var genesis = "Genesis/devnet.json"
+    @Flag(help: "The store is a sequencer's: blocks above the DA height are its own, not yet posted.")
+    var sequencer = false
+
+    func run() async throws {
+        let store = try db.open()
+        guard store.kind == .rollup else { throw ValidationError("\(db.datadir) is not a rollup store") }
+        let url = try l1 ?? loadGenesis(genesis).l1.rpc
+        let rollup = try store.rollupID()
+        let check = try await L1Consistency.check(
+            environment: store.environment, rollup: rollup, l1: L1Client(url: url), mayBeAhead: sequencer)
+        try printJSON(check.json, json: db.json) {
+            if let divergence = check.divergence { return "DIVERGES: \(divergence)" }
+            return
+                "ok: head \(check.head), DA height \(check.daHeight); \(check.batchesCompared) batch records equal the L1's blobs; block \(check.comparedHeight.map(String.init) ?? "none") equals the posted one"
+        }
+        if !check.ok { throw ExitCode(1) }
     }
 }
 

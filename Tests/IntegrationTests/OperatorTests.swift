@@ -251,6 +251,11 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         let verified = try TributaryBinary.run(["snapshot", "verify", file, "--genesis", genesis])
         #expect(verified.status == 0, "\(verified.output) \(verified.stderr)")
         #expect(verified.output.hasPrefix("ok: alpha at height \(snapHeight)"), "\(verified.output)")
+        // Checked against the L1 once the L1 carries its head: it is a prefix of the L1's chain.
+        #expect(try await eventually(30) { (try await l1.status().rollups[1]?.daHeight ?? 0) >= snapHeight })
+        let checked = try TributaryBinary.run(["snapshot", "verify", file, "--genesis", genesis, "--l1", l1Node.url])
+        #expect(checked.status == 0, "\(checked.output) \(checked.stderr)")
+        #expect(checked.output.contains("matches the L1"), "\(checked.output)")
 
         // A tampered snapshot fails verify.
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
@@ -348,6 +353,74 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         #expect(sequencerNode.stop() == 0)
         let log = (try? String(contentsOfFile: dir.appending("restored-seq.log"), encoding: .utf8)) ?? ""
         #expect(!log.contains("batch post failed"), "\(log.suffix(2000))")
+    }
+}
+
+/// Issue 22 finding 4: a store of another chain with the same genesis (a standalone sequencer's
+/// fork of alpha) is refused by `snapshot verify --l1`, `snapshot restore --l1` and, restored without
+/// the check, by node start-up as a follower and as a sequencer; `db check-l1` names the block.
+@Suite struct ForkSnapshotTests {
+    @Test func aForkSnapshotIsRefusedByRestoreAndByNodeStartUp() async throws {
+        let dir = try TemporaryDirectory("fork-snapshot")
+        let genesis = try fastGenesis(dir)
+        let l1Node = try startL1(dir, genesis: genesis)
+        defer { l1Node.stop() }
+        let alphaNode = try startRollup(dir, genesis: genesis, l1: l1Node.url)
+        defer { alphaNode.stop() }
+        let l1 = L1Client(url: l1Node.url)
+        // The fork: alpha's genesis, blocks sealed by a standalone sequencer that never saw the L1.
+        let forkNode = try NodeProcess(
+            [
+                "node", "--genesis", genesis, "--rollup", "alpha", "--datadir", dir.appending("fork"), "--rpc-port",
+                "0", "--standalone",
+            ], logPath: dir.appending("fork.log"))
+        let fork = RPCClient(url: forkNode.url)
+        #expect(try await eventually(30) { (try await fork.call("rollup_blockNumber").unsignedValue ?? 0) >= 8 })
+        #expect(forkNode.stop() == 0)
+        let file = dir.appending("fork.snap")
+        let created = try tributaryJSON([
+            "snapshot", "create", "--datadir", dir.appending("fork"), "--out", file, "--genesis", genesis,
+        ])
+        #expect(created.status == 0, "\(created.stderr)")
+        let forkHead = try #require(created.json?["height"]?.unsignedValue)
+        #expect(try await eventually(60) { (try await l1.status().rollups[1]?.daHeight ?? 0) >= forkHead + 5 })
+        // On its own the snapshot is sound: the L1 is what it disagrees with.
+        let alone = try TributaryBinary.run(["snapshot", "verify", file, "--genesis", genesis])
+        #expect(alone.status == 0, "\(alone.output)")
+        let verified = try TributaryBinary.run(["snapshot", "verify", file, "--genesis", genesis, "--l1", l1Node.url])
+        #expect(verified.status == 1, "\(verified.output)")
+        #expect(
+            verified.output.hasPrefix("FAILED: the snapshot diverges from the L1: block \(forkHead) differs"),
+            "\(verified.output)")
+        let refused = dir.appending("refused")
+        let restore = try TributaryBinary.run(["snapshot", "restore", file, "--datadir", refused, "--l1", l1Node.url])
+        #expect(restore.status == 1, "\(restore.output)")
+        #expect(restore.stderr.contains("diverges from the L1, nothing restored"), "\(restore.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: refused + "/data.mdb"))
+        // Restored without the check: the operator command and node start-up both refuse it.
+        let unchecked = dir.appending("unchecked")
+        #expect(try TributaryBinary.run(["snapshot", "restore", file, "--datadir", unchecked]).status == 0)
+        let check = try TributaryBinary.run(["db", "check-l1", "--datadir", unchecked, "--l1", l1Node.url])
+        #expect(check.status == 1)
+        #expect(check.output.hasPrefix("DIVERGES: block \(forkHead) differs"), "\(check.output)")
+        for (name, mode) in [("follower", "--follow"), ("sequencer", "--rollup")] {
+            let log = dir.appending("\(name)-on-fork.log")
+            #expect(throws: NodeProcess.NodeProcessError.self, "\(name)") {
+                let node = try NodeProcess(
+                    [
+                        "node", "--genesis", genesis, mode, "alpha", "--datadir", unchecked, "--rpc-port", "0",
+                        "--l1", l1Node.url,
+                    ], logPath: log, timeout: 30)
+                node.stop()
+            }
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            #expect(text.contains("diverges from the L1"), "\(name): \(text.suffix(600))")
+        }
+        // The real chain's store passes the same check.
+        let real = try TributaryBinary.run(
+            ["db", "check-l1", "--datadir", dir.appending("alpha"), "--l1", l1Node.url, "--sequencer"])
+        #expect(real.status == 0, "\(real.output) \(real.stderr)")
+        #expect(alphaNode.stop() == 0)
     }
 }
 
