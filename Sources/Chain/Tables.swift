@@ -13,7 +13,7 @@ import Storage
 //   tx_index        transaction id        -> TransactionLocation
 //   outbox          nonce (u64 BE)        -> Message      every message this rollup sent
 //   outbox_nodes    level (u8) ‖ index    -> hash         perfect subtrees of the outbox (proofs)
-//   message_index   message id            -> nonce ‖ height
+//   message_index   message id            -> nonce (u64) ‖ 0 (u32)
 //   outbox_counts   height                -> outbox size after the block (blocks that sent)
 //   l1_facts        rollup ‖ output index -> L1OutputFact the L1 facts this chain's relays used
 //   state_*         the state tree's tables (StateTree/LMDBTreeStore.swift)
@@ -82,7 +82,9 @@ public enum OutboxNodes: Table {
     public static func key(level: Int, index: UInt64) -> [UInt8] { [UInt8(level)] + index.canonicalBytes }
 }
 
-/// Message id -> where it is in the outbox: `nonce (u64) ‖ block height (u64)`.
+/// Message id -> where it is in the outbox: its nonce, stored as a `TransactionLocation` whose
+/// height is the nonce and whose index is 0 (`nonce (u64) ‖ 0 (u32)`, 12 bytes); `outbox_heights`
+/// maps the nonce to the block that sent it.
 public enum MessageIndex: Table {
     public static let name = "message_index"
     public typealias Key = Hash

@@ -110,12 +110,13 @@ extension Run {
         // The liar stops: an honest sequencer synced from the L1 takes over.
         let liarHead = (try? await net.rpc("gamma").call("rollup_blockNumber").unsignedValue) ?? from
         let canonicalHead = (try? await net.rpc("gamma-follower").call("rollup_blockNumber").unsignedValue) ?? 0
+        // The honest replacement derives gamma from genesis on a fresh datadir (mostly before its
+        // RPC answers, so the clock starts before it is launched); the time that takes grows with
+        // the chain and is a sync figure, not the liveness promise. The settle clock starts once it
+        // holds the canonical chain the follower held when the liar stopped.
+        let syncStart = ContinuousClock.now
         await replaceGamma(extra: [])
         await tally.inject("liar replaced")
-        // The honest replacement derives gamma from genesis on a fresh datadir; the time that takes
-        // grows with the chain and is a sync figure, not the liveness promise. The settle clock
-        // starts once it holds the canonical chain the follower held when the liar stopped.
-        let syncStart = ContinuousClock.now
         let syncBudget = 600.0
         let synced = await Checks.eventually(syncBudget) {
             ((try? await self.net.rpc("gamma").call("rollup_blockNumber").unsignedValue) ?? 0) >= canonicalHead

@@ -107,20 +107,20 @@ public struct L1RPC: Sendable {
                 "type": .string("proposeOutput"), "id": .string(entry.id.hex),
                 "rollup": .number(proposal.output.rollup.rawValue), "index": .number(index),
                 "l2Height": .number(proposal.output.l2Height), "outputRoot": .string(proposal.output.root.hex),
-                "proposer": .string(proposal.proposer.address.hex),
+                "proposer": .string(proposal.proposer.hex), "signature": .string(proposal.signature.hex),
             ])
         case .challenge(let id, let rollup, let outputIndex, let kind, let challenger, let invalidated):
             return .object([
                 "type": .string("challenge"), "id": .string(entry.id.hex), "challenge": .string(id.hex),
                 "verdict": .string("won"), "rollup": .number(rollup.rawValue), "outputIndex": .number(outputIndex),
-                "kind": .string(kind), "challenger": .string(challenger.address.hex),
+                "kind": .string(kind), "challenger": .string(challenger.hex),
                 "invalidated": .number(invalidated),
             ])
         case .lostChallenge(let id, let rollup, let outputIndex, let kind, let challenger, let forfeited):
             return .object([
                 "type": .string("challenge"), "id": .string(entry.id.hex), "challenge": .string(id.hex),
                 "verdict": .string("lost"), "rollup": .number(rollup.rawValue), "outputIndex": .number(outputIndex),
-                "kind": .string(kind), "challenger": .string(challenger.address.hex),
+                "kind": .string(kind), "challenger": .string(challenger.hex),
                 "bondForfeited": .number(forfeited),
             ])
         }
@@ -211,7 +211,7 @@ public struct L1RPC: Sendable {
             "l2Height": .number(r.output.l2Height),
             "blockHash": .string(r.output.blockHash.hex), "stateRoot": .string(r.output.stateRoot.hex),
             "outboxRoot": .string(r.output.outboxRoot.hex), "outputRoot": .string(r.output.root.hex),
-            "proposer": .string(r.proposer.hex), "bond": .number(r.bond), "l1Height": .number(r.l1Height),
+            "proposer": .string(r.proposer.hex), "signature": .string(r.signature.hex), "bond": .number(r.bond), "l1Height": .number(r.l1Height),
             "windowEndsAt": .number(r.windowEnd), "status": .string(status.rawValue),
             "blocksLeft": .number(status == .pending ? r.windowEnd - height : 0),
         ]
@@ -264,7 +264,7 @@ public struct L1RPC: Sendable {
         guard let r = try store.challenge(id) else { return .null }
         return .object([
             "id": .string(id.hex), "rollup": .number(r.rollup.rawValue), "outputIndex": .number(r.outputIndex),
-            "kind": .string(r.kind), "challenger": .string(r.challenger.address.hex), "l1Height": .number(r.l1Height),
+            "kind": .string(r.kind), "challenger": .string(r.challenger.hex), "l1Height": .number(r.l1Height),
             "reason": .string(r.reason), "invalidated": .number(r.invalidated), "payout": .number(r.payout),
         ])
     }

@@ -478,7 +478,8 @@ public final class L1Store: @unchecked Sendable {
         try txn.put(
             Outputs.self, RollupIndexKey(output.rollup, index),
             OutputRecord(
-                index: index, output: output, proposer: p.proposer, bond: bond, l1Height: height, windowEnd: windowEnd))
+                index: index, output: output, proposer: p.proposer, signature: p.signature, bond: bond,
+                l1Height: height, windowEnd: windowEnd))
         try txn.put(OutputWindows.self, WindowKey(windowEnd: windowEnd, rollup: output.rollup, index: index), [])
         state.outputCount = outputCount
         if registered { state.lastProposerL1Height = height }

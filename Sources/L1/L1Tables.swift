@@ -170,11 +170,17 @@ public struct OutputRecord: Hashable, Sendable, CanonicalCodable, StorageCodable
     public var invalidatedAt: UInt64
     /// The id of that challenge (zero: none).
     public var invalidatedBy: Hash
+    /// The proposer's signature over the output (`OutputProposal`'s), so the RPC can return it.
+    public var signature: Signature
 
-    public init(index: UInt64, output: Output, proposer: PublicKey, bond: UInt64, l1Height: UInt64, windowEnd: UInt64) {
+    public init(
+        index: UInt64, output: Output, proposer: PublicKey, signature: Signature, bond: UInt64, l1Height: UInt64,
+        windowEnd: UInt64
+    ) {
         self.index = index
         self.output = output
         self.proposer = proposer
+        self.signature = signature
         self.bond = bond
         self.l1Height = l1Height
         self.windowEnd = windowEnd
@@ -199,6 +205,7 @@ public struct OutputRecord: Hashable, Sendable, CanonicalCodable, StorageCodable
         encoder.write(windowEnd)
         encoder.write(invalidatedAt)
         encoder.write(invalidatedBy)
+        encoder.write(signature)
     }
 
     public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
@@ -210,6 +217,7 @@ public struct OutputRecord: Hashable, Sendable, CanonicalCodable, StorageCodable
         windowEnd = try decoder.read(UInt64.self)
         invalidatedAt = try decoder.read(UInt64.self)
         invalidatedBy = try decoder.read(Hash.self)
+        signature = try decoder.read(Signature.self)
     }
 }
 

@@ -74,9 +74,14 @@ public struct RollupRPC: Sendable {
         }
         try params.expect(atMost: 1)
         let raw = try params.hex(0, "signed transaction")
+        // Size first: the bytes are refused before any decoding work, by the mempool's own limit.
+        if raw.count > mempool.limits.maxTransactionBytes {
+            throw Self.rpcError(.tooLarge(size: raw.count, limit: mempool.limits.maxTransactionBytes))
+        }
         let tx: SignedTransaction
         do {
-            tx = try SignedTransaction(canonicalBytes: raw, limits: DecodingLimits(maxLength: 4096, maxCount: 64))
+            // The type's own limits bound every field (docs/protocol.md); nothing looser is needed.
+            tx = try SignedTransaction(canonicalBytes: raw)
         } catch {
             throw RPCError.invalidParams("parameter 0 is not a canonical signed transaction: \(error)")
         }

@@ -80,6 +80,7 @@ public enum Render {
         var json = output(record.output)
         json["index"] = .number(record.index)
         json["proposer"] = .string(record.proposer.hex)
+        json["signature"] = .string(record.signature.hex)
         json["bond"] = .number(record.bond)
         json["l1Height"] = .number(record.l1Height)
         json["windowEndsAt"] = .number(record.windowEnd)
@@ -110,6 +111,7 @@ public enum Render {
             json["type"] = .string("output")
             json["index"] = .number(index)
             json["proposer"] = .string(proposal.proposer.hex)
+            json["signature"] = .string(proposal.signature.hex)
             return .object(json)
         case .challenge(let id, let rollup, let outputIndex, let kind, let challenger, let invalidated):
             return .object([

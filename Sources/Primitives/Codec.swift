@@ -2,8 +2,8 @@
 ///
 /// Rules: integers are fixed-width big-endian; byte strings, strings and arrays carry a `UInt32`
 /// big-endian length (or count) prefix; a `Bool` is one byte `0` or `1`; an optional is a tag byte
-/// `0` (absent) or `1` (present) followed by the value; a varint is unsigned LEB128 in its shortest
-/// form. There are no maps and no floats. Every value has exactly one encoding, so decoders reject
+/// `0` (absent) or `1` (present) followed by the value. There are no maps, no variable-length
+/// integers and no floats. Every value has exactly one encoding, so decoders reject
 /// trailing bytes, truncation, lengths over a limit and every non-canonical form, each with its own
 /// error.
 
@@ -15,11 +15,12 @@ public enum CanonicalDecodingError: Error, Equatable, Sendable, CustomStringConv
     case trailingBytes(count: Int)
     /// A length or count prefix is larger than the decoder's limit.
     case lengthExceedsLimit(length: UInt64, limit: Int)
-    /// The bytes decode to a value that has a different, canonical encoding (an over-long varint, a
-    /// boolean byte other than 0 or 1, an optional tag other than 0 or 1, an unsorted set).
+    /// The bytes decode to a value that has a different, canonical encoding (a boolean byte other
+    /// than 0 or 1, an optional tag other than 0 or 1, a stored zero that means absence).
     case nonCanonical(String)
     /// The bytes are well-formed but do not denote a valid value (an unknown enum tag, bad UTF-8,
-    /// a key that is not a curve point).
+    /// a rule a type states beside its fields: an asset name outside its alphabet, a zero amount,
+    /// an unordered value list).
     case invalidValue(String)
 
     public var description: String {
@@ -120,16 +121,6 @@ public struct CanonicalEncoder: Sendable {
 
     /// Writes a string as length-prefixed UTF-8.
     public mutating func write(_ string: String) { writeBytes(Array(string.utf8)) }
-
-    /// Writes an unsigned LEB128 varint in its shortest form.
-    public mutating func writeVarint(_ value: UInt64) {
-        var v = value
-        while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        bytes.append(UInt8(v))
-    }
 
     public mutating func write<T: CanonicalEncodable>(_ value: T) { value.encode(to: &self) }
 
@@ -245,24 +236,6 @@ public struct CanonicalDecoder: Sendable {
             throw .invalidValue("string is not valid UTF-8")
         }
         return string
-    }
-
-    /// Reads an unsigned LEB128 varint; over-long forms and values past `UInt64.max` are rejected.
-    public mutating func readVarint() throws(CanonicalDecodingError) -> UInt64 {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        while true {
-            let byte = try read(UInt8.self)
-            let payload = UInt64(byte & 0x7f)
-            if shift == 63 && payload > 1 { throw .nonCanonical("varint overflows 64 bits") }
-            value |= payload << shift
-            if byte & 0x80 == 0 {
-                if byte == 0 && shift > 0 { throw .nonCanonical("varint has a redundant trailing zero group") }
-                return value
-            }
-            shift += 7
-            if shift > 63 { throw .nonCanonical("varint longer than 10 bytes") }
-        }
     }
 
     public mutating func read<T: CanonicalDecodable>(_: T.Type) throws(CanonicalDecodingError) -> T {

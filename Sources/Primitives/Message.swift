@@ -76,26 +76,31 @@ public struct Message: Hashable, Sendable, CanonicalCodable {
         destination = try decoder.read(RollupID.self)
         target = try decoder.read(String.self, maxLength: Self.maxTargetLength)
         recipient = try decoder.read(Address.self)
-        value = try decoder.readArray(AssetAmount.self)
+        value = try Self.readValue(&decoder)
         payload = try decoder.readBytes(maxLength: Self.maxPayload)
-        try Self.checkValue(value)
     }
 
-    /// Value lists are canonical: at most `maxAssets` entries, strictly ordered by asset, no zero.
-    public static func checkValue(_ value: [AssetAmount]) throws(CanonicalDecodingError) {
-        guard value.count <= maxAssets else { throw .invalidValue("a message carries at most \(maxAssets) assets") }
+    /// Reads a value list by the one rule every value list follows (a message's, a `sendMessage`
+    /// call's, an escrow lock's): at most `maxAssets` entries (`lengthExceedsLimit` past it, before
+    /// any entry is read), each amount above zero and the assets strictly increasing (`invalidValue`).
+    public static func readValue(_ decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) -> [AssetAmount] {
+        let value = try decoder.readArray(AssetAmount.self, maxCount: maxAssets)
         for (i, v) in value.enumerated() {
-            guard v.amount > 0 else { throw .nonCanonical("a zero amount in a message's value") }
+            guard v.amount > 0 else { throw .invalidValue("a zero amount in a message's value") }
             if i > 0, !(value[i - 1].asset < v.asset) {
-                throw .nonCanonical("message value not strictly ordered by asset")
+                throw .invalidValue("message value not strictly ordered by asset")
             }
         }
+        return value
     }
 }
 
 /// An inclusion proof of an outbox entry (RFC 6962 audit path): `index (u64) ‖ tree size (u64) ‖
 /// path (array of hashes, at most 64)`.
 public struct OutboxProof: Hashable, Sendable, CanonicalCodable {
+    /// The longest path: a tree of at most 2^64 entries.
+    public static let maxPath = 64
+
     public var index: UInt64
     public var treeSize: UInt64
     public var path: [Hash]
@@ -115,8 +120,7 @@ public struct OutboxProof: Hashable, Sendable, CanonicalCodable {
     public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
         index = try decoder.read(UInt64.self)
         treeSize = try decoder.read(UInt64.self)
-        path = try decoder.readArray(Hash.self)
-        guard path.count <= 64 else { throw .invalidValue("an outbox proof of \(path.count) hashes") }
+        path = try decoder.readArray(Hash.self, maxCount: Self.maxPath)
     }
 
     /// The root this proof gives for `leaf` (the message id), or nil when the shape is impossible

@@ -89,8 +89,7 @@ public enum Call: Hashable, Sendable, CanonicalCodable {
             let destination = try decoder.read(RollupID.self)
             let target = try decoder.read(String.self, maxLength: Message.maxTargetLength)
             let recipient = try decoder.read(Address.self)
-            let value = try decoder.readArray(AssetAmount.self)
-            try Message.checkValue(value)
+            let value = try Message.readValue(&decoder)
             self = .sendMessage(
                 destination: destination, target: target, recipient: recipient, value: value,
                 payload: try decoder.readBytes(maxLength: Message.maxPayload))

@@ -166,7 +166,7 @@ public struct EscrowLock: Hashable, Sendable, CanonicalCodable {
         source = try decoder.read(RollupID.self)
         sender = try decoder.read(Address.self)
         beneficiary = try decoder.read(Address.self)
-        value = try decoder.readArray(AssetAmount.self)
+        value = try Message.readValue(&decoder)
         hashLock = try decoder.read(Hash.self)
         timeout = try decoder.read(UInt64.self)
     }

@@ -12,7 +12,8 @@ struct NodeCommand: AsyncParsableCommand {
             "Run a rollup node: a sequencer (--rollup NAME) or a verifier that follows one from the L1 (--follow NAME).",
         discussion: """
             A sequencer syncs what the L1 already holds of its rollup, then runs the mempool, the sequencer, the \
-            batcher (zstd batches posted as blobs) and the proposer (outputs every outputIntervalBlocks blocks).
+            batcher (zstd batches posted as blobs) and the proposer (an output every outputIntervalBlocks blocks, \
+            and sooner once a block that sent a message is in DA).
             A follower builds the rollup's chain from the L1's blobs alone, checks every claimed root, challenges \
             false outputs within the fraud-proof window, and proposes honest outputs when the L1 lets anyone propose.
             SIGTERM or SIGINT stops it gracefully: the RPC server closes and the block in flight is committed.

@@ -117,8 +117,9 @@ struct Seeds {
                 id: Hash.sha256(utf8: "challenge"), rollup: alpha, outputIndex: 0, kind: "block",
                 challenger: dev1.publicKey, invalidated: 2),
         ]
-        var varint = CanonicalEncoder()
-        varint.writeVarint(300)
+        let lock = EscrowLock(
+            source: RollupID(2), sender: dev0.publicKey.address, beneficiary: dev1.publicKey.address,
+            value: message.value, hashLock: Hash.sha256(utf8: "secret"), timeout: 40)
         var seeds: [(String, [UInt8])] = []
         for (i, tx) in transactions.enumerated() {
             seeds.append(("transaction-\(i)", [0] + tx.transaction.canonicalBytes))
@@ -140,14 +141,28 @@ struct Seeds {
             ("block-body", [15] + BlockBody(transactions).canonicalBytes),
             ("block-receipts", [16] + BlockReceipts([receipt, receipt]).canonicalBytes),
             ("transaction-location", [17] + TransactionLocation(height: 4, index: 2).canonicalBytes),
-            ("varint", [18] + varint.bytes),
+            ("escrow-lock", [18] + lock.canonicalBytes),
             ("reject-trailing-byte", [0] + transactions[0].transaction.canonicalBytes + [0]),
             ("reject-forged-count", [15, 0xff, 0xff, 0xff, 0xff]),
-            ("reject-overlong-varint", [18, 0x80, 0x00]),
             ("reject-unsorted-value", [4] + unsortedMessage()),
+            ("reject-zero-amount", [4] + changedMessage { $0.value[0].amount = 0 }),
+            ("reject-five-assets", [4] + changedMessage { m in
+                m.value = ["A", "B", "C", "D", "E"].map { AssetAmount(AssetName(rawValue: $0)!, 1) }
+            }),
+            ("reject-long-target", [4] + changedMessage { $0.target = String(repeating: "t", count: 33) }),
+            ("reject-long-asset-name", [7] + String(repeating: "A", count: 33).canonicalBytes),
+            ("reject-asset-name-with-space", [7] + "AL PHA".canonicalBytes),
         ]
         seeds += entries.enumerated().map { i, entry in ("l1-entry-\(i)", [13] + entry.canonicalBytes) }
         return seeds
+    }
+
+    /// The encoding of the seed message after `change` (which may break a decoding rule: the
+    /// encoder writes whatever it is given).
+    func changedMessage(_ change: (inout Message) -> Void) -> [UInt8] {
+        var m = message
+        change(&m)
+        return m.canonicalBytes
     }
 
     /// A message whose value is not strictly ordered by asset.

@@ -207,12 +207,17 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         #expect(first.output.l2Height >= 15)
         let raw = try await l1.rpc.call("l1_getOutputs", [.number(1), .number(first.index), .number(1)])
         let record = try #require(raw.arrayValue?.first)
+        // The record carries the proposer's key and signature, and the signature verifies.
+        let proposal = OutputProposal(
+            output: first.output, proposer: try PublicKey(hex: try #require(record["proposer"]?.stringValue)),
+            signature: try Signature(hex: try #require(record["signature"]?.stringValue)))
+        #expect(proposal.hasValidSignature)
         let challengedAt = try #require(record["invalidatedAt"]?.unsignedValue)
         #expect(challengedAt < first.windowEnd)
         let challenge = try await l1.rpc.call("l1_getChallenge", [record["invalidatedBy"] ?? .null])
         #expect(challenge["kind"]?.stringValue == "block")
         #expect(challenge["payout"]?.unsignedValue == parameters.l1.bond)
-        #expect(challenge["challenger"]?.stringValue == rollup.challenger.publicKey.address.hex)
+        #expect(challenge["challenger"]?.stringValue == rollup.challenger.publicKey.hex)
         let reason = challenge["reason"]?.stringValue ?? ""
         #expect(reason.contains("DA block 15 is not what the block rule gives: state root"), "\(reason)")
         // Every output the faulty proposer had standing from the false one on is invalidated.

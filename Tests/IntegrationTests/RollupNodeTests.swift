@@ -146,6 +146,18 @@ func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async t
         #expect(await callCode("rollup_sendTransaction", [.integer(5)]) == -32602)
         #expect(await callCode("rollup_sendTransaction", [.string("0x00ff")]) == -32602)
         #expect(await callCode("rollup_getAccount", [.string("0x1234")]) == -32602)
+        // Size is checked before decoding: 8,193 bytes are -32010 whatever they hold, 8,192 bytes
+        // that are no transaction are -32602 (docs/rpc.md).
+        let tooBig = "0x" + String(repeating: "00", count: 8193)
+        #expect(await callCode("rollup_sendTransaction", [.string(tooBig)]) == -32010)
+        #expect(await callCode("rollup_sendTransaction", [.string("0x" + String(repeating: "00", count: 8192))]) == -32602)
+        // A sendMessage value of five assets is not a canonical transaction (docs/protocol.md).
+        let five = (0..<5).map { AssetAmount(AssetName(rawValue: "A\($0)")!, 1) }
+        let fiveAssets = Transaction(
+            rollup: RollupID(1), nonce: 0, sender: dev0.publicKey, fee: 100_000,
+            call: .sendMessage(destination: RollupID(2), target: "bank", recipient: dev1.address, value: five, payload: [])
+        ).signed(by: dev0)
+        #expect(await callCode("rollup_sendTransaction", [hexParam(fiveAssets)]) == -32602)
         let oversized =
             #"{"jsonrpc":"2.0","id":1,"method":"rollup_sendTransaction","params":[""#
             + String(repeating: "a", count: 2 << 20) + #""]}"#
