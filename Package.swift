@@ -155,7 +155,7 @@ let package = Package(
             ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Primitives"]),
         .testTarget(
-            name: "L1StoreTests", dependencies: ["L1", "Settlement", "Config", "Primitives", "TributaryTesting"]),
+            name: "L1StoreTests", dependencies: ["L1", "Chain", "Settlement", "Config", "Primitives", "Storage", "TributaryTesting"]),
         .testTarget(
             name: "SettlementTests",
             dependencies: [

@@ -84,6 +84,12 @@ public final class L1Store: @unchecked Sendable {
         }
         if let stored {
             guard stored == digest else { throw ChainError.genesisMismatch(stored: stored, expected: digest) }
+            let layout = try environment.read { txn in
+                try txn.get(L1Meta.self, L1Meta.layout).flatMap { try? UInt64(canonicalBytes: $0) } ?? 1
+            }
+            guard layout == L1Meta.currentLayout else {
+                throw ChainError.otherLayout(found: layout, expected: L1Meta.currentLayout)
+            }
             return
         }
         guard !options.readOnly else { throw ChainError.corrupt("no L1 genesis block in a store opened read-only") }
@@ -95,6 +101,7 @@ public final class L1Store: @unchecked Sendable {
             for rollup in genesis.rollups { try txn.put(L1Rollups.self, rollup.id, RollupL1State()) }
             try txn.put(L1Meta.self, L1Meta.head, UInt64(0).canonicalBytes)
             try txn.put(L1Meta.self, L1Meta.genesis, digest.bytes)
+            try txn.put(L1Meta.self, L1Meta.layout, L1Meta.currentLayout.canonicalBytes)
         }
     }
 

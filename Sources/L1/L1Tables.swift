@@ -23,6 +23,10 @@ public enum L1Meta: Table {
     public typealias Value = [UInt8]
     public static let head = "head"
     public static let genesis = "genesis"
+    /// The layout of the records (u64): 2 since output records carry the proposer's signature.
+    /// A store without it was written before then.
+    public static let layout = "layout"
+    public static let currentLayout: UInt64 = 2
 }
 
 public enum L1Headers: Table {

@@ -1,8 +1,10 @@
+import Chain
 import Config
 import Foundation
 import L1
 import Primitives
 import Settlement
+import Storage
 import Testing
 import TributaryTesting
 
@@ -135,6 +137,19 @@ let genesisJSON = """
         var other = genesis
         other.l1.bond = 6
         #expect(throws: (any Error).self) { try L1Store(datadir: dir.path, genesis: other) }
+    }
+
+    /// A store written before output records carried signatures (no layout key) is refused with
+    /// an error that says what to do, not misread.
+    @Test func aStoreOfAnOlderLayoutIsRefusedClearly() throws {
+        let dir = try TemporaryDirectory("l1-store")
+        do {
+            let store = try L1Store(datadir: dir.path, genesis: genesis)
+            try store.environment.write { txn in _ = try txn.delete(L1Meta.self, L1Meta.layout) }
+        }
+        #expect(throws: ChainError.otherLayout(found: 1, expected: L1Meta.currentLayout)) {
+            try L1Store(datadir: dir.path, genesis: genesis)
+        }
     }
 }
 
