@@ -243,12 +243,24 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         }
         // The bond money adds up: the proposer lost one bond per invalidated output and holds one
         // per pending output; the challenger won the challenged output's bond.
-        let final = try await outputs(l1)
+        // The outputs and the balance are two reads; the faulty proposer keeps proposing, so the
+        // pair is taken again until no output was added or settled between them.
         let bond = parameters.l1.bond, initial = bond * 1000
         let proposerKey = rollup.proposer.publicKey
-        let lost = UInt64(final.filter { $0.proposer == proposerKey && $0.status != "finalized" }.count) * bond
-        let proposerBalance = try await l1.rpc.call("l1_getBalance", [.string(proposerKey.address.hex)])
-        #expect(proposerBalance.unsignedValue == initial - lost)
+        func held(_ outputs: [L1Client.OutputInfo]) -> [String] {
+            outputs.filter { $0.proposer == proposerKey }.map { "\($0.index):\($0.status)" }
+        }
+        var consistent: (lost: UInt64, balance: UInt64?)?
+        for _ in 0..<20 where consistent == nil {
+            let before = try await outputs(l1)
+            let balance = try await l1.rpc.call("l1_getBalance", [.string(proposerKey.address.hex)]).unsignedValue
+            let after = try await outputs(l1)
+            guard held(before) == held(after) else { continue }
+            let lost = UInt64(after.filter { $0.proposer == proposerKey && $0.status != "finalized" }.count) * bond
+            consistent = (lost, balance)
+        }
+        let money = try #require(consistent, "the proposer's outputs never stood still for two reads")
+        #expect(money.balance == initial - money.lost)
 
         // No user transaction is lost: every one is in the follower's canonical chain.
         #expect(
