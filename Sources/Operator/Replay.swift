@@ -83,14 +83,18 @@ public final class Replayer {
         self.progress = progress
     }
 
-    /// Opens (creating with the genesis block) a replay target: `datadir` must be new or empty.
-    public static func newStore(datadir: String, rollup: RollupParameters) throws -> ChainStore {
+    /// Opens (creating with the genesis block) a replay target for `rollup` of `genesis`: `datadir`
+    /// must be new or empty. The store knows every rollup of the genesis, as the node's does, so
+    /// blocks that send cross-rollup messages re-execute as they did when sealed.
+    public static func newStore(datadir: String, rollup: RollupParameters, genesis: Genesis) throws -> ChainStore {
         if let contents = try? FileManager.default.contentsOfDirectory(atPath: datadir), !contents.isEmpty {
             throw OperatorError("\(datadir) is not empty: replay from genesis into a new or empty directory")
         }
         var options = Environment.Options()
         options.durability = .noSync
-        return try ChainStore(datadir: datadir, rollup: rollup, options: options)
+        let store = try ChainStore(datadir: datadir, rollup: rollup, options: options)
+        store.network = Network(genesis)
+        return store
     }
 
     /// Opens a restored snapshot as a replay target.
@@ -101,7 +105,9 @@ public final class Replayer {
         let inspected = try environment.read { txn in try txn.get(Meta.self, Meta.genesis).flatMap { Hash(bytes: $0) } }
         guard let inspected else { throw OperatorError("\(datadir) holds no rollup chain") }
         for rollup in genesis.rollups where try ChainStore.genesisBlock(rollup).block.header.hash == inspected {
-            return try ChainStore(environment: environment, rollup: rollup)
+            let store = try ChainStore(environment: environment, rollup: rollup)
+            store.network = Network(genesis)
+            return store
         }
         throw OperatorError("\(datadir) belongs to no rollup of the genesis file")
     }

@@ -3,6 +3,7 @@ import Config
 import Foundation
 import L1
 import Primitives
+import StateMachine
 import Storage
 
 /// A problem an operator command reports: a clear sentence, exit status 1.
@@ -86,7 +87,9 @@ public final class InspectedStore: @unchecked Sendable {
     public func chain(genesis: Genesis) throws -> ChainStore {
         try require(.rollup, for: "this command")
         do {
-            return try ChainStore(environment: environment, rollup: try rollup(genesis: genesis))
+            let chain = try ChainStore(environment: environment, rollup: try rollup(genesis: genesis))
+            chain.network = Network(genesis)
+            return chain
         } catch let error as ChainError {
             throw OperatorError("\(error)")
         }

@@ -61,7 +61,7 @@ struct ReplayCommand: AsyncParsableCommand {
                     else { throw OperatorError("the genesis file has no rollup \(name)") }
                     parameters = found
                 }
-                chain = try Replayer.newStore(datadir: datadir, rollup: parameters)
+                chain = try Replayer.newStore(datadir: datadir, rollup: parameters, genesis: genesis)
             }
             let replaySource: ReplaySource = source == .l1 ? .l1(url: l1!) : .store(path: store!)
             let progress = Progress(enabled: !quiet && !json)

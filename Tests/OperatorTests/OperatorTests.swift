@@ -5,6 +5,7 @@ import Node
 import Operator
 import Primitives
 import Settlement
+import StateMachine
 import StateTree
 import Storage
 import Testing
@@ -21,12 +22,17 @@ func transfer(_ from: SigningKey, nonce: UInt64, to: Address, amount: UInt64) ->
 }
 
 /// Builds an alpha store of `blocks` blocks of transfers, batched every 4 blocks like a sequencer's
-/// batcher does; returns its path. The environment is closed when this returns.
-func buildStore(_ dir: TemporaryDirectory, name: String = "alpha", blocks: Int = 12) throws -> String {
+/// batcher does; returns its path. With `messages`, the store knows the devnet's rollups as a node's
+/// does and every third block also sends value to beta. The environment is closed when this returns.
+func buildStore(
+    _ dir: TemporaryDirectory, name: String = "alpha", blocks: Int = 12, messages: Bool = false
+) throws -> String {
     let path = dir.appending(name)
     let genesis = try Genesis.load(path: genesisPath)
     let alpha = try #require(genesis.rollup(named: "alpha"))
+    let beta = try #require(genesis.rollup(named: "beta"))
     let store = try ChainStore(datadir: path, rollup: alpha)
+    if messages { store.network = Network(genesis) }
     var nonces = [UInt64](repeating: 0, count: 4)
     var pending: [Block] = []
     var seq: UInt64 = 0
@@ -36,6 +42,17 @@ func buildStore(_ dir: TemporaryDirectory, name: String = "alpha", blocks: Int =
             let s = (h + i) % 4
             txs.append(transfer(DevKeys.account(s), nonce: nonces[s], to: DevKeys.account(5 + i).address, amount: 7))
             nonces[s] += 1
+        }
+        if messages && h % 3 == 0 {
+            let sender = DevKeys.account(4)
+            txs.append(
+                Transaction(
+                    rollup: alpha.id, nonce: UInt64(h / 3 - 1), sender: sender.publicKey,
+                    fee: 1,
+                    call: .sendMessage(
+                        destination: beta.id, target: "", recipient: DevKeys.account(6).address,
+                        value: [AssetAmount(AssetName(rawValue: "ALPHA")!, 5)], payload: [])
+                ).signed(by: sender))
         }
         let committed = try store.commitBlock(candidates: txs, timestamp: UInt64(1000 * h))
         pending.append(committed.block)
@@ -253,7 +270,7 @@ func flip(_ path: String, table: String, key: [UInt8], at offset: (Int) -> Int) 
         let alpha = try #require(genesis.rollup(named: "alpha"))
         let expected = try InspectedStore(datadir: path).header(12)
         let full = try await Replayer(
-            store: try Replayer.newStore(datadir: dir.appending("replayed"), rollup: alpha), source: .store(path: path),
+            store: try Replayer.newStore(datadir: dir.appending("replayed"), rollup: alpha, genesis: genesis), source: .store(path: path),
             to: nil, progress: nil
         ).run()
         #expect(full.ok, "\(full.mismatch ?? "")")
@@ -264,7 +281,7 @@ func flip(_ path: String, table: String, key: [UInt8], at offset: (Int) -> Int) 
 
         // Snapshot at 8 (a replay stopped there), then replay the rest from the store.
         let partial = try await Replayer(
-            store: try Replayer.newStore(datadir: dir.appending("to8"), rollup: alpha), source: .store(path: path),
+            store: try Replayer.newStore(datadir: dir.appending("to8"), rollup: alpha, genesis: genesis), source: .store(path: path),
             to: 8, progress: nil
         ).run()
         #expect(partial.head == 8)
@@ -279,6 +296,43 @@ func flip(_ path: String, table: String, key: [UInt8], at offset: (Int) -> Int) 
         #expect(rest.startHeight == 8)
         #expect(rest.head == 12)
         #expect(rest.stateRoot.hex == expected["stateRoot"]?.stringValue)
+    }
+
+    /// Regression: `tributary replay` of a chain that sent a cross-rollup message stopped at the first
+    /// such block ("does not re-execute to its posted header … outbox root"): the replayer's store
+    /// knew only its own rollup, so every `sendMessage` was refused. From genesis and from a snapshot.
+    @Test func replayOfAChainThatSentMessagesReachesItsRoots() async throws {
+        let dir = try TemporaryDirectory("op-replay-msg")
+        let path = try buildStore(dir, messages: true)
+        let genesis = try Genesis.load(path: genesisPath)
+        let alpha = try #require(genesis.rollup(named: "alpha"))
+        let expected = try InspectedStore(datadir: path).header(12)
+        // The chain did send messages: its outbox is not empty.
+        #expect(expected["outboxRoot"]?.stringValue != Hash.zero.hex)
+        let full = try await Replayer(
+            store: try Replayer.newStore(datadir: dir.appending("replayed"), rollup: alpha, genesis: genesis),
+            source: .store(path: path), to: nil, progress: nil
+        ).run()
+        #expect(full.ok, "\(full.mismatch ?? "")")
+        #expect(full.head == 12)
+        #expect(full.stateRoot.hex == expected["stateRoot"]?.stringValue)
+        #expect(full.headHash.hex == expected["hash"]?.stringValue)
+
+        let partial = try await Replayer(
+            store: try Replayer.newStore(datadir: dir.appending("to4"), rollup: alpha, genesis: genesis),
+            source: .store(path: path), to: 4, progress: nil
+        ).run()
+        #expect(partial.head == 4)
+        let file = dir.appending("at4.snap")
+        _ = try Snapshot.create(datadir: dir.appending("to4"), genesis: genesis, out: file)
+        _ = try Snapshot.restore(file: file, datadir: dir.appending("from-snap"))
+        let rest = try await Replayer(
+            store: try Replayer.existingStore(datadir: dir.appending("from-snap"), genesis: genesis),
+            source: .store(path: path), to: nil, progress: nil
+        ).run()
+        #expect(rest.ok, "\(rest.mismatch ?? "")")
+        #expect(rest.head == 12)
+        #expect(rest.headHash.hex == expected["hash"]?.stringValue)
     }
 
     @Test func replayStopsAtTheFirstPostedHeaderThatDoesNotReexecute() async throws {
@@ -296,7 +350,7 @@ func flip(_ path: String, table: String, key: [UInt8], at offset: (Int) -> Int) 
             try txn.put(Batches.self, 1, batch)
         }
         let report = try await Replayer(
-            store: try Replayer.newStore(datadir: dir.appending("replayed"), rollup: alpha), source: .store(path: path),
+            store: try Replayer.newStore(datadir: dir.appending("replayed"), rollup: alpha, genesis: genesis), source: .store(path: path),
             to: nil, progress: nil
         ).run()
         #expect(!report.ok)
