@@ -12,8 +12,19 @@ public final class NodeProcess: @unchecked Sendable {
     /// waits up to `timeout` seconds for its RPC URL. Standard error goes to `logPath` if given.
     /// With `fileSizeLimit`, the daemon runs under `ulimit -f` of that many bytes (rounded down to
     /// the shell's 512-byte blocks): no file it writes, its log included, may grow beyond it.
-    public init(_ arguments: [String], logPath: String? = nil, timeout: Double = 60, fileSizeLimit: Int? = nil) throws {
-        process = TributaryBinary.process(arguments, fileSizeLimit: fileSizeLimit)
+    public convenience init(
+        _ arguments: [String], logPath: String? = nil, timeout: Double = 60, fileSizeLimit: Int? = nil
+    ) throws {
+        try self.init(
+            process: TributaryBinary.process(arguments, fileSizeLimit: fileSizeLimit), logPath: logPath,
+            timeout: timeout)
+    }
+
+    /// Runs `process` (not yet started) and waits up to `timeout` seconds for an `rpc: URL` line on
+    /// its standard output. The wait polls with the time left, so it ends at the deadline also when
+    /// the process prints nothing; a process that did not report in time is stopped and reaped.
+    public init(process: Process, logPath: String? = nil, timeout: Double = 60) throws {
+        self.process = process
         process.standardOutput = output
         if let logPath {
             FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -25,30 +36,50 @@ public final class NodeProcess: @unchecked Sendable {
         }
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
+        let fd = output.fileHandleForReading.fileDescriptor
         var buffer = Data()
-        let handle = output.fileHandleForReading
-        while Date() < deadline {
-            let chunk = handle.availableData
-            if chunk.isEmpty {
-                guard process.isRunning else { break }
-                continue
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        var ended = "it exited"
+        reading: while true {
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else {
+                ended = "it printed no RPC address within \(timeout) seconds"
+                break
             }
-            buffer.append(chunk)
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let polled = poll(&ready, 1, Int32(min(left, 1) * 1000) + 1)
+            if polled < 0 {
+                if errno == EINTR { continue }
+                ended = "polling its output failed (errno \(errno))"
+                break
+            }
+            if polled == 0 { continue }
+            let count = read(fd, &chunk, chunk.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break reading }  // end of file: the process closed its output
+            buffer.append(contentsOf: chunk[0..<count])
             let text = String(decoding: buffer, as: UTF8.self)
             if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("rpc: ") }) {
                 url = String(line.dropFirst(5))
                 return
             }
         }
-        process.terminate()
-        throw NodeProcessError.noRPCAddress(String(decoding: buffer, as: UTF8.self))
+        if process.isRunning { process.terminate() }
+        let grace = Date().addingTimeInterval(5)
+        while process.isRunning, Date() < grace { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        try? errors?.close()
+        throw NodeProcessError.noRPCAddress(ended, String(decoding: buffer, as: UTF8.self))
     }
 
     public enum NodeProcessError: Error, CustomStringConvertible {
-        case noRPCAddress(String)
+        /// Why the wait ended, and what the process printed.
+        case noRPCAddress(String, String)
         public var description: String {
             switch self {
-            case .noRPCAddress(let output): return "the daemon did not report its RPC address; its output: \(output)"
+            case .noRPCAddress(let why, let output):
+                return "the daemon did not report its RPC address (\(why)); its output: \(output)"
             }
         }
     }

@@ -14,6 +14,19 @@ import TributaryTesting
         let samples: [Double]
     }
 
+    /// Regression: the process helper's start-up wait blocked on a read, so its deadline could not
+    /// fire while a daemon printed nothing. A silent process now fails at the deadline and is reaped.
+    @Test func aSilentDaemonFailsItsStartUpAtTheDeadlineAndIsStopped() throws {
+        let silent = Process()
+        silent.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        silent.arguments = ["600"]
+        let error = #expect(throws: NodeProcess.NodeProcessError.self) {
+            _ = try NodeProcess(process: silent, timeout: 1)
+        }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("printed no RPC address within 1.0 seconds"))
+        #expect(!silent.isRunning)
+    }
+
     @Test func versionPrintsTheReleaseName() throws {
         let result = try TributaryBinary.run(["--version"])
         #expect(result.status == 0, "\(result.stderr)")
