@@ -40,6 +40,25 @@ struct DBOptions: ParsableArguments {
     }
 }
 
+/// The `--rollup` of the db commands: a rollup's name, looked up in `--genesis`, or its id — as in
+/// every other command that names a rollup.
+struct DBRollupOptions: ParsableArguments {
+    @Option(help: "The genesis file that names the rollups (for --rollup NAME).")
+    var genesis = "Genesis/devnet.json"
+
+    /// The id `value` names: a number is an id; anything else a name in the genesis file.
+    func id(_ value: String) throws -> RollupID {
+        if let id = UInt32(value) { return RollupID(id) }
+        let g: Genesis
+        do { g = try loadGenesis(genesis) } catch let error as OperatorError {
+            throw ValidationError("--rollup \(value) is a name, and names come from the genesis file: \(error.message)")
+        }
+        if let r = g.rollup(named: value) { return r.id }
+        let known = g.rollups.map { "\($0.name) (\($0.id.rawValue))" }.joined(separator: ", ")
+        throw ValidationError("no rollup named \"\(value)\" in \(genesis); pass one of \(known), by name or id")
+    }
+}
+
 /// Prints an operator error on standard error and exits 1.
 func report(_ body: () throws -> Void) throws {
     do { try body() } catch let error as OperatorError {
@@ -300,13 +319,15 @@ struct DBBlobsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "blobs", abstract: "An L1 store's blobs of one rollup.")
     @OptionGroup var db: DBOptions
-    @Option(help: "The rollup id.") var rollup: UInt32
+    @OptionGroup var names: DBRollupOptions
+    @Option(help: "The rollup, by name or id.") var rollup: String
     @Option(help: "From this seq.") var from: UInt64 = 0
     @Option(help: "At most this many.") var limit = 1000
 
     func run() throws {
+        let id = try names.id(rollup)
         let store = try db.open()
-        try db.output({ try store.blobs(rollup: RollupID(rollup), from: from, limit: limit) }) {
+        try db.output({ try store.blobs(rollup: id, from: from, limit: limit) }) {
             InspectedStore.humanRows(
                 $0,
                 [
@@ -323,15 +344,17 @@ struct DBBlobCommand: ParsableCommand {
         abstract: "Write the exact posted bytes of one blob (L1 store) or batch (rollup store): a standard zstd frame.",
         discussion: "`zstd -d FILE` decodes it to the canonical batch payload.")
     @OptionGroup var db: DBOptions
-    @Option(help: "The rollup id (L1 store).") var rollup: UInt32?
+    @OptionGroup var names: DBRollupOptions
+    @Option(help: "The rollup, by name or id (L1 store).") var rollup: String?
     @Option(help: "The sequence number.") var seq: UInt64
     @Option(help: "Where to write the bytes.") var out: String
 
     func run() throws {
+        let id = try rollup.map { try names.id($0) }
         let store = try db.open()
         try db.output(
             {
-                let (frame, info) = try store.blobFrame(rollup: rollup.map { RollupID($0) }, seq: seq)
+                let (frame, info) = try store.blobFrame(rollup: id, seq: seq)
                 do { try Data(frame).write(to: URL(fileURLWithPath: out)) } catch {
                     throw OperatorError("cannot write \(out): \(error.localizedDescription)")
                 }
@@ -346,11 +369,13 @@ struct DBOutputsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "outputs", abstract: "An L1 store's outputs with their status as of its head.")
     @OptionGroup var db: DBOptions
-    @Option(help: "Only this rollup id.") var rollup: UInt32?
+    @OptionGroup var names: DBRollupOptions
+    @Option(help: "Only this rollup, by name or id.") var rollup: String?
 
     func run() throws {
+        let id = try rollup.map { try names.id($0) }
         let store = try db.open()
-        try db.output({ try store.outputs(rollup: rollup.map { RollupID($0) }) }) {
+        try db.output({ try store.outputs(rollup: id) }) {
             InspectedStore.humanRows(
                 $0,
                 [
