@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "Compression", dependencies: ["CZstd"]),
         .target(
             name: "StateTree",
-            dependencies: ["Primitives", "Storage", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["Primitives", "Storage"]),
         .target(name: "StateMachine", dependencies: ["Primitives", "StateTree"]),
         // Genesis and other configuration documents, validated with JSON paths.
         .target(name: "Config", dependencies: ["Primitives"]),
@@ -65,12 +65,12 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
         // Test support: seeded randomness, temporary directories, process helpers.
-        .target(name: "TributaryTesting", dependencies: ["Primitives"]),
+        .target(name: "TributaryTesting"),
         .executableTarget(
             name: "tributary",
             dependencies: [
-                "Primitives", "Storage", "Compression", "StateTree", "Benchmarks", "Node", "RPC", "Config", "Chain",
-                "L1", "Settlement", "StateMachine", "Operator",
+                "Primitives", "Storage", "Benchmarks", "Node", "RPC", "Config", "Chain", "L1", "StateMachine",
+                "Operator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -89,7 +89,7 @@ let package = Package(
 
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives", "TributaryTesting"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "CLMDB", "TributaryTesting"]),
-        .testTarget(name: "CompressionTests", dependencies: ["Compression", "TributaryTesting"]),
+        .testTarget(name: "CompressionTests", dependencies: ["Compression"]),
         .testTarget(name: "StateTreeTests", dependencies: ["StateTree", "Primitives", "Storage", "TributaryTesting"]),
         .testTarget(
             name: "StateMachineTests",
@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "Rollup",
             dependencies: [
-                "Primitives", "Chain", "Config", "StateMachine",
+                "Primitives", "Chain", "StateMachine",
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -143,15 +143,14 @@ let package = Package(
             name: "Operator",
             dependencies: [
                 "Primitives", "Storage", "Compression", "CZstd", "StateTree", "StateMachine", "Config", "Chain",
-                "Settlement", "L1", "Node", "RPC",
+                "Settlement", "L1", "Node",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "OperatorTests",
             dependencies: [
-                "Operator", "Chain", "Config", "Primitives", "Storage", "StateTree", "Settlement", "Node",
-                "TributaryTesting",
+                "Operator", "Chain", "Config", "Primitives", "Storage", "StateTree", "StateMachine", "Settlement",
+                "Node", "TributaryTesting",
             ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Primitives"]),
         .testTarget(
@@ -183,13 +182,12 @@ let package = Package(
         .testTarget(
             name: "ChainTests",
             dependencies: ["Chain", "Config", "StateMachine", "Primitives", "Storage", "TributaryTesting"]),
-        // Runs the built `tributary` as a real process.
+        // Runs the built `tributary` as a real process (the dependency on it builds it first).
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "tributary", "TributaryTesting", "RPC", "Config", "Primitives", "Chain", "StateMachine", "StateTree",
-                "Storage",
-                "Settlement", "Node", "Compression", "Operator", "L1", "Rollup",
+                "Storage", "Settlement", "Node", "Compression", "L1", "Rollup",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ]
