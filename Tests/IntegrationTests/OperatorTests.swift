@@ -119,6 +119,20 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         #expect(batches.json?.arrayValue?.first?["seq"]?.unsignedValue == 0)
         let blobs = try tributaryJSON(["db", "blobs", "--rollup", "1", "--datadir", l1Store])
         #expect(blobs.json?.arrayValue?.first?["commitment"] == batches.json?.arrayValue?.first?["commitment"])
+        // A rollup is named by its name or its id, as in every other command; a wrong name says what to type.
+        let byName = try tributaryJSON(["db", "blobs", "--rollup", "alpha", "--genesis", genesis, "--datadir", l1Store])
+        // (alpha is still posting: the first blob is the one both reads saw.)
+        #expect(
+            byName.status == 0 && byName.json?.arrayValue?.first == blobs.json?.arrayValue?.first,
+            "\(byName.stderr)")
+        let outputsOfAlpha = try tributaryJSON(["db", "outputs", "--rollup", "alpha", "--genesis", genesis, "--datadir", l1Store])
+        #expect(outputsOfAlpha.status == 0, "\(outputsOfAlpha.stderr)")
+        let unknown = try TributaryBinary.run([
+            "db", "blobs", "--rollup", "delta", "--genesis", genesis, "--datadir", l1Store,
+        ])
+        #expect(
+            unknown.status != 0 && unknown.stderr.contains("no rollup named \"delta\"")
+                && unknown.stderr.contains("alpha (1)"), "\(unknown.stderr)")
         let l1Header = try tributaryJSON(["db", "header", "1", "--datadir", l1Store])
         #expect(l1Header.json?["height"]?.unsignedValue == 1 && l1Header.json?["entriesRoot"] != nil)
         let firstBlob = try #require(blobs.json?.arrayValue?.first?["l1Height"]?.unsignedValue)
@@ -187,19 +201,23 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         let valueCopy = dir.appending("tampered-value"), headerCopy = dir.appending("tampered-header")
         let batchCopy = dir.appending("tampered-batch")
         for copy in [valueCopy, headerCopy, batchCopy] { try copyStore(store, copy) }
+        // The newest stored value: its version is the newest of its key, so the head's tree holds it
+        // (an older version a later block replaced is history no leaf of the head points to, and
+        // which key that is depended on the load).
         let valueKey: [UInt8] = try Environment(path: valueCopy).read { txn in
             var found: [UInt8]?
-            try txn.rawForEach(table: "state_values", from: bigEndian(txHeight + 1), reverse: true) { k, _ in
+            try txn.rawForEach(table: "state_values", from: bigEndian(UInt64.max), reverse: true) { k, _ in
                 found = k
                 return false
             }
             return try #require(found)
         }
+        let valueVersion = valueKey.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         try flipByte(valueCopy, table: "state_values", key: valueKey) { $0 - 1 }
         try flipByte(headerCopy, table: "headers", key: bigEndian(txHeight)) { _ in 20 }
         try flipByte(batchCopy, table: "batches", key: bigEndian(1)) { $0 / 2 + 30 }
         let expectations = [
-            (valueCopy, "state value \(txHeight):0x"), (headerCopy, "header \(txHeight) is damaged"),
+            (valueCopy, "state value \(valueVersion):0x"), (headerCopy, "header \(txHeight) is damaged"),
             (batchCopy, "batch 1 ("),
         ]
         // And on the L1 store: a flipped byte of a blob's frame.
