@@ -116,8 +116,21 @@ final class FaultNet: @unchecked Sendable {
             return arguments(name)
         }
         let n = lock.withLock { starts[name]! }
-        let process = try NodeProcess(args, logPath: "\(dir)/logs/\(name)-\(n).log", timeout: 120)
-        lock.withLock { running[name] = process }
+        let log = "\(dir)/logs/\(name)-\(n).log"
+        // A port picked free can be taken before the daemon binds it (by any process's outgoing
+        // connection: free ports come from the ephemeral range). The proxies already point at it,
+        // so the start is retried on the same port while it is in use, a few times, then fails.
+        for attempt in 1... {
+            do {
+                let process = try NodeProcess(args, logPath: log, timeout: 120)
+                lock.withLock { running[name] = process }
+                return
+            } catch let error as NodeProcess.NodeProcessError {
+                let said = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                guard attempt < 5, said.contains("Address already in use") else { throw error }
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
     }
 
     /// SIGKILL: no cleanup, no flush.

@@ -39,7 +39,7 @@ public final class NodeProcess: @unchecked Sendable {
         let fd = output.fileHandleForReading.fileDescriptor
         var buffer = Data()
         var chunk = [UInt8](repeating: 0, count: 4096)
-        var ended = "it exited"
+        var ended = "it closed its output"
         reading: while true {
             let left = deadline.timeIntervalSinceNow
             guard left > 0 else {
@@ -55,14 +55,23 @@ public final class NodeProcess: @unchecked Sendable {
             }
             if polled == 0 { continue }
             let count = read(fd, &chunk, chunk.count)
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break reading }  // end of file: the process closed its output
+            guard count > 0 else {
+                if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
+                // Nothing to read: the wait ends when the process has exited, else at the deadline.
+                guard process.isRunning else { break reading }
+                Thread.sleep(forTimeInterval: 0.01)
+                continue
+            }
             buffer.append(contentsOf: chunk[0..<count])
             let text = String(decoding: buffer, as: UTF8.self)
             if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("rpc: ") }) {
                 url = String(line.dropFirst(5))
                 return
             }
+        }
+        if !process.isRunning {
+            process.waitUntilExit()
+            ended = "it exited with status \(process.terminationStatus)"
         }
         if process.isRunning { process.terminate() }
         let grace = Date().addingTimeInterval(5)
