@@ -110,7 +110,12 @@ public final class ChainStore: @unchecked Sendable {
     public static func open(datadir: String, genesis: Genesis, readOnly: Bool = true) throws -> ChainStore {
         var options = Environment.Options()
         options.readOnly = readOnly
-        let environment = try Environment(path: datadir, options: options)
+        return try open(environment: Environment(path: datadir, options: options), genesis: genesis)
+    }
+
+    /// `open` on an open environment: the store knows every rollup of `genesis` (its network).
+    public static func open(environment: Environment, genesis: Genesis) throws -> ChainStore {
+        let datadir = environment.path
         let stored: Hash? = try environment.read { txn in
             try txn.get(Meta.self, Meta.genesis).flatMap { Hash(bytes: $0) }
         }

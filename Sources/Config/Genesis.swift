@@ -13,6 +13,10 @@ public struct Genesis: Equatable, Sendable {
 
     /// The rollup with id `id`, if any.
     public func rollup(id: RollupID) -> RollupParameters? { rollups.first { $0.id == id } }
+    /// The rollup a command-line value names: its name, or its id as a number.
+    public func rollup(nameOrID value: String) -> RollupParameters? {
+        rollup(named: value) ?? UInt32(value).flatMap { rollup(id: RollupID($0)) }
+    }
 
     /// Loads and validates the genesis file at `path`; a `ConfigError` lists every problem.
     public static func load(path: String) throws -> Genesis {

@@ -97,19 +97,15 @@ public final class Replayer {
         return store
     }
 
-    /// Opens a restored snapshot as a replay target.
+    /// Opens a restored snapshot as a replay target (its rollup found by its genesis hash).
     public static func existingStore(datadir: String, genesis: Genesis) throws -> ChainStore {
         var options = Environment.Options()
         options.durability = .noSync
-        let environment = try Environment(path: datadir, options: options)
-        let inspected = try environment.read { txn in try txn.get(Meta.self, Meta.genesis).flatMap { Hash(bytes: $0) } }
-        guard let inspected else { throw OperatorError("\(datadir) holds no rollup chain") }
-        for rollup in genesis.rollups where try ChainStore.genesisBlock(rollup).block.header.hash == inspected {
-            let store = try ChainStore(environment: environment, rollup: rollup)
-            store.network = Network(genesis)
-            return store
+        do {
+            return try ChainStore.open(environment: Environment(path: datadir, options: options), genesis: genesis)
+        } catch let error as ChainError {
+            throw OperatorError("\(error)")
         }
-        throw OperatorError("\(datadir) belongs to no rollup of the genesis file")
     }
 
     /// The rollup whose batches the other store holds.

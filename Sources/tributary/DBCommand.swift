@@ -53,7 +53,7 @@ struct DBRollupOptions: ParsableArguments {
         do { g = try loadGenesis(genesis) } catch let error as OperatorError {
             throw ValidationError("--rollup \(value) is a name, and names come from the genesis file: \(error.message)")
         }
-        if let r = g.rollup(named: value) { return r.id }
+        if let r = g.rollup(nameOrID: value) { return r.id }
         let known = g.rollups.map { "\($0.name) (\($0.id.rawValue))" }.joined(separator: ", ")
         throw ValidationError("no rollup named \"\(value)\" in \(genesis); pass one of \(known), by name or id")
     }

@@ -31,7 +31,7 @@ struct MsgOptions: ParsableArguments {
     }
 
     func rollup(_ name: String, in g: Genesis) throws -> RollupParameters {
-        if let r = g.rollup(named: name) ?? UInt32(name).flatMap({ g.rollup(id: RollupID($0)) }) { return r }
+        if let r = g.rollup(nameOrID: name) { return r }
         throw ValidationError(
             "no rollup \"\(name)\" in \(genesis) (it has: \(g.rollups.map(\.name).joined(separator: ", ")))")
     }
