@@ -1,8 +1,8 @@
 import Chain
 import Config
 import Foundation
-import L1
-import Node
+
+
 import Primitives
 import Settlement
 import StateMachine
@@ -18,6 +18,10 @@ public struct VerifyReport: Sendable {
     public var stateNodes: Int = 0
     public var stateValues: Int = 0
     public var batches: Int = 0
+    /// Batches whose frame does not decode, accepted because their blocks are the empty blocks
+    /// derivation makes of a blob that does not decode. Only the L1 (`db check-l1`) can tell such a
+    /// batch from a damaged record of one that decoded.
+    public var undecodableBatches: Int = 0
     public var blobs: Int = 0
     /// The first problem found; nil when everything verifies.
     public var problem: String?
@@ -28,7 +32,8 @@ public struct VerifyReport: Sendable {
         var json: [String: JSONValue] = [
             "ok": .bool(ok), "kind": .string(kind.rawValue), "name": .string(name), "head": .number(head),
             "blocks": .number(blocks), "stateNodes": .number(stateNodes), "stateValues": .number(stateValues),
-            "batches": .number(batches), "blobs": .number(blobs),
+            "batches": .number(batches), "undecodableBatches": .number(UInt64(undecodableBatches)),
+            "blobs": .number(blobs),
         ]
         if let problem { json["problem"] = .string(problem) }
         return .object(json)
@@ -43,8 +48,13 @@ public struct VerifyReport: Sendable {
         default:
             let blocks =
                 self.blocks == head ? "blocks 1…\(head) re-executed, every root matches" : "headers 0…\(head) checked"
+            let undecodable =
+                undecodableBatches == 0
+                ? ""
+                : " (\(undecodableBatches) of them do not decode and hold only empty blocks, as derivation makes of such a blob; `db check-l1` compares them with the L1)"
             return
                 "ok: \(name), \(blocks); \(stateNodes) state nodes and \(stateValues) state values rehashed up to the state root; \(batches) batches decompress to the stored blocks"
+                + undecodable
         }
     }
 }
@@ -101,7 +111,8 @@ extension InspectedStore {
                 try self.reexecute(rollup: rollup, network: Network(genesis), head: head, progress: progress)
                 report.blocks = head
             }
-            report.batches = try checkBatches(rollup: rollup, head: head, progress: progress)
+            (report.batches, report.undecodableBatches) = try checkBatches(
+                rollup: rollup, head: head, progress: progress)
         } catch let found as Found {
             report.problem = found.message
         }
@@ -111,7 +122,7 @@ extension InspectedStore {
     /// Every header is where its height says, indexed by its hash; every body's transactions are
     /// indexed where they are; genesis is the genesis file's.
     func checkHeaders(rollup: RollupParameters, head: UInt64, progress: ProgressSink?) throws {
-        let genesis = try ChainStore.genesisBlock(rollup)
+        let genesis = try rollup.genesisBlock()
         var height: UInt64 = 0
         while height <= head {
             let end = min(head, height + 255)
@@ -340,9 +351,12 @@ extension InspectedStore {
 
     /// Every batch decompresses to exactly the stored blocks (or, for a follower, the posted claim
     /// it kept where the sequencer's header was wrong); sequence numbers and heights run without gaps.
-    func checkBatches(rollup: RollupParameters, head: UInt64, progress: ProgressSink?) throws -> Int {
+    func checkBatches(rollup: RollupParameters, head: UInt64, progress: ProgressSink?) throws -> (
+        batches: Int, undecodable: Int
+    ) {
         var next: UInt64 = 0
         var count = 0
+        var undecodable = 0
         var expectedFirst: UInt64 = 1
         while true {
             let record = try environment.read { txn -> PostedBatch? in
@@ -369,6 +383,7 @@ extension InspectedStore {
                     }
                 }
                 count += 1
+                undecodable += 1
                 expectedFirst = h.lastHeight + 1
                 next += 1
                 continue
@@ -388,7 +403,7 @@ extension InspectedStore {
             next += 1
             progress?("batches", UInt64(count), 0)
         }
-        return count
+        return (count, undecodable)
     }
 
     func verifyL1(progress: ProgressSink?) throws -> VerifyReport {

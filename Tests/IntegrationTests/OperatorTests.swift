@@ -215,10 +215,22 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         let valueVersion = valueKey.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         try flipByte(valueCopy, table: "state_values", key: valueKey) { $0 - 1 }
         try flipByte(headerCopy, table: "headers", key: bigEndian(txHeight)) { _ in 20 }
-        try flipByte(batchCopy, table: "batches", key: bigEndian(1)) { $0 / 2 + 30 }
+        // The batch that holds the transaction's block: a damaged frame of a batch of empty blocks
+        // is indistinguishable, without the L1, from an undecodable blob derived as empty blocks.
+        let batchSeq: UInt64 = try Environment(path: batchCopy).read { txn in
+            var found: UInt64?
+            try txn.rawForEach(table: "batches", from: nil, reverse: false) { k, v in
+                let header = try PostedBatch(canonicalBytes: v).header
+                guard header.firstHeight <= txHeight, txHeight <= header.lastHeight else { return true }
+                found = k.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                return false
+            }
+            return try #require(found, "no batch holds block \(txHeight)")
+        }
+        try flipByte(batchCopy, table: "batches", key: bigEndian(batchSeq)) { $0 / 2 + 30 }
         let expectations = [
             (valueCopy, "state value \(valueVersion):0x"), (headerCopy, "header \(txHeight) is damaged"),
-            (batchCopy, "batch 1 ("),
+            (batchCopy, "batch \(batchSeq) ("),
         ]
         // And on the L1 store: a flipped byte of a blob's frame.
         let blobCopy = dir.appending("tampered-l1")
@@ -230,7 +242,7 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         for (copy, text) in expectations {
             let result = try TributaryBinary.run(["db", "verify", "--datadir", copy, "--genesis", genesis])
             #expect(result.status == 1, "\(copy): \(result.output)")
-            #expect(result.output.hasPrefix("FAILED: \(text)"), "\(result.output)")
+            #expect(result.output.hasPrefix("FAILED: \(text)"), "\(copy): \(result.output)")
         }
     }
 

@@ -131,6 +131,35 @@ func flip(_ path: String, table: String, key: [UInt8], at offset: (Int) -> Int) 
         #expect(problem.hasPrefix("batch 1 (blocks 5…8) is damaged"), "\(problem)")
     }
 
+    /// A stored batch whose frame does not decode passes only when its blocks are the empty blocks
+    /// derivation makes of such a blob, and the report counts it so the operator knows to ask the L1.
+    @Test func anUndecodableBatchOfEmptyBlocksIsCountedAndOneOfFullBlocksFails() throws {
+        let dir = try TemporaryDirectory("op-undecodable")
+        let path = try buildStore(dir)
+        let genesis = try Genesis.load(path: genesisPath)
+        let store = try ChainStore(datadir: path, rollup: try #require(genesis.rollup(named: "alpha")))
+        var empty: [Block] = []
+        for h in 13...16 { empty.append(try store.commitBlock(candidates: [], timestamp: UInt64(1000 * h)).block) }
+        let header = BatchHeader(rollup: store.rollup.id, seq: 3, firstHeight: 13, lastHeight: 16)
+        let frame = try BatchCodec.encode(empty, level: 3)
+        try store.environment.write { txn in
+            try txn.put(Batches.self, 3, PostedBatch(header: header, l1Height: 13, frame: Array(frame.prefix(frame.count / 2))))
+        }
+        let report = try verifyReport(path)
+        #expect(report.ok, "\(report.problem ?? "")")
+        #expect(report.batches == 4)
+        #expect(report.undecodableBatches == 1)
+        #expect(report.human.contains("1 of them do not decode"), "\(report.human)")
+        // The same cut on a batch whose blocks carry transactions is damage.
+        try store.environment.write { txn in
+            var batch = try #require(try txn.get(Batches.self, 1))
+            batch.frame = Array(batch.frame.prefix(batch.frame.count / 2))
+            try txn.put(Batches.self, 1, batch)
+        }
+        let problem = try #require(try verifyReport(path).problem)
+        #expect(problem.hasPrefix("batch 1 (blocks 5…8) is damaged"), "\(problem)")
+    }
+
     @Test func aFlippedStateNodeIsNamed() throws {
         let dir = try TemporaryDirectory("op-node")
         let path = try buildStore(dir)
