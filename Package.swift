@@ -47,13 +47,13 @@ let package = Package(
         .target(
             name: "StateTree",
             dependencies: ["Primitives", "Storage"]),
-        .target(name: "StateMachine", dependencies: ["Primitives", "StateTree"]),
+        .target(name: "StateMachine", dependencies: ["Primitives", "StateTree", "Storage"]),
         // Genesis and other configuration documents, validated with JSON paths.
         .target(name: "Config", dependencies: ["Primitives"]),
         .target(
             name: "Chain",
             dependencies: [
-                "Primitives", "Storage", "StateTree", "StateMachine", "Config",
+                "Primitives", "Storage", "StateTree", "StateMachine", "Config", "Settlement",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(
@@ -70,7 +70,7 @@ let package = Package(
             name: "tributary",
             dependencies: [
                 "Primitives", "Storage", "Benchmarks", "Node", "RPC", "Config", "Chain", "L1", "StateMachine",
-                "Operator",
+                "Operator", "API", "L1Chain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -79,7 +79,7 @@ let package = Package(
         .executableTarget(
             name: "FaultSuite",
             dependencies: [
-                "TributaryTesting", "RPC", "Config", "Primitives", "StateMachine", "Chain", "Settlement",
+                "TributaryTesting", "RPC", "Config", "Primitives", "StateMachine", "Chain", "Settlement", "API",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -88,7 +88,9 @@ let package = Package(
             ]),
 
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives", "TributaryTesting"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "CLMDB", "TributaryTesting"]),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["Storage", "CLMDB", "TributaryTesting", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CompressionTests", dependencies: ["Compression"]),
         .testTarget(name: "StateTreeTests", dependencies: ["StateTree", "Primitives", "Storage", "TributaryTesting"]),
         .testTarget(
@@ -106,12 +108,19 @@ let package = Package(
         // The settlement protocol: batches, outputs, L1 transactions, derivation and adjudication.
         .target(
             name: "Settlement",
-            dependencies: ["Primitives", "Compression", "StateTree", "StateMachine", "Config", "Chain"]),
-        // The L1 node: its chain store, block production and RPC.
+            dependencies: ["Primitives", "Compression", "StateTree", "StateMachine", "Config"]),
+        // The L1 chain store: its tables and records, the transactions it accepts, its adjudication.
+        .target(
+            name: "L1Chain",
+            dependencies: [
+                "Primitives", "Storage", "Settlement", "Config", "StateMachine",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The L1 node: block production and RPC over the L1 chain store.
         .target(
             name: "L1",
             dependencies: [
-                "Primitives", "Storage", "Settlement", "Config", "Chain", "RPC", "StateMachine",
+                "Primitives", "Storage", "Settlement", "Config", "L1Chain", "RPC", "API",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -128,11 +137,15 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ]),
+        // The RPC API: the JSON form of every value, the typed L1 client, the store-against-L1 rule.
+        .target(
+            name: "API",
+            dependencies: ["Primitives", "Config", "Settlement", "StateMachine", "Storage", "Chain", "L1Chain", "RPC"]),
         .target(
             name: "Node",
             dependencies: [
                 "Chain", "Config", "Primitives", "RPC", "Rollup", "StateMachine", "StateTree", "Storage", "Settlement",
-                "Compression",
+                "Compression", "API",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -143,18 +156,18 @@ let package = Package(
             name: "Operator",
             dependencies: [
                 "Primitives", "Storage", "Compression", "CZstd", "StateTree", "StateMachine", "Config", "Chain",
-                "Settlement", "L1", "Node",
+                "Settlement", "L1Chain", "API",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .testTarget(
             name: "OperatorTests",
             dependencies: [
                 "Operator", "Chain", "Config", "Primitives", "Storage", "StateTree", "StateMachine", "Settlement",
-                "Node", "TributaryTesting",
+                "L1Chain", "TributaryTesting",
             ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Primitives"]),
         .testTarget(
-            name: "L1StoreTests", dependencies: ["L1", "Chain", "Settlement", "Config", "Primitives", "Storage", "TributaryTesting"]),
+            name: "L1StoreTests", dependencies: ["L1", "L1Chain", "Chain", "Settlement", "Config", "Primitives", "Storage", "TributaryTesting"]),
         .testTarget(
             name: "SettlementTests",
             dependencies: [
@@ -163,7 +176,10 @@ let package = Package(
             ]),
         .testTarget(
             name: "RollupTests",
-            dependencies: ["Rollup", "Chain", "Config", "Primitives", "StateMachine", "TributaryTesting"]),
+            dependencies: [
+                "Rollup", "Chain", "Config", "Primitives", "StateMachine", "Settlement", "TributaryTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // Decoder fuzzing (docs/reliability.md): one function per target, the executables that run
         // them (libFuzzer with `-DFUZZING`, corpus replay without), and the corpus replay tests.
         .target(
@@ -181,13 +197,13 @@ let package = Package(
             exclude: ["Corpus", "Regressions"]),
         .testTarget(
             name: "ChainTests",
-            dependencies: ["Chain", "Config", "StateMachine", "Primitives", "Storage", "TributaryTesting"]),
+            dependencies: ["Chain", "Config", "StateMachine", "Settlement", "Primitives", "Storage", "TributaryTesting"]),
         // Runs the built `tributary` as a real process (the dependency on it builds it first).
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "tributary", "TributaryTesting", "RPC", "Config", "Primitives", "Chain", "StateMachine", "StateTree",
-                "Storage", "Settlement", "Node", "Compression", "L1", "Rollup",
+                "Storage", "Settlement", "Node", "Compression", "L1", "L1Chain", "API", "Rollup",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ]

@@ -84,7 +84,7 @@ public struct DABenchmark: Sendable {
             }
         }
         let dir = try TemporaryDirectory("bench-da")
-        let store = try ChainStore(datadir: dir.path, rollup: rollup)
+        let store = try ChainStore(datadir: dir.path, rollup: rollup, network: Network(genesis))
         let adjudicator = try Adjudicator(rollup: rollup, network: Network(genesis))
         var figures: [Figure] = []
 

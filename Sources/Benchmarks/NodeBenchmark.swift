@@ -81,7 +81,7 @@ public struct NodeBenchmark: Sendable {
         var execution: [Double] = []
         for rep in 1...config.repetitions {
             progress("execution only: repetition \(rep)")
-            let store = try ChainStore(datadir: dir.appending("exec-\(rep)"), rollup: rollup)
+            let store = try ChainStore(datadir: dir.appending("exec-\(rep)"), rollup: rollup, network: Network(genesis))
             let (_, seconds) = try Stopwatch.time {
                 for start in stride(from: 0, to: txs.count, by: 5_000) {
                     _ = try store.commitBlock(

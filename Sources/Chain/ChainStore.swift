@@ -1,35 +1,11 @@
 import Config
 import Logging
 import Primitives
+import Settlement
 import StateMachine
 import StateTree
 import Storage
 import Synchronization
-
-/// What can go wrong with a chain store beyond storage errors.
-public enum ChainError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The store was created for another genesis (or another rollup).
-    case genesisMismatch(stored: Hash, expected: Hash)
-    /// The store has data but no head pointer, or a head without its header.
-    case corrupt(String)
-    /// The store was written by a tributary whose records have another layout.
-    case otherLayout(found: UInt64, expected: UInt64)
-    /// Verification found a block whose stored data disagrees with its re-execution.
-    case verificationFailed(height: UInt64, what: String)
-
-    public var description: String {
-        switch self {
-        case .genesisMismatch(let stored, let expected):
-            return
-                "the store belongs to genesis \(stored), not \(expected): use another --datadir or the matching genesis"
-        case .corrupt(let why): return "the chain store is damaged: \(why)"
-        case .otherLayout(let found, let expected):
-            return
-                "the store was written by another tributary version (store layout \(found); this one reads layout \(expected)); start on a fresh datadir (Scripts/devnet up --fresh, or remove --datadir)"
-        case .verificationFailed(let height, let what): return "block \(height) does not verify: \(what)"
-        }
-    }
-}
 
 /// The state after one block, valid only inside `ChainStore.withState`.
 public struct StateView {
@@ -67,28 +43,25 @@ public final class ChainStore: @unchecked Sendable {
     public let rollup: RollupParameters
     /// The genesis block's hash.
     public let genesisHash: Hash
-    /// The devnet's rollups (who issues which asset); set from the genesis by whoever opens the
-    /// store for the devnet, else this rollup alone.
-    public var network: Network {
-        get { networkBox.withLock { $0 } }
-        set { networkBox.withLock { $0 = newValue } }
-    }
-    private let networkBox: Mutex<Network>
+    /// The devnet's rollups (who issues which asset, where messages may go): every rollup of the
+    /// genesis, given when the store is opened so no opener can leave it out.
+    public let network: Network
 
     /// Opens (creating and writing the genesis block if empty) the store in `datadir`.
     public convenience init(
-        datadir: String, rollup: RollupParameters, options: Environment.Options = Environment.Options()
+        datadir: String, rollup: RollupParameters, network: Network,
+        options: Environment.Options = Environment.Options()
     ) throws {
-        try self.init(environment: Environment(path: datadir, options: options), rollup: rollup)
+        try self.init(environment: Environment(path: datadir, options: options), rollup: rollup, network: network)
     }
 
     /// Uses an open environment (creating and writing the genesis block if it is empty).
-    public init(environment: Environment, rollup: RollupParameters) throws {
+    public init(environment: Environment, rollup: RollupParameters, network: Network) throws {
         self.rollup = rollup
         self.environment = environment
-        networkBox = Mutex(Network([Network.Member(id: rollup.id, name: rollup.name, nativeAsset: rollup.nativeAsset)]))
+        self.network = network
         let options = environment.options
-        let genesis = try Self.genesisBlock(rollup)
+        let genesis = try rollup.genesisBlock()
         genesisHash = genesis.block.header.hash
         let stored: Hash? = try environment.read { txn in
             try txn.get(Meta.self, Meta.genesis).flatMap { Hash(bytes: $0) }
@@ -122,26 +95,11 @@ public final class ChainStore: @unchecked Sendable {
         guard let stored else {
             throw ChainError.corrupt("\(datadir) holds no rollup chain (no genesis hash in its meta table)")
         }
-        for rollup in genesis.rollups where try genesisBlock(rollup).block.header.hash == stored {
-            let store = try ChainStore(environment: environment, rollup: rollup)
-            store.network = Network(genesis)
-            return store
+        for rollup in genesis.rollups where try rollup.genesisBlock().block.header.hash == stored {
+            return try ChainStore(environment: environment, rollup: rollup, network: Network(genesis))
         }
         throw ChainError.corrupt(
             "\(datadir) belongs to genesis block \(stored), which no rollup of this genesis file has")
-    }
-
-    /// The genesis block of `rollup` and its state (tree version 0). Deterministic: no clock.
-    public static func genesisBlock(_ rollup: RollupParameters) throws -> (block: Block, state: TreeUpdateBatch) {
-        let writes = rollup.genesisBalances.map {
-            (key: StateKey.balance($0.address, rollup.nativeAsset), value: Optional($0.amount.canonicalBytes))
-        }
-        let state = try StateTree(MemoryTreeStore()).update(base: nil, version: 0, updates: writes)
-        let header = BlockHeader(
-            rollup: rollup.id, height: 0, parent: .zero, l1Origin: .none, timestamp: 0,
-            transactionsRoot: MerkleList.root([]),
-            stateRoot: state.rootHash, outboxRoot: .zero, receiptsRoot: MerkleList.root([]))
-        return (Block(header: header, transactions: []), state)
     }
 
     static func put(_ block: Block, receipts: [Receipt], in txn: WriteTransaction) throws {
@@ -340,7 +298,7 @@ public final class ChainStore: @unchecked Sendable {
     /// Returns the number of blocks checked; throws `verificationFailed` at the first difference.
     @discardableResult
     public func verify() throws -> UInt64 {
-        let genesis = try Self.genesisBlock(rollup)
+        let genesis = try rollup.genesisBlock()
         let memory = MemoryTreeStore()
         memory.apply(genesis.state)
         return try environment.read { txn in
@@ -518,12 +476,5 @@ final class RecordingL1View: L1View, @unchecked Sendable {
         let fact = base.output(rollup: rollup, index: index)
         if let fact { seen.append((RollupIndex(rollup, index), fact)) }
         return fact
-    }
-}
-
-extension Network {
-    /// Every rollup of `genesis`.
-    public init(_ genesis: Genesis) {
-        self.init(genesis.rollups.map { Member(id: $0.id, name: $0.name, nativeAsset: $0.nativeAsset) })
     }
 }

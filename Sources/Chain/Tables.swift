@@ -114,7 +114,6 @@ public enum L1FactsTable: Table {
 }
 
 extension Message: StorageCodable {}
-extension RollupIndex: StorageCodable {}
 extension L1OutputFact: StorageCodable {}
 
 /// A block's transactions.

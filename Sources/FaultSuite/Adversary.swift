@@ -1,3 +1,4 @@
+import API
 import Chain
 import Config
 import Foundation

@@ -1,7 +1,7 @@
-import Chain
 import Config
 import Dispatch
 import Foundation
+import L1Chain
 import Logging
 import Metrics
 import Primitives

@@ -1,5 +1,7 @@
+import API
 import Config
 import Foundation
+import L1Chain
 import Primitives
 import RPC
 import Settlement
@@ -87,44 +89,9 @@ public struct L1RPC: Sendable {
             height = h
         }
         guard let (header, body) = try store.block(at: height) else { return .null }
-        return .object([
-            "height": .number(header.height), "hash": .string(header.hash.hex), "parent": .string(header.parent.hex),
-            "timestamp": .number(header.timestamp), "entriesRoot": .string(header.entriesRoot.hex),
-            "transactions": .array(body.entries.map(Self.json)),
-        ])
+        return JSONForm.json(header, body: body)
     }
 
-    static func json(_ entry: L1Entry) -> JSONValue {
-        switch entry {
-        case .blob(let header, let commitment, let size, _):
-            return .object([
-                "type": .string("postBlob"), "id": .string(entry.id.hex), "rollup": .number(header.rollup.rawValue),
-                "seq": .number(header.seq), "firstHeight": .number(header.firstHeight),
-                "lastHeight": .number(header.lastHeight), "commitment": .string(commitment.hex), "size": .number(size),
-            ])
-        case .output(let index, let proposal):
-            return .object([
-                "type": .string("proposeOutput"), "id": .string(entry.id.hex),
-                "rollup": .number(proposal.output.rollup.rawValue), "index": .number(index),
-                "l2Height": .number(proposal.output.l2Height), "outputRoot": .string(proposal.output.root.hex),
-                "proposer": .string(proposal.proposer.hex), "signature": .string(proposal.signature.hex),
-            ])
-        case .challenge(let id, let rollup, let outputIndex, let kind, let challenger, let invalidated):
-            return .object([
-                "type": .string("challenge"), "id": .string(entry.id.hex), "challenge": .string(id.hex),
-                "verdict": .string("won"), "rollup": .number(rollup.rawValue), "outputIndex": .number(outputIndex),
-                "kind": .string(kind), "challenger": .string(challenger.hex),
-                "invalidated": .number(invalidated),
-            ])
-        case .lostChallenge(let id, let rollup, let outputIndex, let kind, let challenger, let forfeited):
-            return .object([
-                "type": .string("challenge"), "id": .string(entry.id.hex), "challenge": .string(id.hex),
-                "verdict": .string("lost"), "rollup": .number(rollup.rawValue), "outputIndex": .number(outputIndex),
-                "kind": .string(kind), "challenger": .string(challenger.hex),
-                "bondForfeited": .number(forfeited),
-            ])
-        }
-    }
 
     // MARK: Blobs
 
@@ -140,16 +107,6 @@ public struct L1RPC: Sendable {
         ])
     }
 
-    static func json(_ record: BlobRecord, data: Bool) -> JSONValue {
-        var o: [String: JSONValue] = [
-            "rollup": .number(record.header.rollup.rawValue), "seq": .number(record.header.seq),
-            "firstHeight": .number(record.header.firstHeight), "lastHeight": .number(record.header.lastHeight),
-            "commitment": .string(record.commitment.hex), "signature": .string(record.signature.hex),
-            "l1Height": .number(record.l1Height), "size": .number(record.frame.count),
-        ]
-        if data { o["data"] = .string("0x" + Hex.encode(record.frame)) }
-        return .object(o)
-    }
 
     func getBlob(_ params: RPCParams) throws -> JSONValue {
         try params.expect(atMost: 2)
@@ -158,7 +115,7 @@ public struct L1RPC: Sendable {
             throw RPCError.invalidParams("parameter 1 (seq) must be an unsigned integer")
         }
         guard let record = try store.blob(rollup: rollup, seq: seq) else { return .null }
-        return Self.json(record, data: true)
+        return JSONForm.json(record, data: true)
     }
 
     /// `[rollup, fromSeq, limit?, data?]`: up to `limit` (≤ 100) blobs with data, at most 16 MiB of
@@ -177,7 +134,7 @@ public struct L1RPC: Sendable {
         if !withData {
             let limit = min(try params.unsigned(2, "limit", default: 1000), 1000)
             let records = try store.blobs(rollup: rollup, from: from, limit: Int(limit), maxBytes: Int.max)
-            return .array(records.map { Self.json($0, data: false) })
+            return .array(records.map { JSONForm.json($0, data: false) })
         }
         let limit = min(try params.unsigned(2, "limit", default: 100), 100)
         // Frames travel as hex (twice their size): fit the answer to what is left of the request's
@@ -188,7 +145,7 @@ public struct L1RPC: Sendable {
             maxBytes = min(maxBytes, (budget.remaining - 4096) / 2)
         }
         let records = try store.blobs(rollup: rollup, from: from, limit: Int(limit), maxBytes: maxBytes)
-        return .array(records.map { Self.json($0, data: true) })
+        return .array(records.map { JSONForm.json($0, data: true) })
     }
 
     // MARK: Outputs
@@ -204,23 +161,6 @@ public struct L1RPC: Sendable {
         ])
     }
 
-    static func json(_ r: OutputRecord, height: UInt64) -> JSONValue {
-        let status = r.status(atL1Height: height)
-        var o: [String: JSONValue] = [
-            "index": .number(r.index), "rollup": .number(r.output.rollup.rawValue),
-            "l2Height": .number(r.output.l2Height),
-            "blockHash": .string(r.output.blockHash.hex), "stateRoot": .string(r.output.stateRoot.hex),
-            "outboxRoot": .string(r.output.outboxRoot.hex), "outputRoot": .string(r.output.root.hex),
-            "proposer": .string(r.proposer.hex), "signature": .string(r.signature.hex), "bond": .number(r.bond), "l1Height": .number(r.l1Height),
-            "windowEndsAt": .number(r.windowEnd), "status": .string(status.rawValue),
-            "blocksLeft": .number(status == .pending ? r.windowEnd - height : 0),
-        ]
-        if r.isInvalidated {
-            o["invalidatedAt"] = .number(r.invalidatedAt)
-            o["invalidatedBy"] = .string(r.invalidatedBy.hex)
-        }
-        return .object(o)
-    }
 
     /// `[rollup, fromIndex?, limit?]`: outputs with their status as of the L1 head.
     func getOutputs(_ params: RPCParams) throws -> JSONValue {
@@ -230,7 +170,7 @@ public struct L1RPC: Sendable {
         let limit = min(try params.unsigned(2, "limit", default: 1000), 1000)
         let height = try store.head().height
         return .array(
-            try store.outputs(rollup: rollup, from: from, limit: Int(limit)).map { Self.json($0, height: height) })
+            try store.outputs(rollup: rollup, from: from, limit: Int(limit)).map { JSONForm.json($0, height: height) })
     }
 
     // MARK: Challenges

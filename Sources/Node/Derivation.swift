@@ -1,3 +1,4 @@
+import API
 import Chain
 import Foundation
 import Logging
@@ -185,7 +186,7 @@ public final class Deriver: Sendable {
                     if canonical != block { try txn.put(Claims.self, block.header.height, block) }
                     if isLast { try txn.put(Batches.self, blob.header.seq, record) }
                 }
-                let differences = Derivation.differences(claimed: block.header, canonical: committed.block.header)
+                let differences = BlockRule.differences(claimed: block.header, canonical: committed.block.header)
                 if !differences.isEmpty {
                     // The first disagreement is news; the ones after it follow from it.
                     let first = try firstFault()?.height == block.header.height

@@ -1,3 +1,4 @@
+import API
 import Chain
 import Config
 import Foundation
@@ -29,7 +30,7 @@ struct MessagesRPC: Sendable {
     }
 
     static func json(_ sent: ChainStore.SentMessage) -> JSONValue {
-        var o = RollupRPC.json(sent.message)
+        var o = JSONForm.json(sent.message)
         o["height"] = .number(sent.height)
         o["encoded"] = .string("0x" + Hex.encode(sent.message.canonicalBytes))
         return .object(o)
@@ -130,7 +131,7 @@ struct MessagesRPC: Sendable {
         let lock = try EscrowLock(canonicalBytes: raw)
         return .object([
             "id": .string(lockID.hex), "source": .number(lock.source.rawValue), "sender": .string(lock.sender.hex),
-            "beneficiary": .string(lock.beneficiary.hex), "value": RollupRPC.json(lock.value),
+            "beneficiary": .string(lock.beneficiary.hex), "value": JSONForm.json(lock.value),
             "hashLock": .string(lock.hashLock.hex), "timeout": .number(lock.timeout),
         ])
     }

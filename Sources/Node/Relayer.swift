@@ -1,3 +1,4 @@
+import API
 import Chain
 import Config
 import Foundation
@@ -177,8 +178,7 @@ public final class Relayer: Service, Sendable {
             if let d = s.shadows[peer.id] { return d }
             let path = datadir + "/peers/" + peer.name
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            let shadow = try ChainStore(datadir: path, rollup: peer, options: storage)
-            shadow.network = store.network
+            let shadow = try ChainStore(datadir: path, rollup: peer, network: store.network, options: storage)
             let d = Deriver(store: shadow, l1: l1, logger: logger)
             s.shadows[peer.id] = d
             return d

@@ -1,3 +1,4 @@
+import API
 import Chain
 import Config
 import Foundation
@@ -94,8 +95,7 @@ public struct RollupNode: Sendable {
         NodeMetrics.bootstrap()
         var storage = self.storage
         storage.logger = logger
-        let store = try ChainStore(datadir: datadir, rollup: rollup, options: storage)
-        store.network = Network(genesis)
+        let store = try ChainStore(datadir: datadir, rollup: rollup, network: Network(genesis), options: storage)
         store.lies = lies
         if !lies.isEmpty {
             logger.warning(

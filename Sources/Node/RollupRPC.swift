@@ -1,3 +1,4 @@
+import API
 import Chain
 import Config
 import Foundation
@@ -132,7 +133,7 @@ public struct RollupRPC: Sendable {
     func getTransaction(_ params: RPCParams) throws -> JSONValue {
         let id = try transactionID(params)
         if let found = try store.inclusion(of: id) {
-            var json = Self.json(found.transaction)
+            var json = JSONForm.json(found.transaction)
             json["status"] = .string("included")
             json["blockHeight"] = .number(found.location.height)
             json["blockHash"] = .string(found.header.hash.hex)
@@ -183,8 +184,8 @@ public struct RollupRPC: Sendable {
         }
         let full = params.optional(1)?.boolValue ?? false
         guard let height, let block = try store.block(at: height) else { return .null }
-        var json = Self.json(block.header)
-        json["transactions"] = .array(block.transactions.map { full ? .object(Self.json($0)) : .string($0.id.hex) })
+        var json = JSONForm.json(block.header)
+        json["transactions"] = .array(block.transactions.map { full ? .object(JSONForm.json($0)) : .string($0.id.hex) })
         return .object(json)
     }
 
@@ -251,79 +252,12 @@ public struct RollupRPC: Sendable {
         var json: [String: JSONValue] = [
             "rollup": .number(rollup.id.rawValue), "name": .string(rollup.name),
             "nativeAsset": .string(rollup.nativeAsset.rawValue),
-            "genesisHash": .string(store.genesisHash.hex), "head": .object(Self.json(head)),
+            "genesisHash": .string(store.genesisHash.hex), "head": .object(JSONForm.json(head)),
             "mempool": .number(mempool.count), "sequencer": .string(rollup.sequencer.publicKey.address.hex),
             "mode": .string(followOnly ? "follower" : "sequencer"),
             "minFeePerByte": .number(mempool.limits.minFeePerByte),
         ]
         for (k, v) in statusExtras() { json[k] = v }
         return .object(json)
-    }
-
-    // MARK: JSON forms
-
-    public static func json(_ header: BlockHeader) -> [String: JSONValue] {
-        [
-            "rollup": .number(header.rollup.rawValue), "height": .number(header.height),
-            "hash": .string(header.hash.hex),
-            "parent": .string(header.parent.hex),
-            "l1Origin": .object(["height": .number(header.l1Origin.height), "hash": .string(header.l1Origin.hash.hex)]),
-            "timestamp": .number(header.timestamp), "transactionsRoot": .string(header.transactionsRoot.hex),
-            "stateRoot": .string(header.stateRoot.hex), "outboxRoot": .string(header.outboxRoot.hex),
-            "receiptsRoot": .string(header.receiptsRoot.hex),
-        ]
-    }
-
-    public static func json(_ value: [AssetAmount]) -> JSONValue {
-        .array(value.map { .object(["asset": .string($0.asset.rawValue), "amount": .number($0.amount)]) })
-    }
-
-    public static func json(_ m: Message) -> [String: JSONValue] {
-        [
-            "id": .string(m.id.hex), "source": .number(m.source.rawValue), "nonce": .number(m.nonce),
-            "sender": .string(m.sender.hex), "destination": .number(m.destination.rawValue),
-            "target": .string(m.target),
-            "recipient": .string(m.recipient.hex), "value": json(m.value),
-            "payload": .string("0x" + Hex.encode(m.payload)),
-        ]
-    }
-
-    public static func json(_ tx: SignedTransaction) -> [String: JSONValue] {
-        let t = tx.transaction
-        var call: [String: JSONValue]
-        switch t.call {
-        case .transfer(let to, let asset, let amount):
-            call = [
-                "type": .string("transfer"), "to": .string(to.hex), "asset": .string(asset.rawValue),
-                "amount": .number(amount),
-            ]
-        case .sendMessage(let destination, let target, let recipient, let value, let payload):
-            call = [
-                "type": .string("sendMessage"), "destination": .number(destination.rawValue), "target": .string(target),
-                "recipient": .string(recipient.hex), "value": json(value),
-                "payload": .string("0x" + Hex.encode(payload)),
-            ]
-        case .relayMessage(let message, let proof, let outputIndex):
-            call = [
-                "type": .string("relayMessage"), "message": .object(json(message)), "outputIndex": .number(outputIndex),
-                "proof": .object([
-                    "index": .number(proof.index), "treeSize": .number(proof.treeSize),
-                    "path": .array(proof.path.map { .string($0.hex) }),
-                ]),
-            ]
-        case .escrowClaim(let id, let preimage):
-            call = [
-                "type": .string("escrowClaim"), "lock": .string(id.hex),
-                "preimage": .string("0x" + Hex.encode(preimage)),
-            ]
-        case .escrowRefund(let id):
-            call = ["type": .string("escrowRefund"), "lock": .string(id.hex)]
-        }
-        return [
-            "id": .string(tx.id.hex), "rollup": .number(t.rollup.rawValue), "nonce": .number(t.nonce),
-            "sender": .string(t.sender.hex), "from": .string(t.senderAddress.hex), "fee": .number(t.fee),
-            "call": .object(call),
-            "signature": .string(tx.signature.hex),
-        ]
     }
 }

@@ -1,8 +1,8 @@
+import API
 import Chain
+import L1Chain
 import Config
 import Foundation
-import L1
-import Node
 import Primitives
 import Settlement
 import StateMachine
@@ -254,7 +254,8 @@ extension InspectedStore {
         }
     }
 
-    /// The block at `height` with its transactions and receipts (rollup) or entries (L1).
+    /// The block at `height` with its transactions and receipts (rollup) or the entries it accepted (L1,
+    /// as `l1_getBlock` serves it).
     public func block(_ height: UInt64) throws -> JSONValue {
         switch kind {
         case .rollup:
@@ -281,9 +282,7 @@ extension InspectedStore {
             return try environment.read { txn in
                 guard let header = try txn.get(L1Headers.self, height), let body = try txn.get(L1Bodies.self, height)
                 else { throw OperatorError("no L1 block at height \(height)") }
-                guard case .object(var json) = Render.l1Header(header) else { return .null }
-                json["entries"] = .array(body.entries.map(Render.l1Entry))
-                return .object(json)
+                return JSONForm.json(header, body: body)
             }
         case .unknown:
             throw OperatorError("\(path) is neither a rollup nor an L1 store")
@@ -355,7 +354,7 @@ extension InspectedStore {
             var out: [JSONValue] = []
             try txn.forEach(Outbox.self, from: nonce) { n, message in
                 guard out.count < limit else { return false }
-                var o = RollupRPC.json(message)
+                var o = JSONForm.json(message)
                 o["height"] = try txn.get(MessageHeights.self, n).map { .number($0) } ?? .null
                 out.append(.object(o))
                 return true
@@ -374,7 +373,7 @@ extension InspectedStore {
                 let receipts = try txn.get(Receipts.self, h)?.receipts ?? []
                 for (i, tx) in body.transactions.enumerated() {
                     guard case .relayMessage(let message, _, let index) = tx.transaction.call else { continue }
-                    var o = RollupRPC.json(message)
+                    var o = JSONForm.json(message)
                     o["relayedInBlock"] = .number(h)
                     o["outputIndex"] = .number(index)
                     o["relay"] = i < receipts.count ? .string("\(receipts[i].status)") : .null

@@ -1,7 +1,7 @@
+import API
 import Chain
 import Config
-import L1
-import Node
+import L1Chain
 import Primitives
 import Settlement
 import StateMachine
@@ -12,19 +12,10 @@ import Storage
 public enum Render {
     public static func hex(_ bytes: some Collection<UInt8>) -> JSONValue { .string("0x" + Hex.encode(bytes)) }
 
-    public static func header(_ header: BlockHeader) -> JSONValue {
-        .object([
-            "rollup": .number(header.rollup.rawValue), "height": .number(header.height),
-            "hash": .string(header.hash.hex), "parent": .string(header.parent.hex),
-            "l1Origin": .object(["height": .number(header.l1Origin.height), "hash": .string(header.l1Origin.hash.hex)]),
-            "timestamp": .number(header.timestamp), "transactionsRoot": .string(header.transactionsRoot.hex),
-            "stateRoot": .string(header.stateRoot.hex), "outboxRoot": .string(header.outboxRoot.hex),
-            "receiptsRoot": .string(header.receiptsRoot.hex),
-        ])
-    }
+    // The forms the RPC serves too (`JSONForm`), so a store and a node print a value alike.
+    public static func header(_ header: BlockHeader) -> JSONValue { .object(JSONForm.json(header)) }
 
-    /// The same form the node's RPC serves.
-    public static func transaction(_ tx: SignedTransaction) -> JSONValue { .object(RollupRPC.json(tx)) }
+    public static func transaction(_ tx: SignedTransaction) -> JSONValue { .object(JSONForm.json(tx)) }
 
     public static func status(_ status: ReceiptStatus) -> String { "\(status)" }
 
@@ -54,79 +45,20 @@ public enum Render {
         var json = batchHeader(batch.header)
         json["l1Height"] = .number(batch.l1Height)
         json["posted"] = .bool(batch.l1Height != 0)
-        json["bytes"] = .number(batch.frame.count)
+        json["size"] = .number(batch.frame.count)
         json["commitment"] = .string(batch.commitment.hex)
         return .object(json)
     }
 
-    public static func blob(_ blob: BlobRecord) -> JSONValue {
-        var json = batchHeader(blob.header)
-        json["l1Height"] = .number(blob.l1Height)
-        json["bytes"] = .number(blob.frame.count)
-        json["commitment"] = .string(blob.commitment.hex)
-        json["signature"] = .string(blob.signature.hex)
-        return .object(json)
-    }
-
-    public static func output(_ output: Output) -> [String: JSONValue] {
-        [
-            "rollup": .number(output.rollup.rawValue), "l2Height": .number(output.l2Height),
-            "blockHash": .string(output.blockHash.hex), "stateRoot": .string(output.stateRoot.hex),
-            "outboxRoot": .string(output.outboxRoot.hex),
-        ]
-    }
+    public static func blob(_ blob: BlobRecord) -> JSONValue { JSONForm.json(blob, data: false) }
 
     public static func outputRecord(_ record: OutputRecord, l1Head: UInt64?) -> JSONValue {
-        var json = output(record.output)
-        json["index"] = .number(record.index)
-        json["proposer"] = .string(record.proposer.hex)
-        json["signature"] = .string(record.signature.hex)
-        json["bond"] = .number(record.bond)
-        json["l1Height"] = .number(record.l1Height)
-        json["windowEndsAt"] = .number(record.windowEnd)
-        json["invalidatedAt"] = .number(record.invalidatedAt)
-        if record.isInvalidated { json["invalidatedBy"] = .string(record.invalidatedBy.hex) }
-        if let l1Head { json["status"] = .string(record.status(atL1Height: l1Head).rawValue) }
-        return .object(json)
+        JSONForm.json(record, height: l1Head)
     }
 
-    public static func l1Header(_ header: L1BlockHeader) -> JSONValue {
-        .object([
-            "height": .number(header.height), "hash": .string(header.hash.hex), "parent": .string(header.parent.hex),
-            "timestamp": .number(header.timestamp), "entriesRoot": .string(header.entriesRoot.hex),
-        ])
-    }
+    public static func l1Header(_ header: L1BlockHeader) -> JSONValue { .object(JSONForm.json(header)) }
 
-    public static func l1Entry(_ entry: L1Entry) -> JSONValue {
-        switch entry {
-        case .blob(let header, let commitment, let size, let signature):
-            var json = batchHeader(header)
-            json["type"] = .string("blob")
-            json["commitment"] = .string(commitment.hex)
-            json["size"] = .number(size)
-            json["signature"] = .string(signature.hex)
-            return .object(json)
-        case .output(let index, let proposal):
-            var json = output(proposal.output)
-            json["type"] = .string("output")
-            json["index"] = .number(index)
-            json["proposer"] = .string(proposal.proposer.hex)
-            json["signature"] = .string(proposal.signature.hex)
-            return .object(json)
-        case .challenge(let id, let rollup, let outputIndex, let kind, let challenger, let invalidated):
-            return .object([
-                "type": .string("challenge"), "id": .string(id.hex), "rollup": .number(rollup.rawValue),
-                "outputIndex": .number(outputIndex), "kind": .string(kind), "challenger": .string(challenger.hex),
-                "invalidated": .number(invalidated),
-            ])
-        case .lostChallenge(let id, let rollup, let outputIndex, let kind, let challenger, let forfeited):
-            return .object([
-                "type": .string("lostChallenge"), "id": .string(id.hex), "rollup": .number(rollup.rawValue),
-                "outputIndex": .number(outputIndex), "kind": .string(kind), "challenger": .string(challenger.hex),
-                "bondForfeited": .number(forfeited),
-            ])
-        }
-    }
+    public static func l1Entry(_ entry: L1Entry) -> JSONValue { JSONForm.json(entry) }
 
     public static func node(_ node: Node) -> JSONValue {
         switch node {

@@ -1,8 +1,8 @@
+import API
 import Chain
+import L1Chain
 import Config
 import Foundation
-import L1
-import Node
 import Primitives
 import Settlement
 import StateMachine
@@ -92,9 +92,7 @@ public final class Replayer {
         }
         var options = Environment.Options()
         options.durability = .noSync
-        let store = try ChainStore(datadir: datadir, rollup: rollup, options: options)
-        store.network = Network(genesis)
-        return store
+        return try ChainStore(datadir: datadir, rollup: rollup, network: Network(genesis), options: options)
     }
 
     /// Opens a restored snapshot as a replay target (its rollup found by its genesis hash).
@@ -235,7 +233,7 @@ public final class Replayer {
                             l1Origin: block.header.l1Origin, checkSignatures: true, l1: view,
                             l1Limit: batch.l1Height == 0 ? nil : batch.l1Height
                         ) { canonical, txn in
-                            let differences = Derivation.differences(claimed: block.header, canonical: canonical.header)
+                            let differences = BlockRule.differences(claimed: block.header, canonical: canonical.header)
                             if !differences.isEmpty || canonical.header != block.header {
                                 let what =
                                     differences.isEmpty

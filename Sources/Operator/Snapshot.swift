@@ -1,9 +1,9 @@
+import API
 import Chain
+import L1Chain
 import Compression
 import Config
 import Foundation
-import L1
-import Node
 import Primitives
 import Settlement
 import StateTree
@@ -150,7 +150,7 @@ public enum Snapshot {
         let source = try InspectedStore(datadir: datadir)
         try source.require(.rollup, for: "snapshot create")
         let rollup = try source.rollup(genesis: genesis)
-        let genesisHash = try ChainStore.genesisBlock(rollup).block.header.hash
+        let genesisHash = try rollup.genesisBlock().block.header.hash
         // The snapshot height and the tables without heights, from one read transaction.
         var whole: [String: [(key: [UInt8], value: [UInt8])]] = [:]
         var chunked: [String] = []

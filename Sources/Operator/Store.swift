@@ -1,7 +1,8 @@
+import API
 import Chain
+import L1Chain
 import Config
 import Foundation
-import L1
 import Primitives
 import StateMachine
 import Storage
@@ -87,9 +88,8 @@ public final class InspectedStore: @unchecked Sendable {
     public func chain(genesis: Genesis) throws -> ChainStore {
         try require(.rollup, for: "this command")
         do {
-            let chain = try ChainStore(environment: environment, rollup: try rollup(genesis: genesis))
-            chain.network = Network(genesis)
-            return chain
+            return try ChainStore(
+                environment: environment, rollup: try rollup(genesis: genesis), network: Network(genesis))
         } catch let error as ChainError {
             throw OperatorError("\(error)")
         }
@@ -103,7 +103,7 @@ public final class InspectedStore: @unchecked Sendable {
         guard let stored else {
             throw OperatorError("\(path) holds no rollup chain (no genesis hash in its meta table)")
         }
-        for rollup in genesis.rollups where try ChainStore.genesisBlock(rollup).block.header.hash == stored {
+        for rollup in genesis.rollups where try rollup.genesisBlock().block.header.hash == stored {
             return rollup
         }
         throw OperatorError(

@@ -1,7 +1,6 @@
 import Chain
+import L1Chain
 import Config
-import L1
-import Node
 import Primitives
 import Settlement
 import StateTree

@@ -1,8 +1,7 @@
 import Chain
+import L1Chain
 import Config
 import Foundation
-
-
 import Primitives
 import Settlement
 import StateMachine

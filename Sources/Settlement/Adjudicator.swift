@@ -1,4 +1,3 @@
-import Chain
 import Config
 import Primitives
 import StateMachine
@@ -51,19 +50,6 @@ public enum Verdict: Hashable, Sendable {
     }
 }
 
-/// Derivation's vocabulary over the one block rule (`BlockRule`, docs/protocol.md "The block rule").
-public enum Derivation {
-    /// The L1 height a posted block executes at (`BlockRule.l1Height`).
-    public static func effectiveL1Height(_ origin: L1Origin, limit: UInt64?) -> UInt64 {
-        BlockRule.l1Height(origin: origin, blobL1Height: limit)
-    }
-
-    /// Which of a posted header's claims disagree with the canonical header (empty: none).
-    public static func differences(claimed: BlockHeader, canonical: BlockHeader) -> [String] {
-        BlockRule.differences(claimed: claimed, canonical: canonical)
-    }
-}
-
 /// A DA block, or why it is not there.
 enum Lookup {
     case ok(Block)
@@ -81,7 +67,7 @@ public struct Adjudicator {
     public init(rollup: RollupParameters, network: Network) throws {
         self.rollup = rollup
         self.network = network
-        genesis = try ChainStore.genesisBlock(rollup).block
+        genesis = try rollup.genesisBlock().block
     }
 
     var rules: ChainRules {

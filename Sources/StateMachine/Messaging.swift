@@ -1,4 +1,5 @@
 import Primitives
+import Storage
 
 /// The rollups of a devnet as the state machine needs them: who is home to which asset. Fixed by
 /// the genesis; only looked up, never iterated into results.
@@ -221,3 +222,6 @@ extension StateKey {
     /// `SHA-256(0x06 ‖ lock id)` → EscrowLock.
     public static func escrow(_ id: Hash) -> Hash { tagged(0x06) { $0.write(id) } }
 }
+
+/// Stored as its canonical bytes: the key of the L1's blob and output tables and of `l1_facts`.
+extension RollupIndex: StorageCodable {}

@@ -1,7 +1,9 @@
+import API
 import ArgumentParser
 import Config
 import Foundation
 import Node
+import L1Chain
 import Operator
 import Primitives
 
@@ -309,7 +311,7 @@ struct DBBatchesCommand: ParsableCommand {
                 $0,
                 [
                     ("seq", "seq"), ("first", "firstHeight"), ("last", "lastHeight"), ("L1 height", "l1Height"),
-                    ("bytes", "bytes"), ("commitment", "commitment"),
+                    ("bytes", "size"), ("commitment", "commitment"),
                 ])
         }
     }
@@ -332,7 +334,7 @@ struct DBBlobsCommand: ParsableCommand {
                 $0,
                 [
                     ("seq", "seq"), ("first", "firstHeight"), ("last", "lastHeight"), ("L1 height", "l1Height"),
-                    ("bytes", "bytes"), ("commitment", "commitment"),
+                    ("bytes", "size"), ("commitment", "commitment"),
                 ])
         }
     }
@@ -361,7 +363,7 @@ struct DBBlobCommand: ParsableCommand {
                 guard case .object(var json) = info else { return info }
                 json["out"] = .string(out)
                 return .object(json)
-            }, human: { "wrote \(Human.scalar($0["bytes"] ?? .null)) bytes to \(out)" })
+            }, human: { "wrote \(Human.scalar($0["size"] ?? .null)) bytes to \(out)" })
     }
 }
 

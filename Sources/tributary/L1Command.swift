@@ -2,6 +2,7 @@ import ArgumentParser
 import Config
 import Foundation
 import L1
+import L1Chain
 import Node
 import Primitives
 import RPC

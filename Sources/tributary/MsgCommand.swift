@@ -1,7 +1,9 @@
+import API
 import ArgumentParser
 import Config
 import Foundation
 import Node
+import L1Chain
 import Primitives
 import RPC
 import StateMachine

@@ -3,6 +3,7 @@ import Chain
 import Config
 import Foundation
 import Node
+import L1Chain
 
 /// `tributary node`: runs a rollup node (sequencer) or a follower of one.
 struct NodeCommand: AsyncParsableCommand {

@@ -1,7 +1,9 @@
+import API
 import ArgumentParser
 import Config
 import Foundation
 import Node
+import L1Chain
 import Operator
 
 /// `tributary snapshot …`: consistent, compacted, compressed copies of a rollup store.

@@ -2,6 +2,7 @@ import Chain
 import Config
 import Foundation
 import Primitives
+import Settlement
 import StateMachine
 import Storage
 import Testing
@@ -9,6 +10,9 @@ import TributaryTesting
 
 let genesisPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("Genesis/devnet.json").path
+
+/// The network of the devnet genesis every store here is opened with.
+func devnet() throws -> Network { Network(try Genesis.load(path: genesisPath)) }
 
 func alphaParameters() throws -> RollupParameters {
     try #require(try Genesis.load(path: genesisPath).rollup(named: "alpha"))
@@ -29,7 +33,7 @@ func transfer(_ from: SigningKey, nonce: UInt64, to: Address, amount: UInt64, fe
     @Test func aNewStoreStartsAtTheGenesisBlockWithTheGenesisBalances() throws {
         let dir = try TemporaryDirectory("chain")
         let alpha = try alphaParameters()
-        let store = try ChainStore(datadir: dir.path, rollup: alpha)
+        let store = try ChainStore(datadir: dir.path, rollup: alpha, network: try devnet())
         let head = try store.head()
         #expect(head.height == 0)
         #expect(head.parent == .zero)
@@ -48,14 +52,14 @@ func transfer(_ from: SigningKey, nonce: UInt64, to: Address, amount: UInt64, fe
     @Test func aStoreOfAnotherGenesisIsRefused() throws {
         let dir = try TemporaryDirectory("chain")
         var alpha = try alphaParameters()
-        _ = try ChainStore(datadir: dir.path, rollup: alpha)
+        _ = try ChainStore(datadir: dir.path, rollup: alpha, network: try devnet())
         alpha.supply += 1
-        #expect(throws: ChainError.self) { _ = try ChainStore(datadir: dir.path, rollup: alpha) }
+        #expect(throws: ChainError.self) { _ = try ChainStore(datadir: dir.path, rollup: alpha, network: try devnet()) }
     }
 
     @Test func blocksCommitValidTransactionsAndDropInvalidOnes() throws {
         let dir = try TemporaryDirectory("chain")
-        let store = try ChainStore(datadir: dir.path, rollup: try alphaParameters())
+        let store = try ChainStore(datadir: dir.path, rollup: try alphaParameters(), network: try devnet())
         let good = transfer(dev0, nonce: 0, to: dev1.address, amount: 500)
         let gap = transfer(dev0, nonce: 5, to: dev1.address, amount: 1)
         let failing = transfer(dev1, nonce: 0, to: dev0.address, amount: UInt64.max)
@@ -81,7 +85,7 @@ func transfer(_ from: SigningKey, nonce: UInt64, to: Address, amount: UInt64, fe
         var nonces = [UInt64](repeating: 0, count: keys.count)
         var lastRoot = Hash.zero
         do {
-            let store = try ChainStore(datadir: dir.path, rollup: alpha)
+            let store = try ChainStore(datadir: dir.path, rollup: alpha, network: try devnet())
             for height in 1...20 {
                 var candidates: [SignedTransaction] = []
                 for _ in 0..<25 {
@@ -95,7 +99,7 @@ func transfer(_ from: SigningKey, nonce: UInt64, to: Address, amount: UInt64, fe
                 lastRoot = committed.block.header.stateRoot
             }
         }
-        let store = try ChainStore(datadir: dir.path, rollup: alpha)
+        let store = try ChainStore(datadir: dir.path, rollup: alpha, network: try devnet())
         #expect(try store.head().height == 20)
         #expect(try store.head().stateRoot == lastRoot)
         #expect(try store.verify() == 20)
@@ -103,7 +107,7 @@ func transfer(_ from: SigningKey, nonce: UInt64, to: Address, amount: UInt64, fe
 
     @Test func verificationNamesTheBlockWhoseReceiptsWereTamperedWith() throws {
         let dir = try TemporaryDirectory("chain")
-        let store = try ChainStore(datadir: dir.path, rollup: try alphaParameters())
+        let store = try ChainStore(datadir: dir.path, rollup: try alphaParameters(), network: try devnet())
         _ = try store.commitBlock(candidates: [transfer(dev0, nonce: 0, to: dev1.address, amount: 5)], timestamp: 1)
         _ = try store.commitBlock(candidates: [transfer(dev0, nonce: 1, to: dev1.address, amount: 5)], timestamp: 2)
         try store.environment.write { (txn: WriteTransaction) throws in

@@ -1,8 +1,10 @@
+import API
 import Chain
 import Compression
 import Config
 import Foundation
 import Node
+import L1Chain
 import Primitives
 import RPC
 import Settlement
@@ -186,7 +188,7 @@ import TributaryTesting
         let batcher = DevKeys.key(named: alpha.batcher.name), proposer = DevKeys.key(named: alpha.proposer.name)
         // Block 1 claims a state where the outbox key holds bytes that are no outbox.
         let memory = MemoryTreeStore()
-        let g = try ChainStore.genesisBlock(alpha)
+        let g = try alpha.genesisBlock()
         memory.apply(g.state)
         let poisoned = try StateTree(memory).update(
             base: 0, version: 1, updates: [(key: StateKey.outbox, value: Optional([0xFF, 0x01]))])

@@ -1,11 +1,14 @@
+import API
 import Chain
 import Compression
 import Config
 import Foundation
 import L1
+import L1Chain
 import Logging
 import Node
 import Primitives
+import StateMachine
 import RPC
 import Rollup
 import Settlement
@@ -331,7 +334,7 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
     /// The methods each kind of process serves, read from the code's own method tables.
     static func servedMethods(_ genesis: Genesis) throws -> (rollup: Set<String>, l1: Set<String>) {
         let dir = try TemporaryDirectory("auth-methods")
-        let store = try ChainStore(datadir: dir.appending("rollup"), rollup: genesis.rollups[0])
+        let store = try ChainStore(datadir: dir.appending("rollup"), rollup: genesis.rollups[0], network: Network(genesis))
         var rollup = RPCDispatcher()
         RollupRPC(store: store, mempool: Mempool(rollup: store.rollup.id)).register(into: &rollup)
         let l1Store = try L1Store(datadir: dir.appending("l1"), genesis: genesis)

@@ -2,6 +2,8 @@ import Chain
 import Config
 import Foundation
 import Primitives
+import Settlement
+import StateMachine
 import RPC
 import Storage
 import Testing
@@ -46,7 +48,7 @@ import TributaryTesting
 
         // Tamper with the receipts of the block holding the last transfer: verify names it.
         let alpha = try #require(try Genesis.load(path: devnetGenesis).rollup(named: "alpha"))
-        let store = try ChainStore(datadir: datadir, rollup: alpha)
+        let store = try ChainStore(datadir: datadir, rollup: alpha, network: Network(try Genesis.load(path: devnetGenesis)))
         let height = try #require(try store.location(ofTransaction: id)).height
         try store.environment.write { (txn: WriteTransaction) throws in
             var receipts = try #require(try txn.get(Receipts.self, height))

@@ -1,8 +1,10 @@
+import API
 import Chain
 import Compression
 import Config
 import Foundation
 import L1
+import L1Chain
 import Node
 import Primitives
 import RPC

@@ -1,8 +1,10 @@
+import API
 import Chain
 import Compression
 import Config
 import Foundation
 import Node
+import L1Chain
 import Primitives
 import RPC
 import Settlement

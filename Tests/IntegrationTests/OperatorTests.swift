@@ -1,9 +1,13 @@
+import API
 import Chain
 import Compression
 import Config
 import Foundation
 import Node
+import L1Chain
 import Primitives
+import Settlement
+import StateMachine
 import RPC
 import Storage
 import Testing
@@ -137,7 +141,8 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         #expect(l1Header.json?["height"]?.unsignedValue == 1 && l1Header.json?["entriesRoot"] != nil)
         let firstBlob = try #require(blobs.json?.arrayValue?.first?["l1Height"]?.unsignedValue)
         let l1Block = try tributaryJSON(["db", "block", "\(firstBlob)", "--datadir", l1Store])
-        #expect(l1Block.json?["entries"]?.arrayValue?.contains { $0["type"]?.stringValue == "blob" } == true)
+        // The form `l1_getBlock` serves.
+        #expect(l1Block.json?["transactions"]?.arrayValue?.contains { $0["type"]?.stringValue == "postBlob" } == true)
         let blobEntry = try tributaryJSON(["db", "get", "blobs", "1:0", "--datadir", l1Store])
         #expect(blobEntry.json?["key"]?.stringValue == "1:0")
         #expect(blobEntry.json?["value"]?["commitment"] == batches.json?.arrayValue?.first?["commitment"])
@@ -467,7 +472,7 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         let store = dir.appending("store")
         do {
             let loaded = try Genesis.load(path: genesis)
-            _ = try ChainStore(datadir: store, rollup: try #require(loaded.rollup(named: "alpha")))
+            _ = try ChainStore(datadir: store, rollup: try #require(loaded.rollup(named: "alpha")), network: Network(loaded))
         }
         let file = dir.appending("real.snap")
         let created = try TributaryBinary.run(

@@ -2,6 +2,7 @@ import Chain
 import Config
 import Foundation
 import Primitives
+import Settlement
 import RPC
 import StateMachine
 import StateTree
@@ -112,7 +113,7 @@ func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async t
             !proof.verify(
                 key: StateKey.balance(senders[0].address, ALPHA), value: (balance + 1).canonicalBytes, root: root))
         #expect(node.stop() == 0)
-        let store = try ChainStore(datadir: dir.appending("alpha"), rollup: alpha)
+        let store = try ChainStore(datadir: dir.appending("alpha"), rollup: alpha, network: Network(try Genesis.load(path: devnetGenesis)))
         #expect(try store.verify() >= 1)
     }
 
@@ -258,7 +259,7 @@ func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async t
             _ = await load.result
             acknowledged += seen.value
             // Everything acknowledged so far is in the store, and the store verifies.
-            let store = try ChainStore(datadir: dir.appending("alpha"), rollup: alpha)
+            let store = try ChainStore(datadir: dir.appending("alpha"), rollup: alpha, network: Network(try Genesis.load(path: devnetGenesis)))
             for id in acknowledged {
                 #expect(try store.location(ofTransaction: id) != nil, "round \(round): \(id) lost")
             }

@@ -2,6 +2,7 @@ import Chain
 import Config
 import Foundation
 import L1
+import L1Chain
 import Primitives
 import Settlement
 import Storage

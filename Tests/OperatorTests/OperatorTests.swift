@@ -1,7 +1,7 @@
 import Chain
 import Config
 import Foundation
-import Node
+import L1Chain
 import Operator
 import Primitives
 import Settlement
@@ -31,8 +31,7 @@ func buildStore(
     let genesis = try Genesis.load(path: genesisPath)
     let alpha = try #require(genesis.rollup(named: "alpha"))
     let beta = try #require(genesis.rollup(named: "beta"))
-    let store = try ChainStore(datadir: path, rollup: alpha)
-    if messages { store.network = Network(genesis) }
+    let store = try ChainStore(datadir: path, rollup: alpha, network: Network(genesis))
     var nonces = [UInt64](repeating: 0, count: 4)
     var pending: [Block] = []
     var seq: UInt64 = 0
@@ -137,7 +136,7 @@ func flip(_ path: String, table: String, key: [UInt8], at offset: (Int) -> Int) 
         let dir = try TemporaryDirectory("op-undecodable")
         let path = try buildStore(dir)
         let genesis = try Genesis.load(path: genesisPath)
-        let store = try ChainStore(datadir: path, rollup: try #require(genesis.rollup(named: "alpha")))
+        let store = try ChainStore(datadir: path, rollup: try #require(genesis.rollup(named: "alpha")), network: Network(genesis))
         var empty: [Block] = []
         for h in 13...16 { empty.append(try store.commitBlock(candidates: [], timestamp: UInt64(1000 * h)).block) }
         let header = BatchHeader(rollup: store.rollup.id, seq: 3, firstHeight: 13, lastHeight: 16)
@@ -236,7 +235,7 @@ func flip(_ path: String, table: String, key: [UInt8], at offset: (Int) -> Int) 
         // Restore, and the store holds the same head.
         let restored = dir.appending("restored")
         _ = try Snapshot.restore(file: file, datadir: restored)
-        let head = try ChainStore(datadir: restored, rollup: try #require(genesis.rollup(named: "alpha"))).head()
+        let head = try ChainStore(datadir: restored, rollup: try #require(genesis.rollup(named: "alpha")), network: Network(genesis)).head()
         #expect(head.hash == manifest.blockHash)
         #expect(head.stateRoot == manifest.stateRoot)
         #expect(throws: OperatorError.self) { try Snapshot.restore(file: file, datadir: restored) }

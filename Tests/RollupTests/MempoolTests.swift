@@ -3,6 +3,7 @@ import Config
 import Foundation
 import Logging
 import Primitives
+import Settlement
 import Rollup
 import StateMachine
 import Testing
@@ -67,7 +68,7 @@ func transfer(_ from: SigningKey, nonce: UInt64, fee: UInt64 = 1000, amount: UIn
     @Test func committedBlocksRemoveIncludedAndDropSupersededTransactions() async throws {
         let dir = try TemporaryDirectory("mempool")
         let alpha = try #require(try Genesis.load(path: genesisPath).rollup(named: "alpha"))
-        let store = try ChainStore(datadir: dir.path, rollup: alpha)
+        let store = try ChainStore(datadir: dir.path, rollup: alpha, network: Network(try Genesis.load(path: genesisPath)))
         let pool = Mempool(rollup: RollupID(1))
         let good = transfer(a, nonce: 0), next = transfer(a, nonce: 1), unpayable = transfer(b, nonce: 0, fee: 5000)
         for tx in [good, next, unpayable] { try pool.add(tx, encodedSize: 200, account: { rich }) }
@@ -102,7 +103,7 @@ extension MempoolTests {
     @Test func admissionRacingBlockCommitsNeverStrandsASender() async throws {
         let dir = try TemporaryDirectory("mempool-race")
         let alpha = try #require(try Genesis.load(path: genesisPath).rollup(named: "alpha"))
-        let store = try ChainStore(datadir: dir.path, rollup: alpha)
+        let store = try ChainStore(datadir: dir.path, rollup: alpha, network: Network(try Genesis.load(path: genesisPath)))
         let pool = Mempool(rollup: RollupID(1))
         let sequencer = Sequencer(
             store: store, mempool: pool, blockTime: .milliseconds(1), maxTransactions: 100,
@@ -223,7 +224,7 @@ extension MempoolTests {
     @Test func notReadyTransactionsExpireAfterABoundedNumberOfBlocks() async throws {
         let dir = try TemporaryDirectory("mempool-expiry")
         let alpha = try #require(try Genesis.load(path: genesisPath).rollup(named: "alpha"))
-        let store = try ChainStore(datadir: dir.path, rollup: alpha)
+        let store = try ChainStore(datadir: dir.path, rollup: alpha, network: Network(try Genesis.load(path: genesisPath)))
         var limits = Mempool.Limits()
         limits.notReadyExpiryBlocks = 3
         let pool = Mempool(rollup: RollupID(1), limits: limits)

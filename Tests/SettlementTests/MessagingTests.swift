@@ -2,6 +2,7 @@ import Chain
 import Config
 import Foundation
 import Primitives
+import Settlement
 import StateMachine
 import Testing
 import TributaryTesting
@@ -28,10 +29,8 @@ final class Pair {
     init() throws {
         genesis = try Genesis.parse(Data(twoRollups.utf8))
         dirs = [try TemporaryDirectory("msg-a"), try TemporaryDirectory("msg-b")]
-        alpha = try ChainStore(datadir: dirs[0].path, rollup: genesis.rollups[0])
-        beta = try ChainStore(datadir: dirs[1].path, rollup: genesis.rollups[1])
-        alpha.network = Network(genesis)
-        beta.network = Network(genesis)
+        alpha = try ChainStore(datadir: dirs[0].path, rollup: genesis.rollups[0], network: Network(genesis))
+        beta = try ChainStore(datadir: dirs[1].path, rollup: genesis.rollups[1], network: Network(genesis))
     }
 
     func tx(_ store: ChainStore, _ key: SigningKey, _ call: Call) -> SignedTransaction {

@@ -26,8 +26,9 @@ final class Fixture {
 
     init() throws {
         dir = try TemporaryDirectory("settlement")
-        rollup = try Genesis.parse(Data(genesisJSON.utf8)).rollups[0]
-        store = try ChainStore(datadir: dir.path, rollup: rollup)
+        let genesis = try Genesis.parse(Data(genesisJSON.utf8))
+        rollup = genesis.rollups[0]
+        store = try ChainStore(datadir: dir.path, rollup: rollup, network: Network(genesis))
     }
 
     func transfer(from s: Int, to r: Int, amount: UInt64) -> SignedTransaction {
@@ -422,7 +423,7 @@ final class MemoryDA: DataAvailability {
         // of block 2 over that state must be rejected, not throw.
         let (f, da, a, blocks) = try honest()
         let memory = MemoryTreeStore()
-        let genesis = try ChainStore.genesisBlock(f.rollup)
+        let genesis = try f.rollup.genesisBlock()
         memory.apply(genesis.state)
         let poisoned = try StateTree(memory).update(
             base: 0, version: 1, updates: [(key: StateKey.outbox, value: Optional([0xFF, 0x01]))])

@@ -1,4 +1,3 @@
-import Chain
 import Config
 import Foundation
 import Logging
@@ -120,7 +119,7 @@ public final class L1Store: @unchecked Sendable {
             e.write(rollup.id)
             e.write(rollup.batcher.publicKey)
             e.write(rollup.proposer.publicKey)
-            e.write(try ChainStore.genesisBlock(rollup).block.header.hash)
+            e.write(try rollup.genesisBlock().block.header.hash)
         }
         return Hash.sha256(e.bytes)
     }

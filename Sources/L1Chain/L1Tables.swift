@@ -1,4 +1,3 @@
-import Chain
 import Primitives
 import Settlement
 import StateMachine
