@@ -164,3 +164,13 @@ public struct TransactionLocation: Hashable, Sendable, CanonicalCodable, Storage
 }
 
 extension BlockHeader: StorageCodable {}
+
+/// Every table of a rollup store, its chain's and its state tree's: what `db` must be able to
+/// decode (each has a display codec, `OperatorUnitTests.everyTableOfBothStoresDecodes`).
+public enum RollupStoreTables {
+    public static let all: [any Table.Type] = [
+        Meta.self, Headers.self, BlockHashes.self, Bodies.self, Receipts.self, TransactionIndex.self, Outbox.self,
+        OutboxNodes.self, MessageIndex.self, MessageHeights.self, OutboxCounts.self, L1FactsTable.self,
+        Batches.self, Claims.self, StateNodes.self, StateValues.self, StateStale.self, StateRoots.self,
+    ]
+}

@@ -315,3 +315,11 @@ public struct ChallengeRecord: Hashable, Sendable, CanonicalCodable, StorageCoda
 }
 
 extension L1BlockHeader: StorageCodable {}
+
+/// Every table of an L1 store: what `db` must be able to decode.
+public enum L1StoreTables {
+    public static let all: [any Table.Type] = [
+        L1Meta.self, L1Headers.self, L1Bodies.self, Blobs.self, BlobHeights.self, Outputs.self, OutputWindows.self,
+        L1Rollups.self, Balances.self, Challenges.self,
+    ]
+}

@@ -1,8 +1,10 @@
+import API
 import Chain
-import L1Chain
 import Config
+import L1Chain
 import Primitives
 import Settlement
+import StateMachine
 import StateTree
 import Storage
 
@@ -14,6 +16,9 @@ public struct TableCodec: Sendable {
     public var parseKey: @Sendable (String) throws -> [UInt8]
     public var showKey: @Sendable ([UInt8]) throws -> JSONValue
     public var showValue: @Sendable ([UInt8]) throws -> JSONValue
+
+    /// Whether `table` has a codec of its own (every table of both stores has).
+    public static func decodes(_ table: String) -> Bool { known[table] != nil }
 
     /// The codec of `table`; unknown tables show and take raw hex.
     public static func of(_ table: String) -> TableCodec { known[table] ?? raw }
@@ -88,6 +93,35 @@ public struct TableCodec: Sendable {
 
     static let known: [String: TableCodec] = [
         Meta.name: nameKey,
+        Outbox.name: with(height("nonce")) { .object(JSONForm.json(try decode(Message.self, $0))) },
+        OutboxNodes.name: TableCodec(
+            keyForm: "LEVEL:INDEX (the subtree of 2^LEVEL entries from INDEX << LEVEL)",
+            parseKey: { text in
+                if text.hasPrefix("0x") { return try parseHex(text) }
+                let parts = text.split(separator: ":")
+                guard parts.count == 2, let level = UInt8(parts[0]), level < 64, let index = UInt64(parts[1]) else {
+                    throw OperatorError("\(text) is not LEVEL:INDEX (e.g. 0:3)")
+                }
+                return OutboxNodes.key(level: Int(level), index: index)
+            },
+            showKey: { bytes in
+                guard bytes.count == 9 else { throw OperatorError("an outbox_nodes key of \(bytes.count) bytes") }
+                return .string("\(bytes[0]):\(try decode(UInt64.self, Array(bytes[1...])))")
+            },
+            showValue: { .string(try decode(Hash.self, $0).hex) }),
+        MessageIndex.name: with(hashKey) { bytes in
+            let location = try decode(TransactionLocation.self, bytes)
+            return .object(["nonce": .number(location.height)])
+        },
+        MessageHeights.name: with(height("nonce")) { .number(try decode(UInt64.self, $0)) },
+        OutboxCounts.name: with(height()) { .number(try decode(UInt64.self, $0)) },
+        L1FactsTable.name: with(pairKey) { bytes in
+            let fact = try decode(L1OutputFact.self, bytes)
+            return .object([
+                "outboxRoot": .string(fact.outboxRoot.hex), "l2Height": .number(fact.l2Height),
+                "windowEndsAt": .number(fact.windowEnd), "invalidated": .bool(fact.invalidated),
+            ])
+        },
         L1Meta.name: nameKey,
         Headers.name: with(height()) { Render.header(try decode(BlockHeader.self, $0)) },
         BlockHashes.name: with(hashKey) { .number(try decode(UInt64.self, $0)) },

@@ -140,7 +140,7 @@ struct DBGetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "get", abstract: "The value under one key of a table, decoded.",
         discussion:
-            "Keys: heights and seqs as numbers, hashes and addresses as 0x-hex, state nodes as VERSION:NIBBLES, state values as VERSION:0xKEYHASH, L1 blobs and outputs as ROLLUP:INDEX; any key as 0x-hex bytes."
+            "Keys: heights and seqs as numbers, hashes and addresses as 0x-hex, state nodes as VERSION:NIBBLES, state values as VERSION:0xKEYHASH, L1 blobs, outputs and l1_facts as ROLLUP:INDEX, outbox_nodes as LEVEL:INDEX; any key as 0x-hex bytes."
     )
     @OptionGroup var db: DBOptions
     @Argument(help: "The table.") var table: String
