@@ -183,14 +183,10 @@ public final class ChainStore: @unchecked Sendable {
     }
 
     /// What this rollup's blocks execute under (docs/protocol.md, "The block rule").
-    public var rules: ChainRules {
-        ChainRules(
-            rollup: rollup.id, sequencer: rollup.sequencer.publicKey.address, nativeAsset: rollup.nativeAsset,
-            network: network, bytes: BlockBytes(block: Int(rollup.maxBlockBytes)))
-    }
+    public var rules: ChainRules { ChainRules(rollup, network: network) }
 
     /// The L1 facts recorded by earlier relays (what `verify` and witnesses re-execute with).
-    func recordedFacts(in txn: ReadTransaction) throws -> L1Facts {
+    static func recordedFacts(in txn: ReadTransaction) throws -> L1Facts {
         var facts: [RollupIndex: L1OutputFact] = [:]
         try txn.forEach(L1FactsTable.self) { key, fact in
             facts[key] = fact
@@ -293,47 +289,17 @@ public final class ChainStore: @unchecked Sendable {
 
     // MARK: Verification
 
-    /// Re-executes every block from genesis (signatures checked) in memory and compares every
-    /// header's roots, parent link and receipts, and the stored state root, with the results.
-    /// Returns the number of blocks checked; throws `verificationFailed` at the first difference.
+    /// Verifies the store with the one verifier (`ChainVerifier`: headers and indices, the state
+    /// tree rehashed, every block re-executed with its roots compared, every batch decoded).
+    /// Returns the number of blocks re-executed; throws `verificationFailed` at the first block that
+    /// does not re-execute to what is stored, `corrupt` for any other damage.
     @discardableResult
     public func verify() throws -> UInt64 {
-        let genesis = try rollup.genesisBlock()
-        let memory = MemoryTreeStore()
-        memory.apply(genesis.state)
-        return try environment.read { txn in
-            let head = try Self.head(in: txn)
-            guard try txn.get(Headers.self, 0) == genesis.block.header else {
-                throw ChainError.verificationFailed(
-                    height: 0, what: "the genesis header differs from the genesis file's")
-            }
-            var parent = genesis.block.header
-            let facts = try recordedFacts(in: txn)
-            for height in stride(from: UInt64(1), through: head.height, by: 1) {
-                guard let header = try txn.get(Headers.self, height), let body = try txn.get(Bodies.self, height),
-                    let stored = try txn.get(Receipts.self, height)
-                else { throw ChainError.verificationFailed(height: height, what: "header, body or receipts missing") }
-                func fail(_ what: String) -> ChainError { .verificationFailed(height: height, what: what) }
-                // The stored block must be exactly what the block rule makes of its own body.
-                let ruled = try BlockRule.apply(
-                    body.transactions, origin: header.l1Origin, timestamp: header.timestamp, parent: parent,
-                    rules: rules, l1: facts, blobL1Height: nil,
-                    state: StateOverlay(base: TreeStateReader(tree: StateTree(memory), version: height - 1)),
-                    checkSignatures: true)
-                if let invalid = ruled.dropped.first { throw fail("an invalid transaction: \(invalid.reason)") }
-                guard ruled.receipts == stored.receipts else { throw fail("receipts differ from re-execution") }
-                let batch = try StateTree(memory).update(base: height - 1, version: height, updates: ruled.writes)
-                memory.apply(batch)
-                let differences = BlockRule.differences(
-                    claimed: header, canonical: ruled.header(parent: parent, stateRoot: batch.rootHash))
-                guard differences.isEmpty else { throw fail(differences.joined(separator: "; ")) }
-                guard try StateTree(LMDBTreeReader(txn)).rootHash(at: height) == batch.rootHash else {
-                    throw fail("the stored state tree's root")
-                }
-                parent = header
-            }
-            return head.height
-        }
+        let report = try ChainVerifier(environment: environment, rollup: rollup, network: network)
+            .verify(head: try head().height)
+        guard let problem = report.problem else { return report.blocks }
+        if let block = problem.block { throw ChainError.verificationFailed(height: block.height, what: block.what) }
+        throw ChainError.corrupt(problem.message)
     }
 }
 
@@ -442,7 +408,7 @@ extension ChainStore {
     ) {
         try environment.read { txn in
             let tree = StateTree(LMDBTreeReader(txn))
-            let facts = try recordedFacts(in: txn)
+            let facts = try Self.recordedFacts(in: txn)
             var keys = Set<Hash>()
             for (i, block) in blocks.enumerated() {
                 let height = after + 1 + UInt64(i)

@@ -1,3 +1,4 @@
+import Chain
 import Foundation
 
 #if canImport(Glibc)

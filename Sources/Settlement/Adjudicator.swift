@@ -70,11 +70,7 @@ public struct Adjudicator {
         genesis = try rollup.genesisBlock().block
     }
 
-    var rules: ChainRules {
-        ChainRules(
-            rollup: rollup.id, sequencer: rollup.sequencer.publicKey.address, nativeAsset: rollup.nativeAsset,
-            network: network, bytes: BlockBytes(block: Int(rollup.maxBlockBytes)))
-    }
+    var rules: ChainRules { ChainRules(rollup, network: network) }
 
     /// The header the block rule gives for `block` after `parent`, executed over `tree` (the
     /// parent's post-state, which this advances).
