@@ -41,17 +41,11 @@ public final class Deriver: Sendable {
         logger.error("derivation halted", metadata: ["reason": "\(why)", "block.height": "\(height)"])
     }
 
+    /// The one import loop, keeping a posted block that differs from re-execution as a claim.
+    var importer: BatchImport { BatchImport(store: store, policy: .keepClaim, source: "the L1") }
+
     /// The next batch sequence number this node has not recorded.
-    public func nextSeq() throws -> UInt64 {
-        try store.environment.read { txn in
-            var next: UInt64 = 0
-            try txn.forEach(Batches.self, reverse: true) { seq, _ in
-                next = seq + 1
-                return false
-            }
-            return next
-        }
-    }
+    public func nextSeq() throws -> UInt64 { try importer.nextSeq() }
 
     /// The first height whose posted header differs from the header the block rule gives, if any.
     /// (`claims` also keeps posted blocks whose header is right but whose body carried transactions
@@ -69,12 +63,7 @@ public final class Deriver: Sendable {
     }
 
     /// The posted header at `height`: the claim when it differs, else the node's own.
-    public func postedHeader(at height: UInt64) throws -> BlockHeader? {
-        try store.environment.read { txn in
-            if let claim = try txn.get(Claims.self, height) { return claim.header }
-            return try txn.get(Headers.self, height)
-        }
-    }
+    public func postedHeader(at height: UInt64) throws -> BlockHeader? { try importer.postedHeader(at: height) }
 
     /// The L1 height of the blob that carried block `height` (from the recorded batches).
     public func blobL1Height(ofBlock height: UInt64) throws -> UInt64? {
@@ -96,128 +85,69 @@ public final class Deriver: Sendable {
         return try store.block(at: height)
     }
 
-    /// Fetches the blobs posted since the last step and imports their blocks. Returns how many
-    /// blobs were consumed (0: caught up, or halted).
+    /// Fetches the blobs posted since the last step and imports their blocks (`BatchImport`).
+    /// Returns how many blobs were consumed (0: caught up, or halted).
     @discardableResult
     public func step() async throws -> Int {
         guard haltReason == nil else { return 0 }
-        let rollup = store.rollup
-        let blobs = try await l1.blobs(rollup: rollup.id, from: try nextSeq())
+        let importer = self.importer
+        let blobs = try await l1.blobs(rollup: store.rollup.id, from: try importer.nextSeq())
         for blob in blobs {
             guard blob.commitment == Hash.sha256(blob.frame) else {
                 throw RPCClient.TransportError.malformedResponse(
                     "blob \(blob.header.seq)'s bytes do not match its commitment")
             }
             let record = PostedBatch(header: blob.header, l1Height: blob.l1Height, frame: blob.frame)
-            var head = try store.head().height
-            let blocks: [Block]
-            do { blocks = try BatchCodec.decode(blob.frame, header: blob.header) } catch {
-                // Not in DA: its heights derive as empty blocks (docs/protocol.md, "Batches").
-                if blob.header.lastHeight > head {
-                    logger.warning(
-                        "batch not in DA; its blocks derive as empty blocks",
-                        metadata: [
-                            "batch.seq": "\(blob.header.seq)",
-                            "batch.blocks": "\(blob.header.firstHeight)…\(blob.header.lastHeight)",
-                            "reason": "\(error)",
-                        ])
-                }
-                guard blob.header.firstHeight <= head + 1 else {
-                    halt(
-                        "batch \(blob.header.seq) starts at block \(blob.header.firstHeight), after the node's head \(head)",
-                        before: head + 1)
-                    return 0
-                }
-                while head < blob.header.lastHeight {
-                    let parent = try store.head()
-                    let isLast = parent.height + 1 == blob.header.lastHeight
-                    _ = try store.commitBlock(
-                        candidates: [], timestamp: parent.timestamp, l1Origin: parent.l1Origin, checkSignatures: true,
-                        l1Limit: blob.l1Height
-                    ) { _, txn in
-                        if isLast { try txn.put(Batches.self, blob.header.seq, record) }
-                    }
-                    head += 1
-                }
-                try recordIfNew(record)
-                continue
+            let headBefore = try store.head().height
+            let outcome = try await importer.run(record) { blocks in try await self.facts(for: blocks) }
+            if let reason = outcome.undecodable, blob.header.lastHeight > headBefore {
+                logger.warning(
+                    "batch not in DA; its blocks derive as empty blocks",
+                    metadata: [
+                        "batch.seq": "\(blob.header.seq)",
+                        "batch.blocks": "\(blob.header.firstHeight)…\(blob.header.lastHeight)", "reason": "\(reason)",
+                    ])
             }
-            // Blocks the node holds already must be the ones the L1 carries: a store restored from
-            // another chain's snapshot, or diverged otherwise, halts here instead of building on.
-            for block in blocks where block.header.height <= head {
-                let held = try postedHeader(at: block.header.height)
-                guard held == block.header else {
-                    let why =
-                        "the store diverges from the L1 at block \(block.header.height): it holds \(held.map { "\($0.hash)" } ?? "nothing"), the L1's batch \(blob.header.seq) carries \(block.header.hash)"
-                    diverged.withLock { $0 = why }
-                    logger.critical(
-                        "store diverges from the L1",
-                        metadata: ["block.height": "\(block.header.height)", "reason": "\(why)"])
-                    halt(why, before: block.header.height)
-                    return 0
-                }
+            for fault in outcome.faults {
+                // The first disagreement is news; the ones after it follow from it.
+                let first = try firstFault()?.height == fault.height
+                logger.log(
+                    level: first ? .warning : .debug, "posted block disagrees with re-execution",
+                    metadata: [
+                        "block.height": "\(fault.height)", "differences": "\(fault.differences.joined(separator: "; "))",
+                    ])
             }
-            var importedLast = false
-            // The L1 facts the posted blocks' relays refer to.
-            var facts: [RollupIndex: L1OutputFact] = [:]
-            for block in blocks where block.header.height > head {
-                for tx in block.transactions {
-                    guard case .relayMessage(let message, _, let index) = tx.transaction.call else { continue }
-                    let key = RollupIndex(message.source, index)
-                    if facts[key] == nil, let fact = try await l1.fact(rollup: message.source, index: index) {
-                        facts[key] = fact
-                    }
-                }
+            switch outcome.stop {
+            case nil: continue
+            case .gap(let why, let next):
+                halt(why, before: next)
+            case .diverged(let why, let height):
+                diverged.withLock { $0 = why }
+                logger.critical(
+                    "store diverges from the L1", metadata: ["block.height": "\(height)", "reason": "\(why)"])
+                halt(why, before: height)
+            case .mismatch(let why, let height):
+                // Not under `.keepClaim`; kept total.
+                halt(why, before: height)
             }
-            let view = L1Facts(facts)
-            for block in blocks where block.header.height > head {
-                guard block.header.height == head + 1 else {
-                    halt(
-                        "batch \(blob.header.seq) starts at block \(block.header.height), after the node's head \(head)",
-                        before: head + 1)
-                    return 0
-                }
-                let isLast = block.header.height == blob.header.lastHeight
-                if isLast { importedLast = true }
-                let committed = try store.commitBlock(
-                    candidates: block.transactions, timestamp: block.header.timestamp,
-                    l1Origin: block.header.l1Origin, checkSignatures: true, l1: view, l1Limit: blob.l1Height
-                ) { canonical, txn in
-                    if canonical != block { try txn.put(Claims.self, block.header.height, block) }
-                    if isLast { try txn.put(Batches.self, blob.header.seq, record) }
-                }
-                let differences = BlockRule.differences(claimed: block.header, canonical: committed.block.header)
-                if !differences.isEmpty {
-                    // The first disagreement is news; the ones after it follow from it.
-                    let first = try firstFault()?.height == block.header.height
-                    logger.log(
-                        level: first ? .warning : .debug,
-                        "posted block disagrees with re-execution",
-                        metadata: [
-                            "block.height": "\(block.header.height)",
-                            "differences": "\(differences.joined(separator: "; "))",
-                        ])
-                }
-                head += 1
-            }
-            // A batch whose blocks the node already had (its own, or a re-run): record it. (When its
-            // last block was imported just now, that commit recorded it.)
-            if importedLast { continue }
-            try recordIfNew(record)
+            return 0
         }
         return blobs.count
     }
 
-    /// Records a batch unless the same record is there already.
-    func recordIfNew(_ record: PostedBatch) throws {
-        try store.environment.write { txn in
-            if let existing = try txn.get(Batches.self, record.header.seq), existing.commitment == record.commitment,
-                existing.l1Height == record.l1Height
-            {
-                return
+    /// The L1 facts the relays among `blocks` refer to, from the L1.
+    func facts(for blocks: [Block]) async throws -> any L1View {
+        var facts: [RollupIndex: L1OutputFact] = [:]
+        for block in blocks {
+            for tx in block.transactions {
+                guard case .relayMessage(let message, _, let index) = tx.transaction.call else { continue }
+                let key = RollupIndex(message.source, index)
+                if facts[key] == nil, let fact = try await l1.fact(rollup: message.source, index: index) {
+                    facts[key] = fact
+                }
             }
-            try txn.put(Batches.self, record.header.seq, record)
         }
+        return L1Facts(facts)
     }
 
     /// Steps until no new blob arrives.

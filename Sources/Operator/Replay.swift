@@ -63,11 +63,6 @@ public struct ReplayReport: Sendable {
     }
 }
 
-/// A block whose posted header differs from re-execution: aborts the block's write transaction.
-struct Mismatch: Error {
-    var message: String
-}
-
 /// `tributary replay`: re-executes a rollup's posted blocks into a store, checking every header.
 public final class Replayer {
     public let store: ChainStore
@@ -197,15 +192,11 @@ public final class Replayer {
             rollup: store.rollup.name, startHeight: start, head: start, headHash: try store.head().hash,
             stateRoot: try store.head().stateRoot, blocks: 0, transactions: 0, batches: 0, seconds: 0)
         let total = await sourceHeight(other: other).map { min($0, target ?? $0) }
-        // Start at the first batch not yet recorded (a restored snapshot carries its batches).
-        var seq = try store.environment.read { txn in
-            var next: UInt64 = 0
-            try txn.forEach(Batches.self, reverse: true) { s, _ in
-                next = s + 1
-                return false
-            }
-            return next
-        }
+        // The one import loop, stopping at the first posted block that does not re-execute; from
+        // the first batch not yet recorded (a restored snapshot carries its batches).
+        let importer = BatchImport(
+            store: store, policy: .stop, source: other == nil ? "the L1" : "the source store")
+        var seq = try importer.nextSeq()
         outer: while target.map({ head < $0 }) ?? true {
             let batches = try await fetch(from: seq, limit: 64, other: other)
             if batches.isEmpty { break }
@@ -213,56 +204,24 @@ public final class Replayer {
                 guard batch.header.seq == seq else {
                     throw OperatorError("the source skips from batch \(seq) to \(batch.header.seq)")
                 }
-                let blocks: [Block]
-                do { blocks = try BatchCodec.decode(batch.frame, header: batch.header) } catch {
-                    report.mismatch =
-                        "batch \(seq) (blocks \(batch.header.firstHeight)…\(batch.header.lastHeight)) is not in DA: \(error)"
+                let outcome = try await importer.run(batch, through: target) { blocks in
+                    try await self.facts(for: blocks, other: other)
+                }
+                head = try store.head().height
+                report.blocks += UInt64(outcome.blocks)
+                report.transactions += UInt64(outcome.transactions)
+                progress?.update(
+                    "replay", done: head - start, total: (total ?? head) > start ? (total ?? head) - start : 0,
+                    transactions: report.transactions)
+                switch outcome.stop {
+                case nil: break
+                case .mismatch(let why, _):
+                    report.mismatch = why
                     break outer
+                case .gap(let why, _), .diverged(let why, _):
+                    throw OperatorError(why)
                 }
-                guard batch.header.firstHeight <= head + 1 else {
-                    throw OperatorError(
-                        "batch \(seq) starts at block \(batch.header.firstHeight), after the store's head \(head)")
-                }
-                let view = try await facts(for: blocks.filter { $0.header.height > head }, other: other)
-                for block in blocks where block.header.height > head {
-                    if let target, block.header.height > target { break outer }
-                    let isLast = block.header.height == batch.header.lastHeight
-                    do {
-                        _ = try store.commitBlock(
-                            candidates: block.transactions, timestamp: block.header.timestamp,
-                            l1Origin: block.header.l1Origin, checkSignatures: true, l1: view,
-                            l1Limit: batch.l1Height == 0 ? nil : batch.l1Height
-                        ) { canonical, txn in
-                            let differences = BlockRule.differences(claimed: block.header, canonical: canonical.header)
-                            if !differences.isEmpty || canonical.header != block.header {
-                                let what =
-                                    differences.isEmpty
-                                    ? "header \(block.header.hash), re-executed \(canonical.header.hash)"
-                                    : differences.joined(separator: "; ")
-                                throw Mismatch(
-                                    message:
-                                        "block \(block.header.height) (batch \(seq)) does not re-execute to its posted header: \(what)"
-                                )
-                            }
-                            if isLast { try txn.put(Batches.self, seq, batch) }
-                        }
-                    } catch let mismatch as Mismatch {
-                        report.mismatch = mismatch.message
-                        break outer
-                    }
-                    head = block.header.height
-                    report.blocks += 1
-                    report.transactions += UInt64(block.transactions.count)
-                    progress?.update(
-                        "replay", done: head - start, total: (total ?? head) > start ? (total ?? head) - start : 0,
-                        transactions: report.transactions)
-                }
-                // A batch whose blocks the store already had (a snapshot's straddling batch): record it.
-                if batch.header.lastHeight <= head {
-                    try store.environment.write { txn in
-                        if try txn.get(Batches.self, seq) == nil { try txn.put(Batches.self, seq, batch) }
-                    }
-                }
+                if let target, head >= target, batch.header.lastHeight > target { break outer }
                 report.batches += 1
                 seq += 1
             }
