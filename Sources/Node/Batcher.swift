@@ -12,16 +12,6 @@ import Settlement
 import Storage
 import Synchronization
 
-/// Retries with exponential backoff (100 ms doubling to 5 s) while the L1 is unreachable.
-struct Backoff {
-    var delay: Duration = .milliseconds(100)
-    mutating func failed() -> Duration {
-        defer { delay = min(delay * 2, .seconds(5)) }
-        return delay
-    }
-    mutating func succeeded() { delay = .milliseconds(100) }
-}
-
 /// Packs consecutive blocks into batches (one zstd frame each), signs them with the batcher key
 /// and posts them to the L1. A batch is written to the `batches` table BEFORE it is posted, so a
 /// retry — after an error or a restart — re-posts exactly the same bytes under its sequence
@@ -54,42 +44,30 @@ public final class Batcher: Service, Sendable {
 
     var parameters: BatchParameters { store.rollup.batch }
 
+    /// Posts until shutdown (`ServiceLoop`: backoff while the L1 is unreachable). A post in flight is
+    /// cancelled at shutdown: its batch is stored and re-posted next time. Throws only fatal storage
+    /// errors: a batch that cannot be recorded must not be posted.
     public func run() async throws {
-        // A post in flight is cancelled at shutdown: its batch is stored and re-posted next time.
-        try await cancelWhenGracefulShutdown { try await self.loop() }
+        let loop = ServiceLoop(
+            name: "batch post", pace: .backoff(idle: .milliseconds(50), maxBackoff: .seconds(5)), logger: logger)
+        try await loop.run(
+            failed: { error in self.failed(error) }, succeeded: { self.refusal.withLock { $0 = nil } },
+            { try await self.step() })
     }
 
-    /// Throws only fatal storage errors: a batch that cannot be recorded must not be posted.
-    func loop() async throws {
-        var backoff = Backoff()
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            do {
-                let worked = try await step()
-                backoff.succeeded()
-                refusal.withLock { $0 = nil }
-                if !worked { try? await Task.sleep(for: .milliseconds(50)) }
-            } catch {
-                if let fatal = StorageError.fatal(error) { throw fatal }
-                // A call cut short by shutdown is no failure.
-                if Task.isCancelled { break }
-                failures.increment()
-                if let rpc = error as? RPCError, Self.permanentRefusals.contains(rpc.code) {
-                    refusals.increment()
-                    let first = refusal.withLock { r -> Bool in
-                        defer { r = rpc.message }
-                        return r != rpc.message
-                    }
-                    if first {
-                        logger.error(
-                            "the L1 refuses this node's batch; retrying cannot help",
-                            metadata: ["reason": "\(rpc.message)", "rpc.code": "\(rpc.code)"])
-                    }
-                }
-                let delay = backoff.failed()
-                logger.warning(
-                    "batch post failed; retrying", metadata: ["error": "\(error)", "retry.in": "\(delay)"])
-                try? await Task.sleep(for: delay)
-            }
+    /// Counts a failed post; a refusal no retry can fix is remembered for `/health` and logged once.
+    func failed(_ error: any Error) {
+        failures.increment()
+        guard let rpc = error as? RPCError, Self.permanentRefusals.contains(rpc.code) else { return }
+        refusals.increment()
+        let first = refusal.withLock { r -> Bool in
+            defer { r = rpc.message }
+            return r != rpc.message
+        }
+        if first {
+            logger.error(
+                "the L1 refuses this node's batch; retrying cannot help",
+                metadata: ["reason": "\(rpc.message)", "rpc.code": "\(rpc.code)"])
         }
     }
 
@@ -240,26 +218,10 @@ public final class Proposer: Service, Sendable {
         self.logger = logger
     }
 
+    /// Proposes until shutdown, every `interval` (`ServiceLoop`). Throws only fatal storage errors.
     public func run() async throws {
-        try await cancelWhenGracefulShutdown { try await self.loop() }
-    }
-
-    /// Throws only fatal storage errors.
-    func loop() async throws {
-        var lastError = ""
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            do {
-                try await step()
-                lastError = ""
-            } catch {
-                if let fatal = StorageError.fatal(error) { throw fatal }
-                // A call cut short by shutdown is no failure.
-                if Task.isCancelled { break }
-                let text = "\(error)"
-                if text != lastError { logger.warning("output proposal failed", metadata: ["error": "\(text)"]) }
-                lastError = text
-            }
-            try? await Task.sleep(for: interval)
+        try await ServiceLoop(name: "output proposal", pace: .every(interval), logger: logger).run {
+            try await self.step() != nil
         }
     }
 

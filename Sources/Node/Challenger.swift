@@ -48,19 +48,12 @@ public final class Challenger: Service, Sendable {
         self.logger = logger
     }
 
+    /// Checks every `interval` until shutdown (`ServiceLoop`; a failed check is routine, logged at
+    /// debug). Throws only fatal storage errors.
     public func run() async throws {
-        try await cancelWhenGracefulShutdown { try await self.loop() }
-    }
-
-    /// Throws only fatal storage errors.
-    func loop() async throws {
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            do { try await step() } catch {
-                if let fatal = StorageError.fatal(error) { throw fatal }
-                logger.debug("challenger step failed", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: interval)
-        }
+        var loop = ServiceLoop(name: "challenger step", pace: .every(interval), logger: logger)
+        loop.failureLevel = .debug
+        try await loop.run { !(try await self.step()).isEmpty }
     }
 
     /// Checks every pending output once; returns the challenges the L1 accepted.

@@ -65,27 +65,28 @@ public final class Relayer: Service, Sendable {
         self.logger = logger
     }
 
+    /// Relays every `interval` until shutdown (`ServiceLoop`). Throws only fatal storage errors (of
+    /// this node's store or a peer's).
     public func run() async throws {
-        try await cancelWhenGracefulShutdown { try await self.loop() }
+        try await ServiceLoop(name: "relaying", pace: .every(interval), logger: logger).run {
+            try await self.relayAll()
+            return true
+        }
     }
 
-    /// Throws only fatal storage errors (of this node's store or a peer's).
-    func loop() async throws {
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            // Peers side by side: one slow peer (or a rebuild from DA) never holds up the others.
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for peer in genesis.rollups where peer.id != store.rollup.id {
-                    group.addTask {
-                        do { try await self.step(peer) } catch {
-                            if let fatal = StorageError.fatal(error) { throw fatal }
-                            self.logger.debug(
-                                "relaying failed", metadata: ["peer": "\(peer.name)", "error": "\(error)"])
-                        }
+    /// One round over every peer, side by side: one slow peer (or a rebuild from DA) never holds up
+    /// the others; a peer that fails is logged and tried again next round.
+    func relayAll() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for peer in genesis.rollups where peer.id != store.rollup.id {
+                group.addTask {
+                    do { try await self.step(peer) } catch {
+                        if let fatal = StorageError.fatal(error) { throw fatal }
+                        self.logger.debug("relaying failed", metadata: ["peer": "\(peer.name)", "error": "\(error)"])
                     }
                 }
-                try await group.waitForAll()
             }
-            try? await Task.sleep(for: interval)
+            try await group.waitForAll()
         }
     }
 

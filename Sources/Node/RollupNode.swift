@@ -22,35 +22,18 @@ public enum NodeMetrics {
     public static func bootstrap() { _ = bootstrapped }
 }
 
-/// A service that runs `body` every `interval` until shutdown; errors are logged and retried, except fatal storage
-/// errors, which stop the process.
+/// A service that runs `body` every `interval` until shutdown, on the one `ServiceLoop`.
 struct LoopService: Service {
     let name: String
     let interval: Duration
     let logger: Logger
     let body: @Sendable () async throws -> Void
 
-    func run() async throws {
-        // In-flight calls to other processes are cancelled at shutdown rather than waited for.
-        try await cancelWhenGracefulShutdown { try await self.loop() }
-    }
-
     /// Throws only fatal storage errors.
-    func loop() async throws {
-        var last = ""
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            do {
-                try await body()
-                last = ""
-            } catch {
-                if let fatal = StorageError.fatal(error) { throw fatal }
-                // A call cut short by shutdown is no failure.
-                if Task.isCancelled { break }
-                let text = "\(error)"
-                if text != last { logger.warning("\(name) failed; retrying", metadata: ["error": "\(text)"]) }
-                last = text
-            }
-            try? await Task.sleep(for: interval)
+    func run() async throws {
+        try await ServiceLoop(name: name, pace: .every(interval), logger: logger).run {
+            try await body()
+            return true
         }
     }
 }
