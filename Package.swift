@@ -59,13 +59,17 @@ let package = Package(
         .target(
             name: "Benchmarks",
             dependencies: [
-                "Primitives", "Storage", "Compression", "StateTree", "CLMDB", "TributaryTesting", "Chain", "Config",
+                "Primitives", "Storage", "Compression", "StateTree", "CLMDB", "Devnet", "Chain", "Config",
                 "RPC",
                 "StateMachine", "Settlement",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
-        // Test support: seeded randomness, temporary directories, process helpers.
-        .target(name: "TributaryTesting"),
+        // The devnet launcher and its parts: genesis files to processes, ports, logs, teardown; seeded
+        // randomness, temporary directories, the one wait. Used by the benchmarks, the fault suite
+        // and the tests.
+        .target(name: "Devnet", dependencies: ["Config", "Primitives"]),
+        // Test support beyond the launcher (the one wait, the small genesis); never linked into tributary.
+        .target(name: "TributaryTesting", dependencies: ["Devnet", "Config"]),
         .executableTarget(
             name: "tributary",
             dependencies: [
@@ -79,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "FaultSuite",
             dependencies: [
-                "TributaryTesting", "RPC", "Config", "Primitives", "StateMachine", "Chain", "Settlement", "API",
+                "Devnet", "TributaryTesting", "RPC", "Config", "Primitives", "StateMachine", "Chain", "Settlement", "API",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -164,6 +168,13 @@ let package = Package(
             dependencies: [
                 "Operator", "Chain", "Config", "Primitives", "Storage", "StateTree", "StateMachine", "Settlement",
                 "L1Chain", "TributaryTesting",
+            ]),
+        // The rollup node's services against a real L1 in process (its dispatcher as the transport).
+        .testTarget(
+            name: "NodeTests",
+            dependencies: [
+                "Node", "L1", "L1Chain", "API", "Chain", "RPC", "Config", "Primitives", "Settlement", "StateMachine",
+                "TributaryTesting", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Primitives"]),
         .testTarget(

@@ -7,13 +7,21 @@ import StateMachine
 
 /// A typed client of the L1 node's `l1_*` methods.
 public struct L1Client: Sendable {
-    public let rpc: RPCClient
+    /// How calls reach the L1: HTTP, or an in-process dispatcher serving `L1RPC`.
+    public let rpc: any RPCTransport
 
+    /// A client of the L1 node at `url`, over HTTP.
     public init(url: String, timeout: Duration = .seconds(10)) {
         var rpc = RPCClient(url: url)
         rpc.timeout = .seconds(Int64(timeout.components.seconds))
         self.rpc = rpc
     }
+
+    /// A client over `transport` (e.g. an `RPCDispatcher` with the `l1_*` methods registered).
+    public init(transport: any RPCTransport) { rpc = transport }
+
+    /// Where calls go: the L1's URL, or "in process".
+    public var url: String { rpc.endpoint }
 
     /// A posted blob as the L1 returns it.
     public struct PostedBlob: Sendable {

@@ -1,13 +1,13 @@
 import Chain
 import Compression
 import Config
+import Devnet
 import Foundation
 import Primitives
 import Settlement
 import StateMachine
 import StateTree
 import Storage
-import TributaryTesting
 
 /// `tributary bench da`: what data availability and disputes cost.
 ///
@@ -34,13 +34,24 @@ public struct DABenchmark: Sendable {
         self.progress = progress
     }
 
-    func genesisJSON() -> String {
-        """
-        {"l1": {"rpc": "http://127.0.0.1:1", "blockTimeMs": 1000, "fraudWindowBlocks": 10, "bond": 0, "proposerSilenceBlocks": 10},
-         "rollups": [{"id": 1, "name": "bench", "rpc": "http://127.0.0.1:2", "blockTimeMs": 200, "maxBlockTransactions": 100000,
-           "batch": {"maxBytes": 1048576, "maxBlocks": 10, "maxAgeMs": 1000, "zstdLevel": 3}, "outputIntervalBlocks": 10,
-           "nativeAsset": {"name": "BENCH", "supply": 1000000000000000}, "devAccounts": {"count": \(config.accounts), "balance": 1000000000}}]}
-        """
+    /// A genesis with one rollup, "bench", whose benchmark accounts are funded.
+    func genesis() -> GenesisBuilder {
+        var builder = GenesisBuilder(rollups: 1, basePort: 2, l1Port: 1)
+        builder.devSeed = nil
+        builder.l1.bond = 0
+        builder.l1.proposerSilenceBlocks = 10
+        builder.eachRollup {
+            $0.name = "bench"
+            $0.nativeAsset = "BENCH"
+            $0.blockTimeMs = 200
+            $0.maxBlockTransactions = 100000
+            $0.batchMaxBytes = 1_048_576
+            $0.batchMaxBlocks = 10
+            $0.batchMaxAgeMs = 1000
+            $0.devAccounts = config.accounts
+            $0.devAccountBalance = 1_000_000_000
+        }
+        return builder
     }
 
     /// A DA view over blocks kept in memory.
@@ -62,7 +73,7 @@ public struct DABenchmark: Sendable {
     }
 
     public func run() throws -> [Figure] {
-        let genesis = try Genesis.parse(Data(genesisJSON().utf8))
+        let genesis = try Genesis.parse(try genesis().data())
         let rollup = genesis.rollups[0]
         progress("deriving \(config.accounts) account keys")
         let keys = (0..<config.accounts).map { DevKeys.account($0) }

@@ -1,10 +1,10 @@
 import AsyncHTTPClient
 import Config
+import Devnet
 import Foundation
 import Primitives
 import RPC
 import Synchronization
-import TributaryTesting
 
 /// `tributary bench load`: a devnet of real processes (an L1 and N rollup nodes) under a steady,
 /// open-loop mixed load for a fixed time — transfers among dev accounts on every rollup and
@@ -67,7 +67,7 @@ public struct LoadBenchmark: Sendable {
 
     public func run() async throws -> Report {
         let clock = ContinuousClock()
-        let names = (0..<config.rollups).map(BenchDevnet.name)
+        let names = (0..<config.rollups).map(GenesisBuilder.name)
 
         // The machine's limit, measured before anything else runs.
         let sampleKey = DevKeys.account(0)
@@ -87,7 +87,7 @@ public struct LoadBenchmark: Sendable {
         devnetConfig.rollupBlockTimeMs = config.rollupBlockTimeMs
         devnetConfig.outputIntervalBlocks = config.outputIntervalBlocks
         devnetConfig.devAccounts = config.accountsPerRollup
-        let devnet = try BenchDevnet("bench-load", config: devnetConfig)
+        let devnet = try BenchDevnet.start("bench-load", config: devnetConfig)
         defer { devnet.stop() }
 
         // Its own HTTP client: every submitting task and poller may have a request in flight to the same
@@ -108,11 +108,11 @@ public struct LoadBenchmark: Sendable {
     }
 
     func measure(
-        devnet: BenchDevnet, http: HTTPClient, names: [String], verify: (one: [Double], all: [Double]),
+        devnet: LocalDevnet, http: HTTPClient, names: [String], verify: (one: [Double], all: [Double]),
         clock: ContinuousClock
     ) async throws -> Report {
         let l1 = RPCClient(url: devnet.l1.url, client: http)
-        let rpcs = devnet.nodes.map { RPCClient(url: $0.url, client: http) }
+        let rpcs = devnet.rollupNodes.map { RPCClient(url: $0.url, client: http) }
         var heights: [UInt64] = []
         for rpc in rpcs { heights.append(try await rpc.call("rollup_blockNumber").unsignedValue ?? 0) }
         let startHeights = heights

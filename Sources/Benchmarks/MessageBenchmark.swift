@@ -1,8 +1,8 @@
 import Config
+import Devnet
 import Foundation
 import Primitives
 import RPC
-import TributaryTesting
 
 /// A message in flight, from its send to its relay.
 struct Flight: Sendable {
@@ -50,9 +50,9 @@ public struct MessageBenchmark: Sendable {
         devnetConfig.windowBlocks = config.windowBlocks
         devnetConfig.rollupBlockTimeMs = config.rollupBlockTimeMs
         devnetConfig.outputIntervalBlocks = config.outputIntervalBlocks
-        let devnet = try BenchDevnet("bench-messages", config: devnetConfig)
+        let devnet = try BenchDevnet.start("bench-messages", config: devnetConfig)
         defer { devnet.stop() }
-        let l1Node = devnet.l1, nodes = devnet.nodes
+        let l1Node = devnet.l1, nodes = devnet.rollupNodes
         let l1 = RPCClient(url: l1Node.url), alpha = RPCClient(url: nodes[0].url), beta = RPCClient(url: nodes[1].url)
         let key = DevKeys.account(0)
         let ALPHA = AssetName(rawValue: "ALPHA")!

@@ -1,12 +1,12 @@
 import Chain
 import Config
+import Devnet
 import Dispatch
 import Foundation
 import Primitives
 import RPC
 import StateMachine
 import Storage
-import TributaryTesting
 
 /// `tributary bench node`: sustained signed transfers/s through a real node (JSON-RPC, mempool with
 /// signature checks, sequencer, LMDB), execution-only transfers/s, and this machine's Ed25519
@@ -32,14 +32,24 @@ public struct NodeBenchmark: Sendable {
         self.progress = progress
     }
 
-    /// A devnet genesis with one rollup whose `senders` dev accounts are funded.
-    func genesisJSON(senders: Int) -> String {
-        """
-        {"l1": {"rpc": "http://127.0.0.1:1", "blockTimeMs": 1000, "fraudWindowBlocks": 10, "bond": 0, "proposerSilenceBlocks": 10},
-         "rollups": [{"id": 1, "name": "bench", "rpc": "http://127.0.0.1:2", "blockTimeMs": 200, "maxBlockTransactions": 10000,
-           "batch": {"maxBytes": 1048576, "maxBlocks": 10, "maxAgeMs": 1000}, "outputIntervalBlocks": 10,
-           "nativeAsset": {"name": "BENCH", "supply": 1000000000000000}, "devAccounts": {"count": \(senders), "balance": 1000000000}}]}
-        """
+    /// A devnet genesis with one rollup, "bench", whose `senders` dev accounts are funded.
+    func genesis(senders: Int) -> GenesisBuilder {
+        var builder = GenesisBuilder(rollups: 1, basePort: 2, l1Port: 1)
+        builder.devSeed = nil
+        builder.l1.bond = 0
+        builder.l1.proposerSilenceBlocks = 10
+        builder.eachRollup {
+            $0.name = "bench"
+            $0.nativeAsset = "BENCH"
+            $0.blockTimeMs = 200
+            $0.maxBlockTransactions = 10000
+            $0.batchMaxBytes = 1_048_576
+            $0.batchMaxBlocks = 10
+            $0.batchMaxAgeMs = 1000
+            $0.devAccounts = senders
+            $0.devAccountBalance = 1_000_000_000
+        }
+        return builder
     }
 
     func transfers(_ keys: [SigningKey], perSender: Int, asset: AssetName) -> [SignedTransaction] {
@@ -62,8 +72,7 @@ public struct NodeBenchmark: Sendable {
         let dir = try TemporaryDirectory("bench-node")
         defer { dir.remove() }
         let genesisPath = dir.appending("genesis.json")
-        try Data(genesisJSON(senders: config.senders).utf8).write(to: URL(fileURLWithPath: genesisPath))
-        let genesis = try Genesis.load(path: genesisPath)
+        let genesis = try genesis(senders: config.senders).write(to: genesisPath)
         let rollup = genesis.rollups[0]
         let keys = (0..<config.senders).map { DevKeys.account($0) }
         progress("signing \(config.senders * config.transfersPerSender) transfers")

@@ -1,10 +1,10 @@
 import CLMDB
 import Compression
+import Devnet
 import Foundation
 import Primitives
 import StateTree
 import Storage
-import TributaryTesting
 
 /// `tributary bench storage`: LMDB puts (raw C API vs our layer), state-tree block updates next to
 /// the SHA-256 rate, and zstd on a transaction-like corpus next to the zstd CLI's own benchmark.

@@ -1,12 +1,13 @@
 import API
 import Chain
 import Config
+import Devnet
+import TributaryTesting
 import Foundation
 import Primitives
 import RPC
 import Settlement
 import StateMachine
-import TributaryTesting
 
 /// The adversarial phase: gamma's sequencer — who holds gamma's batcher and proposer keys — tells
 /// lies drawn from the catalog (`Lie`, alone and combined) while gamma sends value to alpha, an
@@ -119,7 +120,7 @@ extension Run {
         await replaceGamma(extra: [])
         await tally.inject("liar replaced")
         let syncBudget = 600.0
-        let synced = await Checks.eventually(syncBudget) {
+        let synced = await eventually(syncBudget) {
             ((try? await self.net.rpc("gamma").call("rollup_blockNumber").unsignedValue) ?? 0) >= canonicalHead
         }
         let syncSeconds = Double((ContinuousClock.now - syncStart).components.seconds)
@@ -130,7 +131,7 @@ extension Run {
         )
         let settle = Double(net.timing.windowBlocks * net.timing.l1BlockTimeMs) / 1000 * 3 + 60
         var finalized = false
-        let recovered = await Checks.eventually(settle) {
+        let recovered = await eventually(settle) {
             await self.forgeRelays()
             for row in await self.gammaOutputs() where row["status"]?.stringValue == "finalized" {
                 if (row["l2Height"]?.unsignedValue ?? 0) > max(liarHead, from), await self.isCanonical(row) == true {

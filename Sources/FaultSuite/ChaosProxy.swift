@@ -1,11 +1,11 @@
 import AsyncHTTPClient
 import Config
+import Devnet
 import Foundation
 import Hummingbird
 import Logging
 import NIOCore
 import RPC
-import TributaryTesting
 
 /// An HTTP proxy in front of one process's RPC port. The genesis names the proxies, so every call
 /// between processes (a batcher posting to the L1, a relayer reading a peer, the load reaching a

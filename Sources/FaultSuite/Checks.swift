@@ -1,25 +1,16 @@
 import Config
+import Devnet
+import TributaryTesting
 import Foundation
 import Primitives
 import RPC
 import StateMachine
-import TributaryTesting
 
 /// The claims checked after faults. Each records its checks in the tally; none throws.
 struct Checks {
     let net: FaultNet
     let seen: Observations
     var tally: Tally { net.tally }
-
-    /// Polls `condition` every 200 ms for up to `seconds`.
-    static func eventually(_ seconds: Double, _ condition: () async -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            if await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(200))
-        }
-        return await condition()
-    }
 
     /// A restarted sequencer still serves every block the suite saw acknowledged, unchanged: its
     /// head is not below the newest one seen and the block there has the same hash (so, through the
@@ -29,7 +20,7 @@ struct Checks {
         let rpc = net.rpc(rollup)
         guard let newest = await seen.head[rollup], let block = await seen.block(rollup, newest) else { return }
         var head: UInt64 = 0
-        let up = await Self.eventually(30) {
+        let up = await eventually(30) {
             head = (try? await rpc.call("rollup_blockNumber").unsignedValue) ?? 0
             return head >= newest
         }
@@ -53,7 +44,7 @@ struct Checks {
         let follower = net.rpc(label)
         guard let target = await daHeight(rollup), target > 0 else { return }
         var head: UInt64 = 0
-        let caught = await Self.eventually(seconds) {
+        let caught = await eventually(seconds) {
             head = (try? await follower.call("rollup_blockNumber").unsignedValue) ?? 0
             return head >= target
         }
@@ -76,7 +67,7 @@ struct Checks {
         let l1 = net.rpc("l1")
         let newest = await seen.l1Head
         var height: UInt64 = 0
-        let up = await Self.eventually(30) {
+        let up = await eventually(30) {
             height = (try? await l1.call("l1_blockNumber").unsignedValue) ?? 0
             return height >= newest
         }
@@ -155,7 +146,7 @@ struct Checks {
         let confirmed = await seen.relayed
         let messages = await seen.messages.filter { !confirmed.contains($0.id) }
         var waiting = messages
-        _ = await Self.eventually(seconds) {
+        _ = await eventually(seconds) {
             var still: [Observations.Sent] = []
             for m in waiting {
                 let relay = try? await net.rpc(m.destination).call("rollup_getRelay", [.string(m.id)])

@@ -1,8 +1,8 @@
 import Config
+import Devnet
 import Foundation
 import Primitives
 import RPC
-import TributaryTesting
 
 /// The devnet the suite injects faults into: an L1, three rollups (alpha, beta, gamma) and
 /// followers, every process behind its own `ChaosProxy`. The genesis names the proxies, so the
@@ -41,23 +41,22 @@ final class FaultNet: @unchecked Sendable {
             ports[name] = try freePort()
             if !name.hasSuffix("-follower") { proxyPorts[name] = try freePort() }
         }
-        func rollup(_ id: Int, _ name: String) -> String {
-            """
-            {"id": \(id), "name": "\(name)", "rpc": "http://127.0.0.1:\(proxyPorts[name]!)", "blockTimeMs": \(timing.rollupBlockTimeMs),
-             "maxBlockTransactions": 2000, "batch": {"maxBytes": 262144, "maxBlocks": 20, "maxAgeMs": 400, "zstdLevel": 3},
-             "outputIntervalBlocks": \(timing.outputIntervalBlocks), "nativeAsset": {"name": "\(name.uppercased())", "supply": 1000000000000000},
-             "devAccounts": {"count": 10, "balance": 1000000000000}}
-            """
+        // Every node is reached through its proxy: the genesis names the proxies' ports.
+        var builder = GenesisBuilder(rollups: Self.rollupNames.count)
+        builder.devSeed = nil
+        builder.l1.rpc = "http://127.0.0.1:\(proxyPorts["l1"]!)"
+        builder.l1.blockTimeMs = timing.l1BlockTimeMs
+        builder.l1.fraudWindowBlocks = timing.windowBlocks
+        builder.l1.extra["maxBlobBytes"] = .number(1_048_576)
+        builder.eachRollup {
+            $0.rpc = "http://127.0.0.1:\(proxyPorts[$0.name]!)"
+            $0.blockTimeMs = timing.rollupBlockTimeMs
+            $0.maxBlockTransactions = 2000
+            $0.batchMaxAgeMs = 400
+            $0.outputIntervalBlocks = timing.outputIntervalBlocks
         }
-        let json = """
-            {"l1": {"rpc": "http://127.0.0.1:\(proxyPorts["l1"]!)", "blockTimeMs": \(timing.l1BlockTimeMs),
-                    "fraudWindowBlocks": \(timing.windowBlocks), "bond": 1000000, "proposerSilenceBlocks": 30,
-                    "maxBlobBytes": 1048576},
-             "rollups": [\(Self.rollupNames.enumerated().map { rollup($0.offset + 1, $0.element) }.joined(separator: ", "))]}
-            """
         genesisPath = dir + "/genesis.json"
-        try Data(json.utf8).write(to: URL(fileURLWithPath: genesisPath))
-        genesis = try Genesis.load(path: genesisPath)
+        genesis = try builder.write(to: genesisPath)
         for (i, (name, port)) in proxyPorts.sorted(by: { $0.key < $1.key }).enumerated() {
             let proxy = ChaosProxy(name: name, port: port, targetPort: ports[name]!, seed: seed &+ UInt64(i))
             proxy.start()

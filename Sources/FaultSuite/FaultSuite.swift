@@ -1,9 +1,9 @@
 import ArgumentParser
 import Chain
+import Devnet
 import Foundation
 import Primitives
 import RPC
-import TributaryTesting
 
 /// `tributary-faults` (run by `Scripts/faults`): a devnet under steady load is crashed, cut off and
 /// disordered, and after every fault the suite checks that nothing acknowledged was lost, every

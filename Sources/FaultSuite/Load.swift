@@ -1,8 +1,8 @@
 import Config
+import Devnet
 import Foundation
 import Primitives
 import RPC
-import TributaryTesting
 
 /// What the suite has seen acknowledged: blocks served by sequencers (and so every transaction in
 /// them), messages sent, the L1's blocks, blobs and outputs. Checks after each fault compare the

@@ -1,8 +1,9 @@
 import Config
+import Devnet
+import TributaryTesting
 import Foundation
 import Primitives
 import RPC
-import TributaryTesting
 
 /// One run of the suite: the devnet, its load, and the phases of faults with their checks.
 final class Run: @unchecked Sendable {
@@ -131,7 +132,7 @@ final class Run: @unchecked Sendable {
         await checks.l1KeptEverything()
         for r in loaded {
             var da: UInt64 = 0
-            let posted = await Checks.eventually(60) {
+            let posted = await eventually(60) {
                 da = await checks.daHeight(r) ?? 0
                 return da >= during[r]!
             }
@@ -166,13 +167,13 @@ final class Run: @unchecked Sendable {
             }
             for tx in txs {
                 var id: String?
-                _ = await Checks.eventually(20) {
+                _ = await eventually(20) {
                     id = try? await beta.call("rollup_getReceipt", [.string(tx.hex)])["message"]?.stringValue
                     return id != nil
                 }
                 if let id { ids.append(id) } else { await tally.violate("beta never included message send \(tx.hex)") }
             }
-            let inOutput = await Checks.eventually(60) {
+            let inOutput = await eventually(60) {
                 for id in ids {
                     let status = try? await beta.call("rollup_getMessageStatus", [.string(id)])["status"]?.stringValue
                     guard let status, status != "sent" else { return false }
@@ -187,7 +188,7 @@ final class Run: @unchecked Sendable {
         net.kill("beta")
         let alphaRPC = net.rpc("alpha")
         var missing = ids
-        _ = await Checks.eventually(Double(net.timing.windowBlocks * net.timing.l1BlockTimeMs) / 1000 + 60) {
+        _ = await eventually(Double(net.timing.windowBlocks * net.timing.l1BlockTimeMs) / 1000 + 60) {
             var still: [String] = []
             for id in missing {
                 let relay = try? await alphaRPC.call("rollup_getRelay", [.string(id)])
@@ -225,7 +226,7 @@ final class Run: @unchecked Sendable {
             return rows
         }
         var falseOutput: JSONValue?
-        let appeared = await Checks.eventually(60) {
+        let appeared = await eventually(60) {
             falseOutput = await outputs().first { ($0["l2Height"]?.unsignedValue ?? 0) >= faultAt }
             return falseOutput != nil
         }
@@ -240,7 +241,7 @@ final class Run: @unchecked Sendable {
         await sleep(ms: random(100...600))
         await restart("gamma-follower")
         var now: JSONValue?
-        let invalidated = await Checks.eventually(
+        let invalidated = await eventually(
             Double(net.timing.windowBlocks * net.timing.l1BlockTimeMs) / 1000 + 30
         ) {
             now = await outputs().first { $0["index"]?.unsignedValue == index }
@@ -261,7 +262,7 @@ final class Run: @unchecked Sendable {
         // output it proposed meanwhile finalizes unwatched.
         let liar = net.stop("gamma")
         await tally.check(liar == 0, "gamma did not stop cleanly on SIGTERM (status \(liar.map(String.init) ?? "-"))")
-        let settled = await Checks.eventually(
+        let settled = await eventually(
             Double(net.timing.windowBlocks * net.timing.l1BlockTimeMs) / 1000 + 30
         ) {
             await outputs().allSatisfy { $0["status"]?.stringValue != "pending" }
@@ -348,7 +349,7 @@ final class Run: @unchecked Sendable {
         load.isPaused = true
         defer { load.isPaused = false }
         for r in loaded {
-            let drained = await Checks.eventually(60) {
+            let drained = await eventually(60) {
                 (try? await net.rpc(r).call("rollup_status")["mempool"]?.unsignedValue) == 0
             }
             if !drained {
@@ -364,7 +365,7 @@ final class Run: @unchecked Sendable {
                 await tally.violate("\(r)'s mempool did not drain in 60 s: \(stuck.joined(separator: "; "))")
             }
             let head = (try? await net.rpc(r).call("rollup_blockNumber").unsignedValue) ?? 0
-            _ = await Checks.eventually(30) { (await seen.head[r] ?? 0) >= head }
+            _ = await eventually(30) { (await seen.head[r] ?? 0) >= head }
         }
         await checks.messagesRelayed(within: Double(net.timing.windowBlocks * net.timing.l1BlockTimeMs) / 1000 + 90)
         await checks.valueConserved(among: loaded)

@@ -196,7 +196,7 @@ public struct RollupNode: Sendable {
         let standalone = self.standalone
         rpc.statusExtras = {
             guard !standalone else { return [:] }
-            var l1Info: [String: JSONValue] = ["url": .string(l1.rpc.url)]
+            var l1Info: [String: JSONValue] = ["url": .string(l1.url)]
             let origin = watcher.origin
             l1Info["height"] = .number(origin.height)
             if let s = watcher.lastStatus?.rollups[store.rollup.id.rawValue] {

@@ -31,10 +31,16 @@ public struct RPCClient: Sendable {
 
     /// Calls `method` with positional `params`; throws `RPCError` for an error response.
     public func call(_ method: String, _ params: [JSONValue] = []) async throws -> JSONValue {
-        let request: JSONValue = .object([
-            "jsonrpc": .string("2.0"), "id": .integer(1), "method": .string(method), "params": .array(params),
-        ])
-        let response = try await post(try request.serialized())
+        try Self.result(of: try await post(try Self.request(method, params).serialized()))
+    }
+
+    /// The request object of a call.
+    static func request(_ method: String, _ params: [JSONValue]) -> JSONValue {
+        .object(["jsonrpc": .string("2.0"), "id": .integer(1), "method": .string(method), "params": .array(params)])
+    }
+
+    /// The result of a response object, or the `RPCError` it carries.
+    static func result(of response: JSONValue) throws -> JSONValue {
         guard case .object(let fields) = response else { throw TransportError.malformedResponse("not an object") }
         if let error = fields["error"] {
             throw RPCError(

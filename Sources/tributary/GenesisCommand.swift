@@ -82,8 +82,6 @@ struct GenesisGenerateCommand: ParsableCommand {
     @Option(help: "Where to write it (default: standard output).")
     var out: String?
 
-    static let names = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
-
     func validate() throws {
         guard (1...64).contains(rollups) else { throw ValidationError("--rollups must be 1-64") }
         guard basePort > 0, basePort + rollups <= 65535, (1...65535).contains(l1Port) else {
@@ -95,34 +93,17 @@ struct GenesisGenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let list: [JSONValue] = (0..<rollups).map { i in
-            let name = i < Self.names.count ? Self.names[i] : "rollup\(i + 1)"
-            return .object([
-                "id": .number(i + 1), "name": .string(name), "rpc": .string("http://127.0.0.1:\(basePort + i)"),
-                "blockTimeMs": .number(blockTimeMs), "maxBlockTransactions": .number(5000),
-                "batch": .object([
-                    "maxBytes": .number(262_144), "maxBlocks": .number(20), "maxAgeMs": .number(2000),
-                    "zstdLevel": .number(zstdLevel),
-                ]),
-                "outputIntervalBlocks": .number(outputIntervalBlocks),
-                "nativeAsset": .object([
-                    "name": .string(name.uppercased()), "supply": .number(UInt64(1_000_000_000_000_000)),
-                ]),
-                "devAccounts": .object(["count": .number(10), "balance": .number(UInt64(1_000_000_000_000))]),
-            ])
+        var builder = GenesisBuilder(rollups: rollups, basePort: basePort, l1Port: l1Port)
+        builder.l1.blockTimeMs = l1BlockTimeMs
+        builder.l1.fraudWindowBlocks = fraudWindowBlocks
+        builder.eachRollup {
+            $0.blockTimeMs = blockTimeMs
+            $0.outputIntervalBlocks = outputIntervalBlocks
+            $0.zstdLevel = zstdLevel
         }
-        let genesis: JSONValue = .object([
-            "devSeed": .string(DevKeys.publishedSeed),
-            "l1": .object([
-                "rpc": .string("http://127.0.0.1:\(l1Port)"), "blockTimeMs": .number(l1BlockTimeMs),
-                "fraudWindowBlocks": .number(fraudWindowBlocks), "bond": .number(1_000_000),
-                "proposerSilenceBlocks": .number(30),
-            ]),
-            "rollups": .array(list),
-        ])
-        let data = try genesis.serialized()
-        // Whatever is written must load: validate it like any other genesis.
-        do { _ = try Genesis.parse(data, source: "generated genesis") } catch {
+        // Whatever is written must load: the builder validates it like any other genesis.
+        let data: Data
+        do { data = try builder.data() } catch let error as ConfigError {
             throw ValidationError(error.description)
         }
         if let out {

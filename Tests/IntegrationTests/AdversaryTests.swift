@@ -3,8 +3,8 @@ import Chain
 import Compression
 import Config
 import Foundation
-import Node
 import L1Chain
+import Node
 import Primitives
 import RPC
 import Settlement
@@ -88,12 +88,10 @@ import TributaryTesting
     /// proven faulty by its follower's `block` proof.
     @Test func fullBlocksOfMaximumSizeTransactionsAreSequencedAndALargerOneIsProvenFaulty() async throws {
         let dir = try TemporaryDirectory("adversary-bytes")
-        var path = try fastGenesis(dir, window: 20)
         let limit = 16_384
-        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(
-            of: "\"maxBlockTransactions\": 5000,", with: "\"maxBlockTransactions\": 5000, \"maxBlockBytes\": \(limit),")
-        path = dir.appending("genesis-bytes.json")
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let path = try fastGenesis(dir, window: 20, name: "genesis-bytes.json") { builder in
+            builder.eachRollup { $0.extra["maxBlockBytes"] = .number(limit) }
+        }
         let genesis = try Genesis.load(path: path)
         #expect(genesis.rollups.allSatisfy { $0.maxBlockBytes == UInt64(limit) })
         let l1Node = try startL1(dir, genesis: path)

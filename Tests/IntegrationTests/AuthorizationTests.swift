@@ -8,10 +8,10 @@ import L1Chain
 import Logging
 import Node
 import Primitives
-import StateMachine
 import RPC
 import Rollup
 import Settlement
+import StateMachine
 import Testing
 import TributaryTesting
 
@@ -24,40 +24,27 @@ import TributaryTesting
 /// enough for anyone else to propose, and a window of 40 L1 blocks (8 s) keeps outputs pending for a while.
 struct AuthNet {
     static let seed = "authorization tests: a seed nobody published"
-    let dir: TemporaryDirectory
-    let genesisPath: String
-    let genesis: Genesis
-    let l1: NodeProcess
-    var nodes: [String: NodeProcess] = [:]
+    /// The one launcher, over a genesis of an unpublished seed (only the test knows the keys).
+    let devnet: LocalDevnet
+    var dir: TemporaryDirectory { devnet.dir }
+    var genesisPath: String { devnet.genesisPath }
+    var genesis: Genesis { devnet.genesis }
+    var l1: NodeProcess { devnet.l1 }
 
     init(_ prefix: String, sequencers: [String]) throws {
-        dir = try TemporaryDirectory(prefix)
-        func rollup(_ id: Int, _ name: String, _ asset: String) throws -> String {
-            """
-            { "id": \(id), "name": "\(name)", "rpc": "http://127.0.0.1:\(try freePort())", "blockTimeMs": 200,
-              "maxBlockTransactions": 5000,
-              "batch": { "maxBytes": 262144, "maxBlocks": 20, "maxAgeMs": 400, "zstdLevel": 3 },
-              "outputIntervalBlocks": 10, "nativeAsset": { "name": "\(asset)", "supply": 1000000000000000 },
-              "devAccounts": { "count": 10, "balance": 1000000000000 } }
-            """
+        var builder = GenesisBuilder(rollups: 3)
+        builder.devSeed = Self.seed
+        builder.l1.blockTimeMs = 200
+        builder.l1.fraudWindowBlocks = 40
+        builder.l1.proposerSilenceBlocks = 1_000_000
+        builder.l1.extra["maxBlobBytes"] = .number(1_048_576)
+        builder.eachRollup {
+            $0.blockTimeMs = 200
+            $0.batchMaxAgeMs = 400
         }
-        let json = """
-            { "devSeed": "\(Self.seed)",
-              "l1": { "rpc": "http://127.0.0.1:\(try freePort())", "blockTimeMs": 200, "fraudWindowBlocks": 40,
-                      "bond": 1000000, "proposerSilenceBlocks": 1000000, "maxBlobBytes": 1048576 },
-              "rollups": [\(try rollup(1, "alpha", "ALPHA")), \(try rollup(2, "beta", "BETA")),
-                          \(try rollup(3, "gamma", "GAMMA"))] }
-            """
-        genesisPath = dir.appending("genesis.json")
-        try Data(json.utf8).write(to: URL(fileURLWithPath: genesisPath))
-        genesis = try Genesis.load(path: genesisPath)
-        l1 = try NodeProcess(
-            ["l1", "--genesis", genesisPath, "--datadir", dir.appending("l1")], logPath: dir.appending("l1.log"))
-        for name in sequencers {
-            nodes[name] = try NodeProcess(
-                ["node", "--genesis", genesisPath, "--rollup", name, "--datadir", dir.appending(name)],
-                logPath: dir.appending("\(name).log"))
-        }
+        var options = LocalDevnet.Options()
+        options.start = sequencers
+        devnet = try LocalDevnet(prefix, genesis: builder, options: options)
     }
 
     func rollup(_ name: String) -> RollupParameters { genesis.rollup(named: name)! }
@@ -77,10 +64,7 @@ struct AuthNet {
         return keys
     }
 
-    func stop() {
-        for node in nodes.values { node.stop() }
-        l1.stop()
-    }
+    func stop() { devnet.stop() }
 }
 
 /// One rollup's row of `l1_status`: blobs, DA height and outputs.

@@ -33,6 +33,17 @@ import TributaryTesting
         #expect(result.output.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("tributary 0."))
     }
 
+    /// The shipped binary carries the launcher its benchmarks use (`Devnet`) but none of the test
+    /// support (`TributaryTesting`), while the fault suite, a test harness, does: symbols of a Swift
+    /// module carry its name, length-prefixed, in their mangling.
+    @Test func theShippedBinaryDoesNotLinkTheTestSupport() throws {
+        func symbols(_ path: String) throws -> String { try Command.run("nm", [path]).output }
+        let shipped = try symbols(TributaryBinary.path)
+        #expect(shipped.contains("6Devnet"))
+        #expect(!shipped.contains("16TributaryTesting"))
+        #expect(try symbols(TributaryBinary.faultSuitePath).contains("16TributaryTesting"))
+    }
+
     @Test func benchStorageReportsEveryFigureWithItsBaseline() throws {
         let result = try TributaryBinary.run([
             "bench", "storage", "--lmdb-keys", "3000", "--tree-keys", "4000", "--block-sizes", "100", "500",

@@ -1,8 +1,8 @@
 import API
 import Config
 import Foundation
-import Node
 import L1Chain
+import Node
 import RPC
 import Settlement
 import Testing

@@ -2,9 +2,9 @@ import Chain
 import Config
 import Foundation
 import Primitives
+import RPC
 import Settlement
 import StateMachine
-import RPC
 import Storage
 import Testing
 import TributaryTesting

@@ -3,8 +3,8 @@ import Chain
 import Compression
 import Config
 import Foundation
-import Node
 import L1Chain
+import Node
 import Primitives
 import RPC
 import Settlement
@@ -207,7 +207,7 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         // Malformed parameters and bodies.
         #expect(await errorCode { _ = try await l1.rpc.call("l1_postBlob", [.string("0x1234")]) }?.code == -32602)
         #expect(await errorCode { _ = try await l1.rpc.call("l1_postBlob", [.string("zz")]) }?.code == -32602)
-        let huge = try await l1.rpc.post(Data(repeating: 0x20, count: 33 << 20))
+        let huge = try await RPCClient(url: l1.url).post(Data(repeating: 0x20, count: 33 << 20))
         #expect(huge["error"]?["code"]?.unsignedValue == nil)  // a negative code
         #expect(huge["error"] != nil)
 
@@ -302,7 +302,7 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         let calls = (0..<20).map { i in
             #"{"jsonrpc":"2.0","id":\#(i),"method":"l1_getBlobs","params":[1]}"#
         }
-        let reply = try await l1.rpc.post(Data(("[" + calls.joined(separator: ",") + "]").utf8))
+        let reply = try await RPCClient(url: l1.url).post(Data(("[" + calls.joined(separator: ",") + "]").utf8))
         guard case .array(let answers) = reply else {
             Issue.record("not a batch answer: \(String(describing: reply).prefix(200))")
             return

@@ -3,8 +3,8 @@ import Chain
 import Compression
 import Config
 import Foundation
-import Node
 import L1Chain
+import Node
 import Primitives
 import RPC
 import Settlement
@@ -14,28 +14,24 @@ import TributaryTesting
 
 /// A fast genesis for L1 tests: 150 ms L1 blocks, alpha blocks every 100 ms, an output every 10
 /// blocks, batches closed after 300 ms. Processes take their ports from `--rpc-port 0`.
-func fastGenesis(_ dir: TemporaryDirectory, window: Int = 20, silence: Int = 10_000, maxBlob: Int = 1 << 20) throws
-    -> String
-{
-    let json = """
-        {
-          "devSeed": "tributary insecure devnet seed",
-          "l1": { "rpc": "http://127.0.0.1:1", "blockTimeMs": 150, "fraudWindowBlocks": \(window), "bond": 1000000,
-                  "proposerSilenceBlocks": \(silence), "maxBlobBytes": \(maxBlob) },
-          "rollups": [
-            { "id": 1, "name": "alpha", "rpc": "http://127.0.0.1:2", "blockTimeMs": 100, "maxBlockTransactions": 5000,
-              "batch": { "maxBytes": 262144, "maxBlocks": 20, "maxAgeMs": 300, "zstdLevel": 3 },
-              "outputIntervalBlocks": 10, "nativeAsset": { "name": "ALPHA", "supply": 1000000000000000 },
-              "devAccounts": { "count": 10, "balance": 1000000000000 } },
-            { "id": 2, "name": "beta", "rpc": "http://127.0.0.1:3", "blockTimeMs": 100, "maxBlockTransactions": 5000,
-              "batch": { "maxBytes": 262144, "maxBlocks": 20, "maxAgeMs": 300, "zstdLevel": 3 },
-              "outputIntervalBlocks": 10, "nativeAsset": { "name": "BETA", "supply": 1000000000000000 },
-              "devAccounts": { "count": 10, "balance": 1000000000000 } }
-          ]
-        }
-        """
-    let path = dir.appending("genesis.json")
-    try Data(json.utf8).write(to: URL(fileURLWithPath: path))
+func fastGenesis(
+    _ dir: TemporaryDirectory, window: Int = 20, silence: Int = 10_000, maxBlob: Int = 1 << 20,
+    name: String = "genesis.json", _ customize: (inout GenesisBuilder) -> Void = { _ in }
+) throws -> String {
+    // Two rollups; the tests start nodes with `--rpc-port 0` and `--l1`, so the genesis ports are
+    // placeholders.
+    var builder = GenesisBuilder(rollups: 2, basePort: 2, l1Port: 1)
+    builder.l1.blockTimeMs = 150
+    builder.l1.fraudWindowBlocks = window
+    builder.l1.proposerSilenceBlocks = silence
+    builder.l1.extra["maxBlobBytes"] = .number(maxBlob)
+    builder.eachRollup {
+        $0.blockTimeMs = 100
+        $0.batchMaxAgeMs = 300
+    }
+    customize(&builder)
+    let path = dir.appending(name)
+    try builder.write(to: path)
     return path
 }
 

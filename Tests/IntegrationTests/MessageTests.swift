@@ -2,8 +2,8 @@ import API
 import Chain
 import Config
 import Foundation
-import Node
 import L1Chain
+import Node
 import Primitives
 import RPC
 import StateMachine
@@ -11,67 +11,28 @@ import Testing
 import TributaryTesting
 
 /// A fast three-rollup genesis: 150 ms L1 blocks, a window of `window` L1 blocks.
-func threeRollups(_ dir: TemporaryDirectory, window: Int = 10, interval: Int = 10) throws -> String {
-    func rollup(_ id: Int, _ name: String, _ asset: String) -> String {
-        """
-        { "id": \(id), "name": "\(name)", "rpc": "http://127.0.0.1:\(id + 1)", "blockTimeMs": 100, "maxBlockTransactions": 5000,
-          "batch": { "maxBytes": 262144, "maxBlocks": 20, "maxAgeMs": 300, "zstdLevel": 3 },
-          "outputIntervalBlocks": \(interval), "nativeAsset": { "name": "\(asset)", "supply": 1000000000000000 },
-          "devAccounts": { "count": 10, "balance": 1000000000000 } }
-        """
+/// Three rollups (alpha, beta, gamma) with fast blocks and short windows, their nodes started by
+/// the one launcher (relayers and `msg` commands find peers through the genesis).
+func messageDevnet(
+    _ prefix: String, window: Int = 10, interval: Int = 10, extra: [String: [String]] = [:]
+) throws -> LocalDevnet {
+    var builder = GenesisBuilder(rollups: 3)
+    builder.l1.blockTimeMs = 150
+    builder.l1.fraudWindowBlocks = window
+    builder.l1.proposerSilenceBlocks = 20
+    builder.l1.extra["maxBlobBytes"] = .number(1_048_576)
+    builder.eachRollup {
+        $0.blockTimeMs = 100
+        $0.batchMaxAgeMs = 300
+        $0.outputIntervalBlocks = interval
     }
-    let json = """
-        { "l1": { "rpc": "http://127.0.0.1:1", "blockTimeMs": 150, "fraudWindowBlocks": \(window), "bond": 1000000,
-                  "proposerSilenceBlocks": 20, "maxBlobBytes": 1048576 },
-          "rollups": [\(rollup(1, "alpha", "ALPHA")), \(rollup(2, "beta", "BETA")), \(rollup(3, "gamma", "GAMMA"))] }
-        """
-    let path = dir.appending("genesis.json")
-    try Data(json.utf8).write(to: URL(fileURLWithPath: path))
-    return path
+    var options = LocalDevnet.Options()
+    options.arguments = extra
+    return try LocalDevnet(prefix, genesis: builder, options: options)
 }
 
-/// L1 + three rollup nodes whose RPC ports are fixed in a genesis written for them (relayers and
-/// `msg` commands find peers through the genesis).
-struct Devnet {
-    let dir: TemporaryDirectory
-    let genesisPath: String
-    let genesis: Genesis
-    var l1: NodeProcess
-    var nodes: [String: NodeProcess] = [:]
-
-    init(_ prefix: String, window: Int = 10, interval: Int = 10, extra: [String: [String]] = [:]) throws {
-        dir = try TemporaryDirectory(prefix)
-        let template = try threeRollups(dir, window: window, interval: interval)
-        // Free ports for the three nodes, written into the genesis.
-        var text = try String(contentsOfFile: template, encoding: .utf8)
-        let l1Port = try freePort()
-        text = text.replacingOccurrences(of: "http://127.0.0.1:1\"", with: "http://127.0.0.1:\(l1Port)\"")
-        for id in 1...3 {
-            text = text.replacingOccurrences(
-                of: "http://127.0.0.1:\(id + 1)\"", with: "http://127.0.0.1:\(try freePort())\"")
-        }
-        genesisPath = dir.appending("devnet.json")
-        try Data(text.utf8).write(to: URL(fileURLWithPath: genesisPath))
-        genesis = try Genesis.load(path: genesisPath)
-        l1 = try NodeProcess(
-            ["l1", "--genesis", genesisPath, "--datadir", dir.appending("l1")], logPath: dir.appending("l1.log"))
-        for r in genesis.rollups {
-            nodes[r.name] = try start(r.name, extra: extra[r.name] ?? [])
-        }
-    }
-
-    func start(_ name: String, extra: [String] = []) throws -> NodeProcess {
-        try NodeProcess(
-            ["node", "--genesis", genesisPath, "--rollup", name, "--datadir", dir.appending(name)] + extra,
-            logPath: dir.appending("\(name)-\(Date().timeIntervalSince1970).log"))
-    }
-
-    func rpc(_ name: String) -> RPCClient { RPCClient(url: genesis.rollup(named: name)!.rpc) }
-
-    func stop() {
-        for node in nodes.values { node.stop() }
-        l1.stop()
-    }
+extension LocalDevnet {
+    func rpc(_ name: String) -> RPCClient { RPCClient(url: url(name)) }
 }
 
 /// Sends a message through the CLI-equivalent RPC path; returns its id once it is in a block.
@@ -80,7 +41,7 @@ struct Devnet {
 let messageFee: UInt64 = 2_000
 
 func sendMessage(
-    _ net: Devnet, from rollup: String, key: SigningKey, to destination: String, recipient: Address, target: String,
+    _ net: LocalDevnet, from rollup: String, key: SigningKey, to destination: String, recipient: Address, target: String,
     value: [AssetAmount], payload: [UInt8] = []
 ) async throws -> Hash {
     let rpc = net.rpc(rollup)
@@ -114,7 +75,7 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
     /// Messages in every direction, with value, land exactly once and only after their output is
     /// final; a failing target bounces the value home; balances and wrapped supplies are exact.
     @Test func messagesInEveryDirectionLandOnceAfterTheWindow() async throws {
-        var net = try Devnet("msg-all")
+        let net = try messageDevnet("msg-all")
         defer { net.stop() }
         let d = (0..<6).map { DevKeys.account($0) }
         var sent: [(String, String, Hash)] = []
@@ -238,7 +199,7 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
 
     /// `Scripts/swap`, run as a person would: an atomic ALPHA/BETA swap through the escrow module.
     @Test func theSwapScenarioTradesAlphaForBetaAtomically() async throws {
-        var net = try Devnet("msg-swap")
+        let net = try messageDevnet("msg-swap")
         defer { net.stop() }
         let script = repositoryRoot.appendingPathComponent("Scripts/swap").path
         let run = try Command.run(
@@ -260,7 +221,7 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
 
     /// The source's node is down after it posted: the destination relays from the L1's DA.
     @Test func aDownSourceIsRelayedFromDA() async throws {
-        var net = try Devnet("msg-down")
+        let net = try messageDevnet("msg-down")
         defer { net.stop() }
         let key = DevKeys.account(0)
         let id = try await sendMessage(
@@ -273,8 +234,7 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
                     .stringValue
                 return s == "inOutput" || s == "finalized" || s == "relayed"
             })
-        #expect(net.nodes["alpha"]!.stop() == 0)
-        net.nodes["alpha"] = nil
+        #expect(net.node("alpha")!.stop() == 0)
         #expect(
             try await eventually(90) {
                 try await balance(net.rpc("beta"), DevKeys.account(8).address, "alpha/ALPHA") == 42
@@ -312,7 +272,7 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
     @Test func messagesFromInvalidatedOutputsNeverExecute() async throws {
         // Outputs only when messages wait (a long interval): the message's output is the first
         // one above the fault, so it is the one the follower's challenge invalidates.
-        var net = try Devnet(
+        let net = try messageDevnet(
             "msg-fault", window: 25, interval: 100_000,
             extra: ["alpha": ["--fault", "state-root-at=12"], "beta": ["--no-relay"]])
         defer { net.stop() }
@@ -396,7 +356,7 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
     /// asset's supply adds up exactly: held on its home rollup (outside the bridge) plus held
     /// wrapped everywhere else equals the genesis supply.
     @Test func valueIsConservedUnderRandomTraffic() async throws {
-        var net = try Devnet("msg-conserve")
+        let net = try messageDevnet("msg-conserve")
         defer { net.stop() }
         let names = ["alpha", "beta", "gamma"], assets = ["ALPHA", "BETA", "GAMMA"]
         var rng = SplitMix64(seed: 77)

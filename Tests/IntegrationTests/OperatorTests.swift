@@ -3,12 +3,12 @@ import Chain
 import Compression
 import Config
 import Foundation
-import Node
 import L1Chain
+import Node
 import Primitives
+import RPC
 import Settlement
 import StateMachine
-import RPC
 import Storage
 import Testing
 import TributaryTesting

@@ -2,8 +2,8 @@ import Chain
 import Config
 import Foundation
 import Primitives
-import Settlement
 import RPC
+import Settlement
 import StateMachine
 import StateTree
 import Testing
@@ -34,16 +34,6 @@ func signedTransfer(_ from: SigningKey, nonce: UInt64, to: Address, amount: UInt
 }
 
 func hexParam(_ tx: SignedTransaction) -> JSONValue { .string("0x" + Hex.encode(tx.canonicalBytes)) }
-
-/// Polls until `condition` holds or `seconds` pass.
-func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    return false
-}
 
 @Suite(.serialized) struct RollupNodeTests {
     @Test func twoThousandSignedTransfersFromSeveralSendersLandExactly() async throws {

@@ -9,16 +9,18 @@ import Storage
 import Testing
 import TributaryTesting
 
-let genesisJSON = """
-    {"l1": {"rpc": "http://127.0.0.1:1", "blockTimeMs": 1000, "fraudWindowBlocks": 3, "bond": 5, "proposerSilenceBlocks": 4},
-     "rollups": [{"id": 1, "name": "alpha", "rpc": "http://127.0.0.1:2", "blockTimeMs": 200, "maxBlockTransactions": 1000,
-       "batch": {"maxBytes": 65536, "maxBlocks": 10, "maxAgeMs": 1000}, "outputIntervalBlocks": 10,
-       "nativeAsset": {"name": "ALPHA", "supply": 1000000000000}, "devAccounts": {"count": 4, "balance": 1000000}}]}
-    """
+/// One rollup; a short window and a short proposer silence, so the L1's rules play out in a few blocks.
+func l1Genesis(bond: UInt64 = 5) -> GenesisBuilder {
+    var builder = GenesisBuilder.small(rollups: 1)
+    builder.l1.fraudWindowBlocks = 3
+    builder.l1.proposerSilenceBlocks = 4
+    builder.l1.bond = bond
+    return builder
+}
 
 /// The L1's rules, driven block by block in process.
 @Suite struct L1StoreTests {
-    let genesis = try! Genesis.parse(Data(genesisJSON.utf8))
+    let genesis = try! l1Genesis().parsed()
     var alpha: RollupParameters { genesis.rollups[0] }
 
     /// A blob the L1 accepts for heights `first…last`: a frame whose stated content holds that many
@@ -257,8 +259,7 @@ extension L1StoreTests {
     }
 
     @Test func theChallengeBondDefaultsToATenthOfTheOutputBondAndEntersTheDigest() throws {
-        let json = genesisJSON.replacingOccurrences(of: "\"bond\": 5,", with: "\"bond\": 1000,")
-        let g = try Genesis.parse(Data(json.utf8))
+        let g = try l1Genesis(bond: 1000).parsed()
         #expect(g.l1.challengeBond == 100)
         #expect(g.l1.maxChallengesPerBlock == 4)
         var other = g

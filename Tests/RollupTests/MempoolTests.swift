@@ -3,8 +3,8 @@ import Config
 import Foundation
 import Logging
 import Primitives
-import Settlement
 import Rollup
+import Settlement
 import StateMachine
 import Testing
 import TributaryTesting

@@ -7,17 +7,6 @@ import StateMachine
 import Testing
 import TributaryTesting
 
-let twoRollups = """
-    {"l1": {"rpc": "http://127.0.0.1:1", "blockTimeMs": 1000, "fraudWindowBlocks": 10, "bond": 5, "proposerSilenceBlocks": 10},
-     "rollups": [
-      {"id": 1, "name": "alpha", "rpc": "http://127.0.0.1:2", "blockTimeMs": 200, "maxBlockTransactions": 1000,
-       "batch": {"maxBytes": 65536, "maxBlocks": 10, "maxAgeMs": 1000}, "outputIntervalBlocks": 10,
-       "nativeAsset": {"name": "ALPHA", "supply": 1000000000000}, "devAccounts": {"count": 4, "balance": 1000000}},
-      {"id": 2, "name": "beta", "rpc": "http://127.0.0.1:3", "blockTimeMs": 200, "maxBlockTransactions": 1000,
-       "batch": {"maxBytes": 65536, "maxBlocks": 10, "maxAgeMs": 1000}, "outputIntervalBlocks": 10,
-       "nativeAsset": {"name": "BETA", "supply": 1000000000000}, "devAccounts": {"count": 4, "balance": 1000000}}]}
-    """
-
 /// Two rollup stores of one devnet, driven block by block, with a hand-made L1.
 final class Pair {
     let dirs: [TemporaryDirectory]
@@ -27,7 +16,7 @@ final class Pair {
     var facts: [RollupIndex: L1OutputFact] = [:]
 
     init() throws {
-        genesis = try Genesis.parse(Data(twoRollups.utf8))
+        genesis = try GenesisBuilder.small(rollups: 2).parsed()
         dirs = [try TemporaryDirectory("msg-a"), try TemporaryDirectory("msg-b")]
         alpha = try ChainStore(datadir: dirs[0].path, rollup: genesis.rollups[0], network: Network(genesis))
         beta = try ChainStore(datadir: dirs[1].path, rollup: genesis.rollups[1], network: Network(genesis))

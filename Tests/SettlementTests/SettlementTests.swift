@@ -9,13 +9,12 @@ import StateTree
 import Testing
 import TributaryTesting
 
-let genesisJSON = """
-    {"l1": {"rpc": "http://127.0.0.1:1", "blockTimeMs": 1000, "fraudWindowBlocks": 10, "bond": 5, "proposerSilenceBlocks": 10},
-     "rollups": [{"id": 1, "name": "alpha", "rpc": "http://127.0.0.1:2", "blockTimeMs": 200, "maxBlockTransactions": 1000,
-       "maxBlockBytes": 4096,
-       "batch": {"maxBytes": 65536, "maxBlocks": 10, "maxAgeMs": 1000}, "outputIntervalBlocks": 10,
-       "nativeAsset": {"name": "ALPHA", "supply": 1000000000000}, "devAccounts": {"count": 4, "balance": 1000000}}]}
-    """
+/// One rollup with a small block byte limit.
+func settlementGenesis() throws -> Genesis {
+    var builder = GenesisBuilder.small(rollups: 1)
+    builder.eachRollup { $0.extra["maxBlockBytes"] = .number(4096) }
+    return try builder.parsed()
+}
 
 /// A rollup chain in a temporary store, with helpers to make blocks of transfers.
 final class Fixture {
@@ -26,7 +25,7 @@ final class Fixture {
 
     init() throws {
         dir = try TemporaryDirectory("settlement")
-        let genesis = try Genesis.parse(Data(genesisJSON.utf8))
+        let genesis = try settlementGenesis()
         rollup = genesis.rollups[0]
         store = try ChainStore(datadir: dir.path, rollup: rollup, network: Network(genesis))
     }

@@ -1,7 +1,6 @@
+@testable import Storage
 import Testing
 import TributaryTesting
-
-@testable import Storage
 
 /// Keys around byte boundaries, where little-endian or variable-width encodings would sort wrongly.
 private let boundaryKeys: [UInt64] = [

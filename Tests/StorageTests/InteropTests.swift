@@ -1,8 +1,7 @@
 import Foundation
+@testable import Storage
 import Testing
 import TributaryTesting
-
-@testable import Storage
 
 /// lmdb-utils (mdb_stat, mdb_dump) read stores written by this layer.
 @Suite struct InteropTests {

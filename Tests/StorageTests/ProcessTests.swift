@@ -1,9 +1,8 @@
 import CLMDB
 import Foundation
+@testable import Storage
 import Testing
 import TributaryTesting
-
-@testable import Storage
 
 #if canImport(Glibc)
     import Glibc

@@ -1,10 +1,9 @@
 import CLMDB
 import Dispatch
 import Foundation
+@testable import Storage
 import Testing
 import TributaryTesting
-
-@testable import Storage
 
 private struct Failure: Error {}
 
