@@ -59,7 +59,7 @@ let package = Package(
         .target(
             name: "Benchmarks",
             dependencies: [
-                "Primitives", "Storage", "Compression", "StateTree", "CLMDB", "Devnet", "Chain", "Config",
+                "Primitives", "Storage", "Compression", "StateTree", "CLMDB", "Devnet", "Chain", "Config", "API",
                 "RPC",
                 "StateMachine", "Settlement",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -173,8 +173,8 @@ let package = Package(
         .testTarget(
             name: "NodeTests",
             dependencies: [
-                "Node", "L1", "L1Chain", "API", "Chain", "RPC", "Config", "Primitives", "Settlement", "StateMachine",
-                "TributaryTesting", .product(name: "Logging", package: "swift-log"),
+                "Node", "L1", "L1Chain", "API", "Chain", "RPC", "Config", "Primitives", "Rollup", "Settlement",
+                "StateMachine", "TributaryTesting", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Primitives"]),
         .testTarget(

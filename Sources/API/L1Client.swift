@@ -1,3 +1,4 @@
+import API
 import Config
 import Foundation
 import Primitives
@@ -71,11 +72,11 @@ public struct L1Client: Sendable {
     static func hash(_ v: JSONValue) -> Hash? { v.stringValue.flatMap { try? Hash(hex: $0) } }
 
     public func blockNumber() async throws -> UInt64 {
-        try Self.field(.object(["n": try await rpc.call("l1_blockNumber")]), "n") { $0.unsignedValue }
+        try Self.field(.object(["n": try await rpc.call(L1Method.blockNumber)]), "n") { $0.unsignedValue }
     }
 
     public func status() async throws -> Status {
-        let json = try await rpc.call("l1_status")
+        let json = try await rpc.call(L1Method.status)
         var rollups: [UInt32: RollupInfo] = [:]
         if case .array(let items)? = json["rollups"] {
             for item in items {
@@ -95,7 +96,7 @@ public struct L1Client: Sendable {
 
     /// Posts a blob; returns the L1 height that holds it (the original one for a re-post).
     public func postBlob(_ post: BlobPost) async throws -> (commitment: Hash, l1Height: UInt64, duplicate: Bool) {
-        let json = try await rpc.call("l1_postBlob", [Self.hex(post)])
+        let json = try await rpc.call(L1Method.postBlob, [Self.hex(post)])
         return (
             try Self.field(json, "commitment", Self.hash), try Self.field(json, "l1Height") { $0.unsignedValue },
             json["duplicate"]?.boolValue ?? false
@@ -104,7 +105,7 @@ public struct L1Client: Sendable {
 
     public func blobs(rollup: RollupID, from seq: UInt64, limit: Int = 100) async throws -> [PostedBlob] {
         let json = try await rpc.call(
-            "l1_getBlobs", [.number(rollup.rawValue), .number(seq), .number(limit)])
+            L1Method.getBlobs, [.number(rollup.rawValue), .number(seq), .number(limit)])
         guard case .array(let items) = json else { throw RPCClient.TransportError.malformedResponse("not an array") }
         return try items.map { item in
             PostedBlob(
@@ -128,7 +129,7 @@ public struct L1Client: Sendable {
     /// Up to `limit` (≤ 1000) blob records of `rollup` from `seq`, without their frames.
     public func blobInfos(rollup: RollupID, from seq: UInt64, limit: Int = 1000) async throws -> [BlobInfo] {
         let json = try await rpc.call(
-            "l1_getBlobs", [.number(rollup.rawValue), .number(seq), .number(limit), .bool(false)])
+            L1Method.getBlobs, [.number(rollup.rawValue), .number(seq), .number(limit), .bool(false)])
         guard case .array(let items) = json else { throw RPCClient.TransportError.malformedResponse("not an array") }
         return try items.map { item in
             BlobInfo(
@@ -147,7 +148,7 @@ public struct L1Client: Sendable {
     }
 
     public func proposeOutput(_ proposal: OutputProposal) async throws -> (index: UInt64, windowEnd: UInt64) {
-        let json = try await rpc.call("l1_proposeOutput", [Self.hex(proposal)])
+        let json = try await rpc.call(L1Method.proposeOutput, [Self.hex(proposal)])
         return (
             try Self.field(json, "index") { $0.unsignedValue },
             try Self.field(json, "windowEndsAt") { $0.unsignedValue }
@@ -158,7 +159,7 @@ public struct L1Client: Sendable {
         var all: [OutputInfo] = []
         var next = index
         while true {
-            let json = try await rpc.call("l1_getOutputs", [.number(rollup.rawValue), .number(next), .number(1000)])
+            let json = try await rpc.call(L1Method.getOutputs, [.number(rollup.rawValue), .number(next), .number(1000)])
             guard case .array(let items) = json else {
                 throw RPCClient.TransportError.malformedResponse("not an array")
             }
@@ -186,7 +187,7 @@ public struct L1Client: Sendable {
 
     /// What the L1 records about output `index` of `rollup`, or nil when there is none.
     public func fact(rollup: RollupID, index: UInt64) async throws -> L1OutputFact? {
-        let json = try await rpc.call("l1_getOutputs", [.number(rollup.rawValue), .number(index), .number(1)])
+        let json = try await rpc.call(L1Method.getOutputs, [.number(rollup.rawValue), .number(index), .number(1)])
         guard case .array(let items) = json, let item = items.first,
             item["index"]?.unsignedValue == index
         else { return nil }
@@ -199,6 +200,6 @@ public struct L1Client: Sendable {
 
     /// Submits a challenge; returns the L1's answer (a rejection throws `RPCError` with the reason).
     public func challenge(_ challenge: Challenge) async throws -> JSONValue {
-        try await rpc.call("l1_challenge", [Self.hex(challenge)])
+        try await rpc.call(L1Method.challenge, [Self.hex(challenge)])
     }
 }

@@ -33,6 +33,27 @@ enum BenchDevnet {
         return builder
     }
 
+    /// One rollup, "bench", whose first `accounts` dev accounts are funded: the in-process benchmarks'
+    /// genesis (the ports are placeholders).
+    static func singleRollup(accounts: Int, maxBlockTransactions: Int) -> GenesisBuilder {
+        var builder = GenesisBuilder(rollups: 1, basePort: 2, l1Port: 1)
+        builder.devSeed = nil
+        builder.l1.bond = 0
+        builder.l1.proposerSilenceBlocks = 10
+        builder.eachRollup {
+            $0.name = "bench"
+            $0.nativeAsset = "BENCH"
+            $0.blockTimeMs = 200
+            $0.maxBlockTransactions = maxBlockTransactions
+            $0.batchMaxBytes = 1_048_576
+            $0.batchMaxBlocks = 10
+            $0.batchMaxAgeMs = 1000
+            $0.devAccounts = accounts
+            $0.devAccountBalance = 1_000_000_000
+        }
+        return builder
+    }
+
     /// Starts the L1 and every rollup node; throws if one does not come up.
     static func start(_ prefix: String, config: Config) throws -> LocalDevnet {
         var options = LocalDevnet.Options()

@@ -36,22 +36,7 @@ public struct DABenchmark: Sendable {
 
     /// A genesis with one rollup, "bench", whose benchmark accounts are funded.
     func genesis() -> GenesisBuilder {
-        var builder = GenesisBuilder(rollups: 1, basePort: 2, l1Port: 1)
-        builder.devSeed = nil
-        builder.l1.bond = 0
-        builder.l1.proposerSilenceBlocks = 10
-        builder.eachRollup {
-            $0.name = "bench"
-            $0.nativeAsset = "BENCH"
-            $0.blockTimeMs = 200
-            $0.maxBlockTransactions = 100000
-            $0.batchMaxBytes = 1_048_576
-            $0.batchMaxBlocks = 10
-            $0.batchMaxAgeMs = 1000
-            $0.devAccounts = config.accounts
-            $0.devAccountBalance = 1_000_000_000
-        }
-        return builder
+        BenchDevnet.singleRollup(accounts: config.accounts, maxBlockTransactions: 100000)
     }
 
     /// A DA view over blocks kept in memory.

@@ -1,3 +1,4 @@
+import API
 import AsyncHTTPClient
 import Config
 import Devnet
@@ -114,7 +115,7 @@ public struct LoadBenchmark: Sendable {
         let l1 = RPCClient(url: devnet.l1.url, client: http)
         let rpcs = devnet.rollupNodes.map { RPCClient(url: $0.url, client: http) }
         var heights: [UInt64] = []
-        for rpc in rpcs { heights.append(try await rpc.call("rollup_blockNumber").unsignedValue ?? 0) }
+        for rpc in rpcs { heights.append(try await rpc.call(RollupMethod.blockNumber).unsignedValue ?? 0) }
         let startHeights = heights
         let storesAtStart = devnet.processes.map { fileSize(devnet.datadir($0.name) + "/data.mdb") ?? 0 }
 
@@ -122,7 +123,7 @@ public struct LoadBenchmark: Sendable {
         let loadStart = clock.now + .milliseconds(200)
         let loadEnd = loadStart + duration
         let tracker = LoadTracker(rollups: config.rollups, loadStart: loadStart)
-        let l1StartHeight = try await l1.call("l1_blockNumber").unsignedValue ?? 0
+        let l1StartHeight = try await l1.call(L1Method.blockNumber).unsignedValue ?? 0
         tracker.setL1Height(l1StartHeight)
         let cpuAtStart = devnet.processes.map { ProcessStats.read(pid: $0.node.process.processIdentifier) }
         let clientAtStart = ProcessStats.current()
@@ -234,7 +235,7 @@ public struct LoadBenchmark: Sendable {
             let sentAt = clock.now
             tracker.willSubmit(id, rollup: r, isMessage: message, at: sentAt)
             do {
-                _ = try await rpc.call("rollup_sendTransaction", [.string("0x" + Hex.encode(tx.canonicalBytes))])
+                _ = try await rpc.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(tx.canonicalBytes))])
                 nonce += 1
                 tracker.accepted(
                     rollup: r, roundTripMs: milliseconds(clock.now - sentAt), lagMs: milliseconds(sentAt - scheduled))
@@ -250,7 +251,7 @@ public struct LoadBenchmark: Sendable {
     func pollL1(_ l1: RPCClient, tracker: LoadTracker) async {
         while !Task.isCancelled {
             do {
-                if let height = try await l1.call("l1_blockNumber").unsignedValue { tracker.setL1Height(height) }
+                if let height = try await l1.call(L1Method.blockNumber).unsignedValue { tracker.setL1Height(height) }
             } catch {
                 if Task.isCancelled { break }
                 tracker.pollFailed("l1: l1_blockNumber: \(error)")
@@ -264,7 +265,7 @@ public struct LoadBenchmark: Sendable {
         var next = after + 1
         while !Task.isCancelled {
             do {
-                let block = try await rpc.call("rollup_getBlock", [.number(next)])
+                let block = try await rpc.call(RollupMethod.getBlock, [.number(next)])
                 guard case .array(let ids)? = block["transactions"] else {
                     try? await Task.sleep(for: .milliseconds(10))
                     continue
@@ -288,7 +289,7 @@ public struct LoadBenchmark: Sendable {
             do {
                 let sends = tracker.sendsAwaitingID(source: r, limit: 500)
                 if !sends.isEmpty {
-                    let receipts = try await rpc.batch("rollup_getReceipt", sends.map { [.string($0.hex)] })
+                    let receipts = try await rpc.batch(RollupMethod.getReceipt, sends.map { [.string($0.hex)] })
                     for (tx, receipt) in zip(sends, receipts) where receipt != .null {
                         let message = receipt["message"]?.stringValue.flatMap { try? Hash(hex: $0) }
                         tracker.sendResolved(
@@ -298,7 +299,7 @@ public struct LoadBenchmark: Sendable {
                 }
                 let awaited = tracker.awaitingRelay(destination: r, limit: 1_000)
                 if !awaited.isEmpty {
-                    let relays = try await rpc.batch("rollup_getRelay", awaited.map { [.string($0.hex)] })
+                    let relays = try await rpc.batch(RollupMethod.getRelay, awaited.map { [.string($0.hex)] })
                     let at = ContinuousClock.now
                     for (id, relay) in zip(awaited, relays) where relay != .null {
                         tracker.relayed(
@@ -335,7 +336,7 @@ public struct LoadBenchmark: Sendable {
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = Array(ids[start..<min(start + 500, ids.count)])
             do {
-                let receipts = try await rpc.batch("rollup_getReceipt", chunk.map { [.string($0.hex)] })
+                let receipts = try await rpc.batch(RollupMethod.getReceipt, chunk.map { [.string($0.hex)] })
                 for (id, receipt) in zip(chunk, receipts) where receipt["success"]?.boolValue != true {
                     failed += 1
                     problems.append("\(name): transaction \(id.hex) receipt: \(receipt)")

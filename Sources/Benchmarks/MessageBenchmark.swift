@@ -1,3 +1,4 @@
+import API
 import Config
 import Devnet
 import Foundation
@@ -70,9 +71,9 @@ public struct MessageBenchmark: Sendable {
                         value: [AssetAmount(ALPHA, 1)], payload: [])
                 )
                 .signed(by: key)
-                let l1Height = try await l1.call("l1_blockNumber").unsignedValue ?? 0
+                let l1Height = try await l1.call(L1Method.blockNumber).unsignedValue ?? 0
                 let at = clock.now
-                _ = try await alpha.call("rollup_sendTransaction", [.string("0x" + Hex.encode(tx.canonicalBytes))])
+                _ = try await alpha.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(tx.canonicalBytes))])
                 await flights.add(Flight(tx: tx.id, sentAt: at, sentL1: l1Height))
                 try await Task.sleep(for: .milliseconds(blockTime))
             }
@@ -85,16 +86,16 @@ public struct MessageBenchmark: Sendable {
         while done < messages, clock.now < deadline {
             for var flight in await flights.pending() {
                 if flight.message == nil {
-                    let r = try await alpha.call("rollup_getReceipt", [.string(flight.tx.hex)])
+                    let r = try await alpha.call(RollupMethod.getReceipt, [.string(flight.tx.hex)])
                     if let m = r["message"]?.stringValue { flight.message = try Hash(hex: m) }
                     await flights.update(flight)
                 }
                 guard let m = flight.message else { continue }
-                let relay = try await beta.call("rollup_getRelay", [.string(m.hex)])
+                let relay = try await beta.call(RollupMethod.getRelay, [.string(m.hex)])
                 guard relay != .null else { continue }
                 let elapsed = clock.now - flight.sentAt
                 let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-                let nowL1 = try await l1.call("l1_blockNumber").unsignedValue ?? 0
+                let nowL1 = try await l1.call(L1Method.blockNumber).unsignedValue ?? 0
                 let blocks = Double(nowL1 - flight.sentL1)
                 totalsMs.append(ms)
                 totalBlocks.append(blocks)

@@ -1,3 +1,4 @@
+import API
 import Chain
 import Config
 import Devnet
@@ -34,22 +35,7 @@ public struct NodeBenchmark: Sendable {
 
     /// A devnet genesis with one rollup, "bench", whose `senders` dev accounts are funded.
     func genesis(senders: Int) -> GenesisBuilder {
-        var builder = GenesisBuilder(rollups: 1, basePort: 2, l1Port: 1)
-        builder.devSeed = nil
-        builder.l1.bond = 0
-        builder.l1.proposerSilenceBlocks = 10
-        builder.eachRollup {
-            $0.name = "bench"
-            $0.nativeAsset = "BENCH"
-            $0.blockTimeMs = 200
-            $0.maxBlockTransactions = 10000
-            $0.batchMaxBytes = 1_048_576
-            $0.batchMaxBlocks = 10
-            $0.batchMaxAgeMs = 1000
-            $0.devAccounts = senders
-            $0.devAccountBalance = 1_000_000_000
-        }
-        return builder
+        BenchDevnet.singleRollup(accounts: senders, maxBlockTransactions: 10000)
     }
 
     func transfers(_ keys: [SigningKey], perSender: Int, asset: AssetName) -> [SignedTransaction] {
@@ -128,7 +114,7 @@ public struct NodeBenchmark: Sendable {
                             batch.enumerated().map { j, tx in
                                 .object([
                                     "jsonrpc": .string("2.0"), "id": .number(j),
-                                    "method": .string("rollup_sendTransaction"),
+                                    "method": .string(RollupMethod.sendTransaction.rawValue),
                                     "params": .array([.string("0x" + Hex.encode(tx.canonicalBytes))]),
                                 ])
                             })
@@ -142,7 +128,7 @@ public struct NodeBenchmark: Sendable {
                 try await group.waitForAll()
             }
             let last = txs[txs.count - 1]
-            while try await rpc.call("rollup_getReceipt", [.string(last.id.hex)]) == .null {
+            while try await rpc.call(RollupMethod.getReceipt, [.string(last.id.hex)]) == .null {
                 try await Task.sleep(for: .milliseconds(5))
             }
             let elapsed = clock.now - start

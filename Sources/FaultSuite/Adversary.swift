@@ -65,14 +65,14 @@ extension Run {
     func gammaOutputs() async -> [JSONValue] {
         guard
             case .array(let rows)? = try? await net.rpc("l1").call(
-                "l1_getOutputs", [.unsigned(gammaID), .unsigned(0), .unsigned(10_000)])
+                L1Method.getOutputs, [.unsigned(gammaID), .unsigned(0), .unsigned(10_000)])
         else { return [] }
         return rows
     }
 
     /// The follower's (canonical) header at `height`, nil when it has not derived it.
     func canonicalHeader(_ height: UInt64) async -> JSONValue? {
-        guard let block = try? await net.rpc("gamma-follower").call("rollup_getBlock", [.unsigned(height)]),
+        guard let block = try? await net.rpc("gamma-follower").call(RollupMethod.getBlock, [.unsigned(height)]),
             block["hash"]?.stringValue != nil
         else { return nil }
         return block
@@ -90,10 +90,10 @@ extension Run {
 
     func adversaryRound(_ round: Int, _ lies: [Lie]) async {
         let l1 = net.rpc("l1")
-        let startHead = (try? await net.rpc("gamma-follower").call("rollup_blockNumber").unsignedValue) ?? 0
+        let startHead = (try? await net.rpc("gamma-follower").call(RollupMethod.blockNumber).unsignedValue) ?? 0
         let from = startHead + UInt64(random(3...8))
         let spec = lies.map { "\($0.rawValue)@\(from)" }.joined(separator: ",")
-        let l1Before = (try? await l1.call("l1_blockNumber").unsignedValue) ?? 0
+        let l1Before = (try? await l1.call(L1Method.blockNumber).unsignedValue) ?? 0
         tally.log("adversary round \(round): gamma lies \(spec)")
         for lie in lies { await tally.inject("lie: \(lie.rawValue)") }
         // The liar: gamma's sequencer on a fresh datadir (synced from the L1), lying from `from` on.
@@ -110,8 +110,8 @@ extension Run {
             await sleep(ms: 700)
         }
         // The liar stops: an honest sequencer synced from the L1 takes over.
-        let liarHead = (try? await net.rpc("gamma").call("rollup_blockNumber").unsignedValue) ?? from
-        let canonicalHead = (try? await net.rpc("gamma-follower").call("rollup_blockNumber").unsignedValue) ?? 0
+        let liarHead = (try? await net.rpc("gamma").call(RollupMethod.blockNumber).unsignedValue) ?? from
+        let canonicalHead = (try? await net.rpc("gamma-follower").call(RollupMethod.blockNumber).unsignedValue) ?? 0
         // The honest replacement derives gamma from genesis on a fresh datadir (mostly before its
         // RPC answers, so the clock starts before it is launched); the time that takes grows with
         // the chain and is a sync figure, not the liveness promise. The settle clock starts once it
@@ -121,7 +121,7 @@ extension Run {
         await tally.inject("liar replaced")
         let syncBudget = 600.0
         let synced = await eventually(syncBudget) {
-            ((try? await self.net.rpc("gamma").call("rollup_blockNumber").unsignedValue) ?? 0) >= canonicalHead
+            ((try? await self.net.rpc("gamma").call(RollupMethod.blockNumber).unsignedValue) ?? 0) >= canonicalHead
         }
         let syncSeconds = Double((ContinuousClock.now - syncStart).components.seconds)
         tally.log("adversary round \(round): the honest sequencer derived \(canonicalHead) blocks in \(Int(syncSeconds)) s")
@@ -161,7 +161,7 @@ extension Run {
         let gamma = net.rollup("gamma"), alpha = net.rollup("alpha")
         let key = DevKeys.account(1)
         let rpc = net.rpc("gamma")
-        guard let n = try? await rpc.call("rollup_getNonce", [.string(key.address.hex)])["pending"]?.unsignedValue
+        guard let n = try? await rpc.call(RollupMethod.getNonce, [.string(key.address.hex)])["pending"]?.unsignedValue
         else { return false }
         let tx = Transaction(
             rollup: gamma.id, nonce: n, sender: key.publicKey, fee: 10_000,
@@ -169,7 +169,7 @@ extension Run {
                 destination: alpha.id, target: "bank", recipient: DevKeys.account(7).address,
                 value: [AssetAmount(gamma.nativeAsset, UInt64(1000 + round * 10 + seq % 10))], payload: [])
         ).signed(by: key)
-        return (try? await rpc.call("rollup_sendTransaction", [.string("0x" + Hex.encode(tx.canonicalBytes))])) != nil
+        return (try? await rpc.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(tx.canonicalBytes))])) != nil
     }
 
     /// The attacker relays the message an `outbox-root` lie claims, against gamma's newest outputs.
@@ -181,13 +181,13 @@ extension Run {
         let rpc = net.rpc("alpha")
         for row in await gammaOutputs().suffix(2) {
             guard let index = row["index"]?.unsignedValue,
-                let n = try? await rpc.call("rollup_getNonce", [.string(key.address.hex)])["pending"]?.unsignedValue
+                let n = try? await rpc.call(RollupMethod.getNonce, [.string(key.address.hex)])["pending"]?.unsignedValue
             else { continue }
             let tx = Transaction(
                 rollup: alpha.id, nonce: n, sender: key.publicKey, fee: 10_000,
                 call: .relayMessage(message: forged, proof: proof, outputIndex: index)
             ).signed(by: key)
-            if (try? await rpc.call("rollup_sendTransaction", [.string("0x" + Hex.encode(tx.canonicalBytes))])) != nil {
+            if (try? await rpc.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(tx.canonicalBytes))])) != nil {
                 await tally.inject("forged relay")
             }
         }
@@ -244,7 +244,7 @@ extension Run {
             await tally.violate("\(label): could not read alpha's \(wrapped) or gamma's bridge at one height")
         }
         // The L1 kept producing blocks.
-        let l1After = (try? await net.rpc("l1").call("l1_blockNumber").unsignedValue) ?? 0
+        let l1After = (try? await net.rpc("l1").call(L1Method.blockNumber).unsignedValue) ?? 0
         await tally.check(l1After > l1Before + 10, "\(label): the L1 went from block \(l1Before) to \(l1After) only")
         await net.verifyStore("gamma-follower")
         await checks.nobodyDied()
@@ -256,6 +256,6 @@ extension Run {
 struct L1ClientLike {
     let rpc: RPCClient
     func send(_ challenge: Challenge) async {
-        _ = try? await rpc.call("l1_challenge", [.string("0x" + Hex.encode(challenge.canonicalBytes))])
+        _ = try? await rpc.call(L1Method.challenge, [.string("0x" + Hex.encode(challenge.canonicalBytes))])
     }
 }

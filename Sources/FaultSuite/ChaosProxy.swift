@@ -1,3 +1,4 @@
+import API
 import AsyncHTTPClient
 import Config
 import Devnet
@@ -20,7 +21,8 @@ final class ChaosProxy: @unchecked Sendable {
     }
 
     /// Calls that change state: the ones worth replaying.
-    static let writes: Set<String> = ["l1_postBlob", "l1_proposeOutput", "l1_challenge", "rollup_sendTransaction"]
+    static let writes: Set<String> = Set(
+        [L1Method.postBlob, .proposeOutput, .challenge].map(\.rawValue) + [RollupMethod.sendTransaction.rawValue])
 
     let name: String
     let port: Int

@@ -1,3 +1,4 @@
+import API
 import Config
 import Devnet
 import TributaryTesting
@@ -21,17 +22,17 @@ struct Checks {
         guard let newest = await seen.head[rollup], let block = await seen.block(rollup, newest) else { return }
         var head: UInt64 = 0
         let up = await eventually(30) {
-            head = (try? await rpc.call("rollup_blockNumber").unsignedValue) ?? 0
+            head = (try? await rpc.call(RollupMethod.blockNumber).unsignedValue) ?? 0
             return head >= newest
         }
         await tally.check(up, "\(rollup) restarted at height \(head), below the acknowledged block \(newest)")
         guard up else { return }
-        let served = try? await rpc.call("rollup_getBlock", [.unsigned(newest)])["hash"]?.stringValue
+        let served = try? await rpc.call(RollupMethod.getBlock, [.unsigned(newest)])["hash"]?.stringValue
         await tally.check(
             served == block.hash, "\(rollup) block \(newest) is \(served ?? "missing"), was \(block.hash)")
         if served == block.hash { await tally.passed(await seen.transactions(of: rollup, through: newest)) }
         for (id, height) in await seen.sampleTransactions(of: rollup, 10, &rng) {
-            let tx = try? await rpc.call("rollup_getTransaction", [.string(id)])
+            let tx = try? await rpc.call(RollupMethod.getTransaction, [.string(id)])
             await tally.check(
                 tx?["status"]?.stringValue == "included" && tx?["blockHeight"]?.unsignedValue == height,
                 "\(rollup): acknowledged transaction \(id) at \(height) is now \(tx.map { "\($0)" } ?? "unknown")")
@@ -45,20 +46,20 @@ struct Checks {
         guard let target = await daHeight(rollup), target > 0 else { return }
         var head: UInt64 = 0
         let caught = await eventually(seconds) {
-            head = (try? await follower.call("rollup_blockNumber").unsignedValue) ?? 0
+            head = (try? await follower.call(RollupMethod.blockNumber).unsignedValue) ?? 0
             return head >= target
         }
         await tally.check(
             caught, "\(label) at \(head) did not reach the DA height \(target) in \(Int(seconds)) s")
         guard caught, let mine = await seen.block(rollup, target) else { return }
-        let derived = try? await follower.call("rollup_getBlock", [.unsigned(target)])["hash"]?.stringValue
+        let derived = try? await follower.call(RollupMethod.getBlock, [.unsigned(target)])["hash"]?.stringValue
         await tally.check(
             derived == mine.hash,
             "\(label) derived block \(target) as \(derived ?? "missing"), the sequencer \(mine.hash)")
     }
 
     func daHeight(_ rollup: String) async -> UInt64? {
-        guard case .array(let rows)? = try? await net.rpc("l1").call("l1_status")["rollups"] else { return nil }
+        guard case .array(let rows)? = try? await net.rpc("l1").call(L1Method.status)["rollups"] else { return nil }
         return rows.first { $0["name"]?.stringValue == rollup }?["daHeight"]?.unsignedValue
     }
 
@@ -68,15 +69,15 @@ struct Checks {
         let newest = await seen.l1Head
         var height: UInt64 = 0
         let up = await eventually(30) {
-            height = (try? await l1.call("l1_blockNumber").unsignedValue) ?? 0
+            height = (try? await l1.call(L1Method.blockNumber).unsignedValue) ?? 0
             return height >= newest
         }
         await tally.check(up, "the L1 restarted at height \(height), below the acknowledged \(newest)")
         if let hash = await seen.l1Hashes[newest] {
-            let served = try? await l1.call("l1_getBlock", [.unsigned(newest)])["hash"]?.stringValue
+            let served = try? await l1.call(L1Method.getBlock, [.unsigned(newest)])["hash"]?.stringValue
             await tally.check(served == hash, "L1 block \(newest) is \(served ?? "missing"), was \(hash)")
         }
-        guard case .array(let rows)? = try? await l1.call("l1_status")["rollups"] else {
+        guard case .array(let rows)? = try? await l1.call(L1Method.status)["rollups"] else {
             await tally.violate("the L1 does not answer l1_status after its restart")
             return
         }
@@ -97,7 +98,7 @@ struct Checks {
         let id = net.rollup(rollup).id
         guard
             case .array(let outputs)? = try? await net.rpc("l1").call(
-                "l1_getOutputs", [.unsigned(UInt64(id.rawValue)), .unsigned(0), .unsigned(1000)])
+                L1Method.getOutputs, [.unsigned(UInt64(id.rawValue)), .unsigned(0), .unsigned(1000)])
         else {
             await tally.violate("l1_getOutputs \(rollup) failed")
             return
@@ -123,7 +124,7 @@ struct Checks {
         while true {
             guard
                 case .array(let blobs)? = try? await net.rpc("l1").call(
-                    "l1_getBlobs", [.unsigned(id), .unsigned(seq), .unsigned(100)])
+                    L1Method.getBlobs, [.unsigned(id), .unsigned(seq), .unsigned(100)])
             else {
                 await tally.violate("l1_getBlobs \(rollup) from \(seq) failed")
                 return
@@ -149,7 +150,7 @@ struct Checks {
         _ = await eventually(seconds) {
             var still: [Observations.Sent] = []
             for m in waiting {
-                let relay = try? await net.rpc(m.destination).call("rollup_getRelay", [.string(m.id)])
+                let relay = try? await net.rpc(m.destination).call(RollupMethod.getRelay, [.string(m.id)])
                 if relay == nil || relay == .null { still.append(m) }
             }
             waiting = still
@@ -161,7 +162,7 @@ struct Checks {
                     "message \(m.id) \(m.source) → \(m.destination) not relayed within \(Int(seconds)) s")
                 continue
             }
-            let relay = try? await net.rpc(m.destination).call("rollup_getRelay", [.string(m.id)])
+            let relay = try? await net.rpc(m.destination).call(RollupMethod.getRelay, [.string(m.id)])
             await seen.confirmRelay(m.id)
             await tally.check(
                 relay?["success"] == .bool(true),
@@ -184,7 +185,7 @@ struct Checks {
     func balances(on rollup: String, of asset: String, _ who: [Address]) async -> (height: UInt64, values: [UInt64])? {
         let params: [[JSONValue]] = who.map { [.string($0.hex), .object(["assets": .array([.string(asset)])])] }
         for _ in 0..<20 {
-            guard let answers = try? await net.rpc(rollup).batch("rollup_getAccount", params) else { continue }
+            guard let answers = try? await net.rpc(rollup).batch(RollupMethod.getAccount, params) else { continue }
             let heights = Set(answers.map { $0["height"]?.unsignedValue })
             guard heights.count == 1, let height = heights.first! else { continue }
             return (height, answers.map { $0["balances"]?[asset]?.unsignedValue ?? 0 })

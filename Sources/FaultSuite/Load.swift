@@ -1,3 +1,4 @@
+import API
 import Config
 import Devnet
 import Foundation
@@ -107,10 +108,10 @@ final class Watcher: @unchecked Sendable {
     /// Reads the blocks a sequencer has produced since the last poll.
     func poll(_ rollup: String) async throws {
         let rpc = net.rpc(rollup)
-        let head = try await rpc.call("rollup_blockNumber").unsignedValue ?? 0
+        let head = try await rpc.call(RollupMethod.blockNumber).unsignedValue ?? 0
         var height = (await seen.head[rollup] ?? 0) + 1
         while height <= head {
-            let block = try await rpc.call("rollup_getBlock", [.unsigned(height), .bool(true)])
+            let block = try await rpc.call(RollupMethod.getBlock, [.unsigned(height), .bool(true)])
             guard let hash = block["hash"]?.stringValue, let root = block["stateRoot"]?.stringValue,
                 case .array(let txs)? = block["transactions"]
             else { throw RPCClient.TransportError.malformedResponse("block \(height)") }
@@ -119,7 +120,7 @@ final class Watcher: @unchecked Sendable {
                 await net.tally.violate(problem)
             }
             for tx in txs where tx["call"]?["type"]?.stringValue == "sendMessage" {
-                let receipt = try await rpc.call("rollup_getReceipt", [tx["id"] ?? .null])
+                let receipt = try await rpc.call(RollupMethod.getReceipt, [tx["id"] ?? .null])
                 guard let id = receipt["message"]?.stringValue,
                     let dest = net.genesis.rollup(id: RollupID(UInt32(tx["call"]?["destination"]?.unsignedValue ?? 0)))
                 else { continue }
@@ -130,7 +131,7 @@ final class Watcher: @unchecked Sendable {
     }
 
     func pollL1() async throws {
-        let status = try await net.rpc("l1").call("l1_status")
+        let status = try await net.rpc("l1").call(L1Method.status)
         guard let height = status["height"]?.unsignedValue, let hash = status["hash"]?.stringValue,
             case .array(let rollups)? = status["rollups"]
         else { return }
@@ -206,11 +207,11 @@ final class Load: @unchecked Sendable {
                 // The node's pending nonce, read before every send: a sequencer that crashed lost its
                 // mempool (only inclusion is durable), and a nonce after a lost one would wait forever.
                 guard
-                    let n = try await rpc.call("rollup_getNonce", [.string(key.address.hex)])["pending"]?.unsignedValue
+                    let n = try await rpc.call(RollupMethod.getNonce, [.string(key.address.hex)])["pending"]?.unsignedValue
                 else { continue }
                 let tx = Transaction(rollup: id, nonce: n, sender: key.publicKey, fee: 1_000, call: call(seq)).signed(
                     by: key)
-                _ = try await rpc.call("rollup_sendTransaction", [.string("0x" + Hex.encode(tx.canonicalBytes))])
+                _ = try await rpc.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(tx.canonicalBytes))])
                 seq += 1
                 lock.withLock { submitted += 1 }
             } catch {

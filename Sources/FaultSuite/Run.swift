@@ -1,3 +1,4 @@
+import API
 import Config
 import Devnet
 import TributaryTesting
@@ -110,7 +111,7 @@ final class Run: @unchecked Sendable {
 
     func heads() async -> [String: UInt64] {
         var heads: [String: UInt64] = [:]
-        for r in loaded { heads[r] = (try? await net.rpc(r).call("rollup_blockNumber").unsignedValue) ?? 0 }
+        for r in loaded { heads[r] = (try? await net.rpc(r).call(RollupMethod.blockNumber).unsignedValue) ?? 0 }
         return heads
     }
 
@@ -152,7 +153,7 @@ final class Run: @unchecked Sendable {
         var ids: [String] = []
         do {
             var nonce =
-                try await beta.call("rollup_getNonce", [.string(key.address.hex)])["pending"]?.unsignedValue ?? 0
+                try await beta.call(RollupMethod.getNonce, [.string(key.address.hex)])["pending"]?.unsignedValue ?? 0
             var txs: [Hash] = []
             for i in 0..<3 {
                 let tx = Transaction(
@@ -161,21 +162,21 @@ final class Run: @unchecked Sendable {
                         destination: alpha.id, target: "bank", recipient: DevKeys.account(9).address,
                         value: [AssetAmount(net.rollup("beta").nativeAsset, UInt64(100 + i))], payload: [])
                 ).signed(by: key)
-                _ = try await beta.call("rollup_sendTransaction", [.string("0x" + Hex.encode(tx.canonicalBytes))])
+                _ = try await beta.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(tx.canonicalBytes))])
                 txs.append(tx.id)
                 nonce += 1
             }
             for tx in txs {
                 var id: String?
                 _ = await eventually(20) {
-                    id = try? await beta.call("rollup_getReceipt", [.string(tx.hex)])["message"]?.stringValue
+                    id = try? await beta.call(RollupMethod.getReceipt, [.string(tx.hex)])["message"]?.stringValue
                     return id != nil
                 }
                 if let id { ids.append(id) } else { await tally.violate("beta never included message send \(tx.hex)") }
             }
             let inOutput = await eventually(60) {
                 for id in ids {
-                    let status = try? await beta.call("rollup_getMessageStatus", [.string(id)])["status"]?.stringValue
+                    let status = try? await beta.call(RollupMethod.getMessageStatus, [.string(id)])["status"]?.stringValue
                     guard let status, status != "sent" else { return false }
                 }
                 return true
@@ -191,7 +192,7 @@ final class Run: @unchecked Sendable {
         _ = await eventually(Double(net.timing.windowBlocks * net.timing.l1BlockTimeMs) / 1000 + 60) {
             var still: [String] = []
             for id in missing {
-                let relay = try? await alphaRPC.call("rollup_getRelay", [.string(id)])
+                let relay = try? await alphaRPC.call(RollupMethod.getRelay, [.string(id)])
                 if relay == nil || relay == .null { still.append(id) }
             }
             missing = still
@@ -221,7 +222,7 @@ final class Run: @unchecked Sendable {
         func outputs() async -> [JSONValue] {
             guard
                 case .array(let rows)? = try? await l1.call(
-                    "l1_getOutputs", [.unsigned(gamma), .unsigned(0), .unsigned(1000)])
+                    L1Method.getOutputs, [.unsigned(gamma), .unsigned(0), .unsigned(1000)])
             else { return [] }
             return rows
         }
@@ -350,7 +351,7 @@ final class Run: @unchecked Sendable {
         defer { load.isPaused = false }
         for r in loaded {
             let drained = await eventually(60) {
-                (try? await net.rpc(r).call("rollup_status")["mempool"]?.unsignedValue) == 0
+                (try? await net.rpc(r).call(RollupMethod.status)["mempool"]?.unsignedValue) == 0
             }
             if !drained {
                 // Name the senders whose transactions are stuck.
@@ -359,12 +360,12 @@ final class Run: @unchecked Sendable {
                     (0..<10).map { ("dev\($0)", DevKeys.account($0).address) }
                     + [("treasury", net.rollup(r).treasury.publicKey.address)]
                 for (name, address) in keys {
-                    let n = try? await net.rpc(r).call("rollup_getNonce", [.string(address.hex)])
+                    let n = try? await net.rpc(r).call(RollupMethod.getNonce, [.string(address.hex)])
                     if let n, n["pending"] != n["nonce"] { stuck.append("\(name) \(n)") }
                 }
                 await tally.violate("\(r)'s mempool did not drain in 60 s: \(stuck.joined(separator: "; "))")
             }
-            let head = (try? await net.rpc(r).call("rollup_blockNumber").unsignedValue) ?? 0
+            let head = (try? await net.rpc(r).call(RollupMethod.blockNumber).unsignedValue) ?? 0
             _ = await eventually(30) { (await seen.head[r] ?? 0) >= head }
         }
         await checks.messagesRelayed(within: Double(net.timing.windowBlocks * net.timing.l1BlockTimeMs) / 1000 + 90)

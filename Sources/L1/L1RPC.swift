@@ -20,20 +20,20 @@ public struct L1RPC: Sendable {
     var genesis: Genesis { store.genesis }
 
     public func register(into d: inout RPCDispatcher) {
-        d.register("l1_blockNumber") { params in
+        d.register(L1Method.blockNumber) { params in
             try params.expect(atMost: 0)
             return .number(try self.store.head().height)
         }
-        d.register("l1_getBlock") { try self.getBlock($0) }
-        d.register("l1_postBlob") { try await self.postBlob($0) }
-        d.register("l1_getBlob") { try self.getBlob($0) }
-        d.register("l1_getBlobs") { try self.getBlobs($0) }
-        d.register("l1_proposeOutput") { try await self.proposeOutput($0) }
-        d.register("l1_getOutputs") { try self.getOutputs($0) }
-        d.register("l1_challenge") { try await self.challenge($0) }
-        d.register("l1_getChallenge") { try self.getChallenge($0) }
-        d.register("l1_getBalance") { try self.getBalance($0) }
-        d.register("l1_status") { params in
+        d.register(L1Method.getBlock) { try self.getBlock($0) }
+        d.register(L1Method.postBlob) { try await self.postBlob($0) }
+        d.register(L1Method.getBlob) { try self.getBlob($0) }
+        d.register(L1Method.getBlobs) { try self.getBlobs($0) }
+        d.register(L1Method.proposeOutput) { try await self.proposeOutput($0) }
+        d.register(L1Method.getOutputs) { try self.getOutputs($0) }
+        d.register(L1Method.challenge) { try await self.challenge($0) }
+        d.register(L1Method.getChallenge) { try self.getChallenge($0) }
+        d.register(L1Method.getBalance) { try self.getBalance($0) }
+        d.register(L1Method.status) { params in
             try params.expect(atMost: 0)
             return try self.status()
         }

@@ -13,13 +13,13 @@ struct MessagesRPC: Sendable {
     let l1: L1Client?
 
     func register(into d: inout RPCDispatcher) {
-        d.register("rollup_getMessage") { try self.getMessage($0) }
-        d.register("rollup_getMessages") { try self.getMessages($0) }
-        d.register("rollup_getMessageProof") { try self.getMessageProof($0) }
-        d.register("rollup_getRelay") { try self.getRelay($0) }
-        d.register("rollup_getMessageStatus") { try await self.getMessageStatus($0) }
-        d.register("rollup_getMailbox") { try self.getMailbox($0) }
-        d.register("rollup_getEscrow") { try self.getEscrow($0) }
+        d.register(RollupMethod.getMessage) { try self.getMessage($0) }
+        d.register(RollupMethod.getMessages) { try self.getMessages($0) }
+        d.register(RollupMethod.getMessageProof) { try self.getMessageProof($0) }
+        d.register(RollupMethod.getRelay) { try self.getRelay($0) }
+        d.register(RollupMethod.getMessageStatus) { try await self.getMessageStatus($0) }
+        d.register(RollupMethod.getMailbox) { try self.getMailbox($0) }
+        d.register(RollupMethod.getEscrow) { try self.getEscrow($0) }
     }
 
     func id(_ params: RPCParams, _ i: Int, _ name: String) throws -> Hash {
@@ -169,7 +169,7 @@ struct MessagesRPC: Sendable {
             let destination = genesis?.rollup(id: sent.message.destination)
         else { return .object(o) }
         do {
-            let relay = try await RPCClient(url: destination.rpc).call("rollup_getRelay", [.string(messageID.hex)])
+            let relay = try await RPCClient(url: destination.rpc).call(RollupMethod.getRelay, [.string(messageID.hex)])
             if relay != .null {
                 o["status"] = .string(relay["success"]?.boolValue == true ? "relayed" : "failed")
                 o["relay"] = relay["status"]

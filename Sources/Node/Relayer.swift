@@ -159,7 +159,7 @@ public final class Relayer: Service, Sendable {
         var client = RPCClient(url: peer.rpc)
         client.timeout = .seconds(5)
         let answer = try await client.call(
-            "rollup_getMessages", [.number(store.rollup.id.rawValue), .number(from), .number(through), .number(200)])
+            RollupMethod.getMessages, [.number(store.rollup.id.rawValue), .number(from), .number(through), .number(200)])
         guard answer["throughHeight"]?.unsignedValue == through, case .array(let items)? = answer["messages"] else {
             throw RPCClient.TransportError.malformedResponse("\(peer.name) has not reached block \(through)")
         }

@@ -49,17 +49,17 @@ public struct RollupRPC: Sendable {
     var rollup: RollupParameters { store.rollup }
 
     public func register(into d: inout RPCDispatcher) {
-        d.register("rollup_sendTransaction") { try await self.sendTransaction($0) }
-        d.register("rollup_getTransaction") { try self.getTransaction($0) }
-        d.register("rollup_getReceipt") { try self.getReceipt($0) }
-        d.register("rollup_getBlock") { try self.getBlock($0) }
-        d.register("rollup_blockNumber") { params in
+        d.register(RollupMethod.sendTransaction) { try await self.sendTransaction($0) }
+        d.register(RollupMethod.getTransaction) { try self.getTransaction($0) }
+        d.register(RollupMethod.getReceipt) { try self.getReceipt($0) }
+        d.register(RollupMethod.getBlock) { try self.getBlock($0) }
+        d.register(RollupMethod.blockNumber) { params in
             try params.expect(atMost: 0)
             return .number(try self.store.head().height)
         }
-        d.register("rollup_getAccount") { try self.getAccount($0) }
-        d.register("rollup_getNonce") { try self.getNonce($0) }
-        d.register("rollup_status") { _ in try self.status() }
+        d.register(RollupMethod.getAccount) { try self.getAccount($0) }
+        d.register(RollupMethod.getNonce) { try self.getNonce($0) }
+        d.register(RollupMethod.status) { _ in try self.status() }
         MessagesRPC(store: store, genesis: genesis, l1: l1).register(into: &d)
     }
 

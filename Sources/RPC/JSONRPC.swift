@@ -100,6 +100,12 @@ public struct RPCDispatcher: Sendable {
 
     public mutating func register(_ name: String, _ handler: @escaping RPCHandler) { methods[name] = handler }
 
+    /// Registers a method named by an API's method enum.
+    public mutating func register<M: RawRepresentable>(_ method: M, _ handler: @escaping RPCHandler)
+    where M.RawValue == String {
+        register(method.rawValue, handler)
+    }
+
     /// Handles one HTTP body; returns the response body, or nil when every request was a
     /// notification (no id) and nothing is to be returned.
     public func handle(_ body: Data) async -> Data? {

@@ -78,6 +78,12 @@ public struct RPCClient: Sendable {
         }
     }
 
+    /// `batch` of a method named by an API's method enum.
+    public func batch<M: RawRepresentable>(_ method: M, _ params: [[JSONValue]]) async throws -> [JSONValue]
+    where M.RawValue == String {
+        try await batch(method.rawValue, params)
+    }
+
     /// Posts a raw body and parses the JSON reply (for tests of malformed requests too).
     public func post(_ body: Data) async throws -> JSONValue {
         var request = HTTPClientRequest(url: url)

@@ -37,4 +37,10 @@ extension RPCDispatcher: RPCTransport {
 extension RPCTransport {
     /// Calls `method` without parameters.
     public func call(_ method: String) async throws -> JSONValue { try await call(method, []) }
+
+    /// Calls a method named by an API's method enum.
+    public func call<M: RawRepresentable>(_ method: M, _ params: [JSONValue] = []) async throws -> JSONValue
+    where M.RawValue == String {
+        try await call(method.rawValue, params)
+    }
 }

@@ -1,3 +1,4 @@
+import API
 import ArgumentParser
 import Config
 import Foundation
@@ -51,18 +52,18 @@ struct TransferCommand: AsyncParsableCommand {
             throw ValidationError("\"\(asset)\" is not an asset name")
         }
         let rpc = client.client
-        let status = try await rpc.call("rollup_status")
+        let status = try await rpc.call(RollupMethod.status)
         guard let rollup = status["rollup"]?.unsignedValue else {
             throw ValidationError("the node did not report its rollup id")
         }
-        let nonces = try await rpc.call("rollup_getNonce", [.string(key.address.hex)])
+        let nonces = try await rpc.call(RollupMethod.getNonce, [.string(key.address.hex)])
         let nonce = nonces["pending"]?.unsignedValue ?? 0
         var unsigned = Transaction(
             rollup: RollupID(UInt32(rollup)), nonce: nonce, sender: key.publicKey, fee: fee ?? 0,
             call: .transfer(to: recipient, asset: assetName, amount: amount))
         if fee == nil { unsigned = unsigned.payingMinimumFee(perByte: minFeePerByte(status)) }
         let tx = unsigned.signed(by: key)
-        let id = try await rpc.call("rollup_sendTransaction", [.string("0x" + Hex.encode(tx.canonicalBytes))])
+        let id = try await rpc.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(tx.canonicalBytes))])
         guard wait else {
             try client.output(.object(["id": id, "nonce": .number(nonce)])) { _ in "sent \(render(id)) (nonce \(nonce))"
             }
@@ -99,7 +100,7 @@ struct AccountCommand: AsyncParsableCommand {
         let target = try resolveAddress(address, seed: devSeed)
         var options: [String: JSONValue] = ["proof": .bool(proof)]
         if !assets.isEmpty { options["assets"] = .array(assets.map(JSONValue.string)) }
-        let account = try await client.client.call("rollup_getAccount", [.string(target.hex), .object(options)])
+        let account = try await client.client.call(RollupMethod.getAccount, [.string(target.hex), .object(options)])
         try client.output(account) {
             summary($0, ["address", "nonce", "pendingNonce", "balances", "height", "stateRoot"])
         }
@@ -121,7 +122,7 @@ struct BlockCommand: AsyncParsableCommand {
 
     func run() async throws {
         let selector: JSONValue = UInt64(block).map { .number($0) } ?? .string(block)
-        let result = try await client.client.call("rollup_getBlock", [selector, .bool(full)])
+        let result = try await client.client.call(RollupMethod.getBlock, [selector, .bool(full)])
         guard result != .null else { throw ValidationError("no block \(block)") }
         try client.output(result) {
             summary($0, ["height", "hash", "parent", "timestamp", "stateRoot", "transactionsRoot", "receiptsRoot"])
@@ -163,14 +164,14 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        let status = try await client.client.call("rollup_status")
+        let status = try await client.client.call(RollupMethod.status)
         var line =
             "\(render(status["name"] ?? .null)) \(render(status["mode"] ?? .null)) head=\(render(status["head"]?["height"] ?? .null))"
         if let l1 = status["l1"] {
             line += " da=\(render(l1["daHeight"] ?? .null)) finalized=\(render(l1["finalizedHeight"] ?? .null))"
             let seen = l1["height"]?.unsignedValue ?? 0
             if let url = l1["url"]?.stringValue,
-                let head = try? await RPCClient(url: url).call("l1_blockNumber").unsignedValue
+                let head = try? await RPCClient(url: url).call(L1Method.blockNumber).unsignedValue
             {
                 line += " l1-lag=\(head >= seen ? head - seen : 0)"
             } else {

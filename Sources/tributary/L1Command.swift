@@ -1,3 +1,4 @@
+import API
 import ArgumentParser
 import Config
 import Foundation
@@ -87,7 +88,7 @@ struct L1StatusCommand: AsyncParsableCommand {
     @OptionGroup var options: L1Options
 
     func run() async throws {
-        let status = try await RPCClient(url: try options.url()).call("l1_status")
+        let status = try await RPCClient(url: try options.url()).call(L1Method.status)
         try options.print(status) {
             var lines = [
                 "L1 height \(render(status["height"] ?? .null))  hash \(render(status["hash"] ?? .null))",
@@ -126,7 +127,7 @@ struct OutputsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let id: JSONValue = UInt32(rollup).map { .number($0) } ?? .string(rollup)
-        let outputs = try await RPCClient(url: try options.url()).call("l1_getOutputs", [id])
+        let outputs = try await RPCClient(url: try options.url()).call(L1Method.getOutputs, [id])
         try options.print(outputs) {
             var rows = [["index", "L2 height", "status", "blocks left", "window ends", "output root"]]
             if case .array(let items) = outputs {

@@ -45,9 +45,9 @@ struct MsgOptions: ParsableArguments {
 func waitForReceipt(_ rpc: RPCClient, _ id: JSONValue, timeout: Double) async throws -> JSONValue {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
-        let receipt = try await rpc.call("rollup_getReceipt", [id])
+        let receipt = try await rpc.call(RollupMethod.getReceipt, [id])
         if receipt != .null { return receipt }
-        if let info = try? await rpc.call("rollup_getTransaction", [id]), info["status"]?.stringValue == "dropped" {
+        if let info = try? await rpc.call(RollupMethod.getTransaction, [id]), info["status"]?.stringValue == "dropped" {
             throw ValidationError("transaction \(render(id)) was dropped: \(info["reason"]?.stringValue ?? "")")
         }
         try await Task.sleep(for: .milliseconds(100))
@@ -58,15 +58,15 @@ func waitForReceipt(_ rpc: RPCClient, _ id: JSONValue, timeout: Double) async th
 /// Signs `call` for the node at `rpc` and sends it; returns the transaction id. Without a `fee`, pays
 /// the node's mempool price (`minFeePerByte` in `rollup_status`) for the transaction's size.
 func sendCall(_ call: Call, key: SigningKey, fee: UInt64?, rpc: RPCClient) async throws -> JSONValue {
-    let status = try await rpc.call("rollup_status")
+    let status = try await rpc.call(RollupMethod.status)
     guard let rollup = status["rollup"]?.unsignedValue else {
         throw ValidationError("the node did not report its rollup id")
     }
-    let nonce = try await rpc.call("rollup_getNonce", [.string(key.address.hex)])["pending"]?.unsignedValue ?? 0
+    let nonce = try await rpc.call(RollupMethod.getNonce, [.string(key.address.hex)])["pending"]?.unsignedValue ?? 0
     var tx = Transaction(rollup: RollupID(UInt32(rollup)), nonce: nonce, sender: key.publicKey, fee: fee ?? 0, call: call)
     if fee == nil { tx = tx.payingMinimumFee(perByte: minFeePerByte(status)) }
     let signed = tx.signed(by: key)
-    return try await rpc.call("rollup_sendTransaction", [.string("0x" + Hex.encode(signed.canonicalBytes))])
+    return try await rpc.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(signed.canonicalBytes))])
 }
 
 /// The node's mempool price from its `rollup_status` (1 per byte, the default, when it does not say).
@@ -188,7 +188,7 @@ func follow(_ id: JSONValue, rpc: RPCClient, timeout: Double, quiet: Bool) async
     let deadline = Date().addingTimeInterval(timeout)
     var last = ""
     while Date() < deadline {
-        let status = try await rpc.call("rollup_getMessageStatus", [id])
+        let status = try await rpc.call(RollupMethod.getMessageStatus, [id])
         let state = status["status"]?.stringValue ?? "unknown"
         var line = state
         if state == "inOutput" {
@@ -220,7 +220,7 @@ struct MsgStatusCommand: AsyncParsableCommand {
     var id: String
 
     func run() async throws {
-        let status = try await RPCClient(url: rpc).call("rollup_getMessageStatus", [.string(id)])
+        let status = try await RPCClient(url: rpc).call(RollupMethod.getMessageStatus, [.string(id)])
         guard status != .null else { throw ValidationError("no message \(id) on \(rpc)") }
         try options.print(status) {
             summary(
@@ -259,7 +259,7 @@ struct MsgRelayCommand: AsyncParsableCommand {
         let genesis = try options.load()
         let source = try options.rollup(self.source, in: genesis)
         let sourceRPC = RPCClient(url: source.rpc)
-        let message = try await sourceRPC.call("rollup_getMessage", [.string(id)])
+        let message = try await sourceRPC.call(RollupMethod.getMessage, [.string(id)])
         guard message != .null, let encoded = message["encoded"]?.stringValue,
             let height = message["height"]?.unsignedValue
         else { throw ValidationError("\(source.name) sent no message \(id)") }
@@ -272,7 +272,7 @@ struct MsgRelayCommand: AsyncParsableCommand {
             throw ValidationError(
                 "no finalized output of \(source.name) covers block \(height) yet: wait for its window")
         }
-        let answer = try await sourceRPC.call("rollup_getMessageProof", [.string(id), .number(final.output.l2Height)])
+        let answer = try await sourceRPC.call(RollupMethod.getMessageProof, [.string(id), .number(final.output.l2Height)])
         guard let p = answer["proof"]?["encoded"]?.stringValue else {
             throw ValidationError("no proof from \(source.rpc)")
         }
@@ -306,14 +306,14 @@ struct MsgListCommand: AsyncParsableCommand {
         let genesis = try options.load()
         let r = try options.rollup(rollup, in: genesis)
         let rpc = RPCClient(url: r.rpc)
-        let all = try await rpc.call("rollup_getMessages", [.null, .number(0), .null, .number(1000)])
+        let all = try await rpc.call(RollupMethod.getMessages, [.null, .number(0), .null, .number(1000)])
         var items = all["messages"]?.arrayValue ?? []
         items = Array(items.suffix(limit))
         var rows = [["nonce", "id", "to", "target", "value", "status"]]
         var out: [JSONValue] = []
         for item in items {
             let id = item["id"] ?? .null
-            let status = (try? await rpc.call("rollup_getMessageStatus", [id])) ?? .null
+            let status = (try? await rpc.call(RollupMethod.getMessageStatus, [id])) ?? .null
             out.append(.object(["message": item, "status": status]))
             let to = genesis.rollup(id: RollupID(UInt32(item["destination"]?.unsignedValue ?? 0)))?.name ?? "?"
             let value = (item["value"]?.arrayValue ?? []).map {
@@ -357,7 +357,7 @@ struct EscrowShowCommand: AsyncParsableCommand {
     var id: String
 
     func run() async throws {
-        let lock = try await RPCClient(url: rpc).call("rollup_getEscrow", [.string(id)])
+        let lock = try await RPCClient(url: rpc).call(RollupMethod.getEscrow, [.string(id)])
         guard lock != .null else { throw ValidationError("no lock \(id) on \(rpc) (never made, claimed or refunded)") }
         try options.print(lock) {
             summary(lock, ["id", "beneficiary", "value", "hashLock", "timeout", "source", "sender"])
