@@ -201,26 +201,30 @@ public final class Proposer: Service, Sendable {
     public let l1: L1Client
     let key: SigningKey
     let logger: Logger
-    let interval: Duration
     /// A follower proposes only when the L1 lets anyone propose (fallback), and only on top of
     /// outputs it agrees with.
     let fallbackOnly: Bool
+    /// The L1 as the node's watcher last saw it: status and this rollup's outputs.
+    let watcher: L1Watcher
+    /// The index of the last output proposed: the next waits until the watcher has seen it.
+    let lastProposed = Mutex<UInt64?>(nil)
     let proposed = Counter(label: "tributary_outputs_proposed_total")
 
     public init(
-        store: ChainStore, l1: L1Client, key: SigningKey, interval: Duration, fallbackOnly: Bool, logger: Logger
+        store: ChainStore, l1: L1Client, watcher: L1Watcher, key: SigningKey, fallbackOnly: Bool, logger: Logger
     ) {
         self.store = store
         self.l1 = l1
+        self.watcher = watcher
         self.key = key
-        self.interval = interval
         self.fallbackOnly = fallbackOnly
         self.logger = logger
     }
 
-    /// Proposes until shutdown, every `interval` (`ServiceLoop`). Throws only fatal storage errors.
+    /// Proposes after each update of the L1 watcher until shutdown (`ServiceLoop`). Throws only fatal
+    /// storage errors.
     public func run() async throws {
-        try await ServiceLoop(name: "output proposal", pace: .every(interval), logger: logger).run {
+        try await ServiceLoop(name: "output proposal", pace: .updates(watcher.updates()), logger: logger).run {
             try await self.step() != nil
         }
     }
@@ -229,10 +233,12 @@ public final class Proposer: Service, Sendable {
     @discardableResult
     public func step() async throws -> UInt64? {
         let rollup = store.rollup
-        let status = try await l1.status()
-        guard let info = status.rollups[rollup.id.rawValue] else { return nil }
+        guard let (status, outputs) = watcher.outputs(ofWatched: rollup.id),
+            let info = status.rollups[rollup.id.rawValue]
+        else { return nil }
         if fallbackOnly, !info.permissionless { return nil }
-        let outputs = try await l1.outputs(rollup: rollup.id)
+        // The watcher's view must hold the last proposal before the next is built on it.
+        if let last = lastProposed.withLock({ $0 }), !outputs.contains(where: { $0.index == last }) { return nil }
         let standing = outputs.filter { $0.status != "invalidated" }
         if let top = standing.last {
             // Never build on an output this node disagrees with: the challenger deals with it.
@@ -259,6 +265,7 @@ public final class Proposer: Service, Sendable {
             output.stateRoot = Lies.falseHash("output-state", output.stateRoot)
         }
         let result = try await l1.proposeOutput(OutputProposal(output: output, signedBy: key))
+        lastProposed.withLock { $0 = result.index }
         proposed.increment()
         logger.info(
             "output proposed",

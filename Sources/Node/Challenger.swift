@@ -38,20 +38,25 @@ public final class Challenger: Service, Sendable {
     let won = Counter(label: "tributary_challenges_won_total")
     let lost = Counter(label: "tributary_challenges_rejected_total")
 
+    /// The L1 as the node's watcher last saw it: status and this rollup's outputs.
+    let watcher: L1Watcher
+
     var store: ChainStore { deriver.store }
     var l1: L1Client { deriver.l1 }
 
-    public init(deriver: Deriver, key: SigningKey, interval: Duration, logger: Logger) {
+    /// `interval`: the L1 watcher's, after four of which a challenge not yet answered is sent again.
+    public init(deriver: Deriver, watcher: L1Watcher, key: SigningKey, interval: Duration, logger: Logger) {
         self.deriver = deriver
+        self.watcher = watcher
         self.key = key
         self.interval = interval
         self.logger = logger
     }
 
-    /// Checks every `interval` until shutdown (`ServiceLoop`; a failed check is routine, logged at
-    /// debug). Throws only fatal storage errors.
+    /// Checks after each update of the L1 watcher until shutdown (`ServiceLoop`; a failed check is
+    /// routine, logged at debug). Throws only fatal storage errors.
     public func run() async throws {
-        var loop = ServiceLoop(name: "challenger step", pace: .every(interval), logger: logger)
+        var loop = ServiceLoop(name: "challenger step", pace: .updates(watcher.updates()), logger: logger)
         loop.failureLevel = .debug
         try await loop.run { !(try await self.step()).isEmpty }
     }
@@ -60,9 +65,8 @@ public final class Challenger: Service, Sendable {
     @discardableResult
     public func step() async throws -> [JSONValue] {
         let rollup = store.rollup
-        let status = try await l1.status()
+        guard let (status, outputs) = watcher.outputs(ofWatched: rollup.id) else { return [] }
         let brokenAt = status.rollups[rollup.id.rawValue]?.brokenAt
-        let outputs = try await l1.outputs(rollup: rollup.id)
         let head = try store.head().height
         let notInDAFrom = deriver.haltHeight
         var results: [JSONValue] = []

@@ -156,23 +156,35 @@ public final class Deriver: Sendable {
     }
 }
 
-/// The newest L1 block a node has seen, polled from the L1 together with every rollup's outputs: a
-/// sequencer's blocks build on it, and its relays are checked against the outputs as of it.
+/// THE node's view of the L1: the newest L1 block and status, polled together with the outputs
+/// of every rollup — its own (for the proposer and the challenger) and every peer's (whose facts
+/// its relays are checked against, as of that block). Each poll fetches only what may still change
+/// (from each rollup's first pending output) and publishes an update to every subscriber
+/// (`updates()`), so the services that need the L1's outputs consume one view instead of each
+/// downloading them. (Pushed events can later replace the polling here alone.)
 public final class L1Watcher: Sendable {
     let l1: L1Client
-    let rollups: [RollupID]
+    let own: RollupID?
+    let peers: [RollupID]
     struct Snapshot {
         var origin: L1Origin = .none
         var status: L1Client.Status?
+        /// Peers' outputs as facts (what relays are checked against).
         var facts: [RollupIndex: L1OutputFact] = [:]
+        /// Every watched rollup's outputs, by index.
+        var outputs: [RollupID: [L1Client.OutputInfo]] = [:]
         /// Per rollup, the first output index that may still change (pending).
         var firstOpen: [RollupID: UInt64] = [:]
     }
     let snapshot = Mutex(Snapshot())
+    let subscribers = Mutex<[UInt64: AsyncStream<Void>.Continuation]>([:])
+    let nextSubscriber = Mutex<UInt64>(0)
 
-    public init(l1: L1Client, rollups: [RollupID] = []) {
+    /// Watches `own`'s outputs and the `peers`' outputs and facts.
+    public init(l1: L1Client, own: RollupID? = nil, peers: [RollupID] = []) {
         self.l1 = l1
-        self.rollups = rollups
+        self.own = own
+        self.peers = peers
     }
 
     public var origin: L1Origin { snapshot.withLock { $0.origin } }
@@ -183,24 +195,46 @@ public final class L1Watcher: Sendable {
         snapshot.withLock { ($0.origin, L1Facts($0.facts)) }
     }
 
+    /// The last status and `rollup`'s outputs with their statuses as of it, read together (nil
+    /// before the first successful poll).
+    public func outputs(ofWatched rollup: RollupID) -> (status: L1Client.Status, outputs: [L1Client.OutputInfo])? {
+        snapshot.withLock { snap in snap.status.map { ($0, snap.outputs[rollup] ?? []) } }
+    }
+
+    /// An update after every successful poll (only the newest is kept for a slow consumer); ends
+    /// when the consumer stops iterating.
+    public func updates() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let id = nextSubscriber.withLock { n -> UInt64 in
+            defer { n += 1 }
+            return n
+        }
+        subscribers.withLock { $0[id] = continuation }
+        continuation.onTermination = { [weak self] _ in _ = self?.subscribers.withLock { $0.removeValue(forKey: id) } }
+        return stream
+    }
+
     /// Polls once; returns the status, nil when the L1 is unreachable.
     @discardableResult
     public func poll() async -> L1Client.Status? {
         guard let s = try? await l1.status() else { return nil }
         // Outputs fetched after the status: anything final as of its height is already settled.
-        var fetched: [RollupID: [L1Client.OutputInfo]] = [:]
-        for rollup in rollups {
+        var fetched: [RollupID: (from: UInt64, outputs: [L1Client.OutputInfo])] = [:]
+        for rollup in (own.map { [$0] } ?? []) + peers {
             let from = snapshot.withLock { $0.firstOpen[rollup] ?? 0 }
             guard let outputs = try? await l1.outputs(rollup: rollup, from: from) else { return nil }
-            fetched[rollup] = outputs
+            fetched[rollup] = (from, outputs)
         }
         snapshot.withLock { snap in
-            for (rollup, outputs) in fetched {
-                for o in outputs {
-                    snap.facts[RollupIndex(rollup, o.index)] = L1OutputFact(
-                        outboxRoot: o.output.outboxRoot, l2Height: o.output.l2Height, windowEnd: o.windowEnd,
-                        invalidated: o.status == "invalidated")
+            for (rollup, (from, outputs)) in fetched {
+                if rollup != own {
+                    for o in outputs {
+                        snap.facts[RollupIndex(rollup, o.index)] = L1OutputFact(
+                            outboxRoot: o.output.outboxRoot, l2Height: o.output.l2Height, windowEnd: o.windowEnd,
+                            invalidated: o.status == "invalidated")
+                    }
                 }
+                snap.outputs[rollup] = (snap.outputs[rollup] ?? []).filter { $0.index < from } + outputs
                 if let open = outputs.first(where: { $0.status == "pending" }) {
                     snap.firstOpen[rollup] = open.index
                 } else if let last = outputs.last {
@@ -210,10 +244,11 @@ public final class L1Watcher: Sendable {
             if s.height > snap.origin.height { snap.origin = L1Origin(height: s.height, hash: s.hash) }
             snap.status = s
         }
+        for continuation in subscribers.withLock({ Array($0.values) }) { continuation.yield() }
         return s
     }
 
-    /// The facts of finalized standing outputs of `rollup`, newest last.
+    /// The facts of finalized standing outputs of `rollup` (a peer), newest last.
     public func outputs(of rollup: RollupID) -> [(index: UInt64, fact: L1OutputFact)] {
         snapshot.withLock { snap in
             snap.facts.filter { $0.key.rollup == rollup }.map { ($0.key.index, $0.value) }.sorted { $0.0 < $1.0 }

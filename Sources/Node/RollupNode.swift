@@ -121,7 +121,7 @@ public struct RollupNode: Sendable {
             }
         }
         let deriver = Deriver(store: store, l1: l1, logger: logger)
-        let watcher = L1Watcher(l1: l1, rollups: genesis.rollups.map(\.id).filter { $0 != rollup.id })
+        let watcher = L1Watcher(l1: l1, own: rollup.id, peers: genesis.rollups.map(\.id).filter { $0 != rollup.id })
         let l1Tick = Duration.milliseconds(Int64(max(50, genesis.l1.blockTimeMs / 2)))
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         var mempoolLimits = Mempool.Limits()
@@ -144,12 +144,13 @@ public struct RollupNode: Sendable {
                     }))
             services.append(
                 .init(
-                    service: Challenger(deriver: deriver, key: key(rollup.challenger), interval: l1Tick, logger: logger)
+                    service: Challenger(
+                        deriver: deriver, watcher: watcher, key: key(rollup.challenger), interval: l1Tick, logger: logger)
                 ))
             services.append(
                 .init(
                     service: Proposer(
-                        store: store, l1: l1, key: key(rollup.challenger), interval: l1Tick, fallbackOnly: true,
+                        store: store, l1: l1, watcher: watcher, key: key(rollup.challenger), fallbackOnly: true,
                         logger: logger)))
         } else {
             if !standalone {
@@ -184,7 +185,7 @@ public struct RollupNode: Sendable {
                 services.append(
                     .init(
                         service: Proposer(
-                            store: store, l1: l1, key: key(rollup.proposer), interval: l1Tick, fallbackOnly: false,
+                            store: store, l1: l1, watcher: watcher, key: key(rollup.proposer), fallbackOnly: false,
                             logger: logger)))
             }
         }

@@ -16,6 +16,8 @@ struct ServiceLoop: Sendable {
         /// `idle` after a step that found nothing to do, at once after one that did; after a
         /// failure, 100 ms doubling up to `maxBackoff`, reset by the next success.
         case backoff(idle: Duration, maxBackoff: Duration)
+        /// After each update of `stream` (the L1 watcher's): the service consumes events.
+        case updates(AsyncStream<Void>)
     }
 
     let name: String
@@ -40,6 +42,12 @@ struct ServiceLoop: Sendable {
     ) async throws {
         var lastError = ""
         var backoff: Duration = .milliseconds(100)
+        var events: AsyncStream<Void>.AsyncIterator?
+        if case .updates(let stream) = pace {
+            events = stream.makeAsyncIterator()
+            // The first step waits for the first update too.
+            guard await events?.next() != nil else { return }
+        }
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             let wait: Duration
             do {
@@ -51,6 +59,7 @@ struct ServiceLoop: Sendable {
                 case .backoff(let idle, _):
                     backoff = .milliseconds(100)
                     wait = worked ? .zero : idle
+                case .updates: wait = .zero
                 }
             } catch {
                 if let fatal = StorageError.fatal(error) { throw fatal }
@@ -62,16 +71,18 @@ struct ServiceLoop: Sendable {
                 case .backoff(_, let maxBackoff):
                     wait = backoff
                     backoff = min(backoff * 2, maxBackoff)
+                case .updates: wait = .zero
                 }
                 let text = "\(error)"
                 if text != lastError {
                     logger.log(
                         level: failureLevel, "\(name) failed; retrying",
-                        metadata: ["error": "\(text)", "retry.in": "\(wait)"])
+                        metadata: ["error": "\(text)", "retry.in": "\(events == nil ? "\(wait)" : "the next L1 update")"])
                 }
                 lastError = text
             }
             if wait > .zero { try? await Task.sleep(for: wait) }
+            if events != nil, await events?.next() == nil { break }
         }
     }
 }

@@ -7,6 +7,7 @@ import Logging
 import Node
 import Primitives
 import RPC
+import Rollup
 import Settlement
 import StateMachine
 import Testing
@@ -53,6 +54,18 @@ final class InProcessL1: @unchecked Sendable {
 
     func key(_ role: RoleKey, _ genesis: Genesis) -> SigningKey { DevKeys.key(named: role.name, seed: genesis.devSeed) }
 
+    /// A devnet whose alpha sequencer store has its batcher beside it.
+    func sequencing(_ prefix: String) throws -> (
+        dir: TemporaryDirectory, genesis: Genesis, alpha: RollupParameters, l1: InProcessL1, store: ChainStore,
+        batcher: Batcher
+    ) {
+        let dir = try TemporaryDirectory(prefix)
+        let (genesis, alpha, l1) = try devnet(dir)
+        let sequencer = try store(dir, "alpha", alpha, genesis)
+        let batcher = Batcher(store: sequencer, l1: l1.client, key: key(alpha.batcher, genesis), logger: logger)
+        return (dir, genesis, alpha, l1, sequencer, batcher)
+    }
+
     /// `count` blocks of one transfer each on `store`.
     func produce(_ store: ChainStore, count: Int, from: Int = 0) throws {
         let sender = DevKeys.account(from)
@@ -68,10 +81,7 @@ final class InProcessL1: @unchecked Sendable {
     }
 
     @Test func postedBatchesDeriveToTheSequencersChain() async throws {
-        let dir = try TemporaryDirectory("node-derive")
-        let (genesis, alpha, l1) = try devnet(dir)
-        let sequencer = try store(dir, "alpha", alpha, genesis)
-        let batcher = Batcher(store: sequencer, l1: l1.client, key: key(alpha.batcher, genesis), logger: logger)
+        let (dir, genesis, alpha, l1, sequencer, batcher) = try sequencing("node-derive")
         try produce(sequencer, count: 7)
         #expect(try await batcher.step(force: true))
         try produce(sequencer, count: 5)
@@ -90,10 +100,7 @@ final class InProcessL1: @unchecked Sendable {
     }
 
     @Test func aStoreOfAnotherChainHaltsDerivationWithTheDivergence() async throws {
-        let dir = try TemporaryDirectory("node-diverge")
-        let (genesis, alpha, l1) = try devnet(dir)
-        let sequencer = try store(dir, "alpha", alpha, genesis)
-        let batcher = Batcher(store: sequencer, l1: l1.client, key: key(alpha.batcher, genesis), logger: logger)
+        let (dir, genesis, alpha, l1, sequencer, batcher) = try sequencing("node-diverge")
         try produce(sequencer, count: 4)
         #expect(try await batcher.step(force: true))
 
@@ -108,23 +115,69 @@ final class InProcessL1: @unchecked Sendable {
         #expect(try other.head().height == 4)
     }
 
-    @Test func theProposerProposesAnOutputOfThePostedChain() async throws {
-        let dir = try TemporaryDirectory("node-propose")
-        let (genesis, alpha, l1) = try devnet(dir)
-        let sequencer = try store(dir, "alpha", alpha, genesis)
-        let batcher = Batcher(store: sequencer, l1: l1.client, key: key(alpha.batcher, genesis), logger: logger)
+    @Test func theProposerProposesOutputsOfThePostedChainFromTheWatchersView() async throws {
+        let (dir, genesis, alpha, l1, sequencer, batcher) = try sequencing("node-propose")
         try produce(sequencer, count: Int(alpha.outputIntervalBlocks))
         #expect(try await batcher.step(force: true))
+        let watcher = L1Watcher(l1: l1.client, own: alpha.id, peers: [genesis.rollups[1].id])
         let proposer = Proposer(
-            store: sequencer, l1: l1.client, key: key(alpha.proposer, genesis), interval: .milliseconds(50),
-            fallbackOnly: false, logger: logger)
+            store: sequencer, l1: l1.client, watcher: watcher, key: key(alpha.proposer, genesis), fallbackOnly: false,
+            logger: logger)
+        // Nothing is proposed before the watcher has seen the L1.
+        #expect(try await proposer.step() == nil)
+        #expect(await watcher.poll() != nil)
         let proposed = try await proposer.step()
         #expect(proposed == alpha.outputIntervalBlocks)
+        // The next waits until the watcher has seen this one.
+        try produce(sequencer, count: Int(alpha.outputIntervalBlocks))
+        #expect(try await batcher.step(force: true))
+        #expect(try await proposer.step() == nil)
+        #expect(await watcher.poll() != nil)
+        #expect(watcher.outputs(ofWatched: alpha.id)?.outputs.count == 1)
+        #expect(try await proposer.step() == 2 * alpha.outputIntervalBlocks)
         let outputs = try await l1.client.outputs(rollup: alpha.id)
         let head = try sequencer.head()
-        #expect(outputs.count == 1)
-        #expect(outputs.first?.output.l2Height == head.height)
-        #expect(outputs.first?.output.stateRoot == head.stateRoot)
-        #expect(outputs.first?.status == "pending")
+        #expect(outputs.count == 2)
+        #expect(outputs.last?.output.l2Height == head.height)
+        #expect(outputs.last?.output.stateRoot == head.stateRoot)
+        #expect(outputs.last?.status == "pending")
+    }
+
+    /// The method enums are the API: the servers register exactly their cases, and docs/rpc.md
+    /// documents every one.
+    @Test func theServersRegisterExactlyTheAPIsMethodsAndTheDocsListThem() throws {
+        let dir = try TemporaryDirectory("node-api")
+        let (genesis, alpha, l1) = try devnet(dir)
+        var l1Dispatcher = RPCDispatcher()
+        L1RPC(store: l1.store, producer: l1.producer).register(into: &l1Dispatcher)
+        #expect(Set(l1Dispatcher.methods.keys) == Set(L1Method.allCases.map(\.rawValue)))
+        var rollupDispatcher = RPCDispatcher()
+        RollupRPC(store: try store(dir, "alpha", alpha, genesis), mempool: Mempool(rollup: alpha.id))
+            .register(into: &rollupDispatcher)
+        #expect(Set(rollupDispatcher.methods.keys) == Set(RollupMethod.allCases.map(\.rawValue)))
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/rpc.md")
+        let text = try String(contentsOf: docs, encoding: .utf8)
+        for method in L1Method.allCases.map(\.rawValue) + RollupMethod.allCases.map(\.rawValue) {
+            #expect(
+                text.contains("| `\(method)` |") || text.contains("### `\(method)("),
+                "docs/rpc.md documents no \(method)")
+        }
+    }
+
+    /// The watcher publishes an update after each poll to every subscriber, and covers the node's
+    /// own rollup beside its peers.
+    @Test func theWatcherPublishesEachPollToItsSubscribers() async throws {
+        let dir = try TemporaryDirectory("node-watch")
+        let (genesis, alpha, l1) = try devnet(dir)
+        let watcher = L1Watcher(l1: l1.client, own: alpha.id, peers: [genesis.rollups[1].id])
+        var first = watcher.updates().makeAsyncIterator()
+        var second = watcher.updates().makeAsyncIterator()
+        #expect(watcher.outputs(ofWatched: alpha.id) == nil)
+        #expect(await watcher.poll() != nil)
+        #expect(await first.next() != nil)
+        #expect(await second.next() != nil)
+        #expect(watcher.outputs(ofWatched: alpha.id)?.outputs.isEmpty == true)
+        #expect(watcher.origin.height >= 1 || watcher.lastStatus?.height == 0)
     }
 }
