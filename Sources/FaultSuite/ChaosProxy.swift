@@ -26,8 +26,10 @@ final class ChaosProxy: @unchecked Sendable {
 
     let name: String
     let port: Int
-    let target: String
     private let lock = NSLock()
+    /// Where calls go: the process's own RPC address, learned at each of its starts.
+    private var targetURL: String
+    var target: String { lock.withLock { targetURL } }
     private var settings = Settings()
     private var rng: SplitMix64
     private var stash: [Data] = []
@@ -35,12 +37,16 @@ final class ChaosProxy: @unchecked Sendable {
     private var server: Task<Void, Error>?
     private var replayer: Task<Void, Never>?
 
-    init(name: String, port: Int, targetPort: Int, seed: UInt64) {
+    /// A proxy on `port` for a process not started yet (`retarget` once it reports its address).
+    init(name: String, port: Int, seed: UInt64) {
         self.name = name
         self.port = port
-        self.target = "http://127.0.0.1:\(targetPort)/"
+        self.targetURL = "http://127.0.0.1:0/"
         self.rng = SplitMix64(seed: seed)
     }
+
+    /// Points the proxy at the process's RPC address (each start binds a port of its own).
+    func retarget(_ url: String) { lock.withLock { targetURL = url.hasSuffix("/") ? url : url + "/" } }
 
     var url: String { "http://127.0.0.1:\(port)" }
 

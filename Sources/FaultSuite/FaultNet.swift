@@ -36,11 +36,10 @@ final class FaultNet: @unchecked Sendable {
         self.timing = timing
         self.tally = tally
         try FileManager.default.createDirectory(atPath: dir + "/logs", withIntermediateDirectories: true)
+        // The daemons bind a port of their own at every start (`--rpc-port 0`) and report it; the
+        // proxies, which the genesis names, learn it then. Only the proxies' ports are picked ahead.
         var proxyPorts: [String: Int] = [:]
-        for name in ["l1"] + Self.rollupNames + Self.rollupNames.map({ "\($0)-follower" }) {
-            ports[name] = try freePort()
-            if !name.hasSuffix("-follower") { proxyPorts[name] = try freePort() }
-        }
+        for name in ["l1"] + Self.rollupNames { proxyPorts[name] = try freePort() }
         // Every node is reached through its proxy: the genesis names the proxies' ports.
         var builder = GenesisBuilder(rollups: Self.rollupNames.count)
         builder.devSeed = nil
@@ -58,7 +57,7 @@ final class FaultNet: @unchecked Sendable {
         genesisPath = dir + "/genesis.json"
         genesis = try builder.write(to: genesisPath)
         for (i, (name, port)) in proxyPorts.sorted(by: { $0.key < $1.key }).enumerated() {
-            let proxy = ChaosProxy(name: name, port: port, targetPort: ports[name]!, seed: seed &+ UInt64(i))
+            let proxy = ChaosProxy(name: name, port: port, seed: seed &+ UInt64(i))
             proxy.start()
             proxies[name] = proxy
         }
@@ -77,7 +76,7 @@ final class FaultNet: @unchecked Sendable {
         } else {
             args = ["node", "--genesis", genesisPath, "--rollup", name, "--datadir", datadir(name)]
         }
-        return args + ["--rpc-port", String(ports[name]!)] + (extra[name] ?? [])
+        return args + ["--rpc-port", "0"] + (extra[name] ?? [])
     }
 
     /// Runs `tributary arguments` until it exits by itself — under `ulimit -f` when `fileSizeLimit`
@@ -107,29 +106,22 @@ final class FaultNet: @unchecked Sendable {
     /// Starts `name` (`l1`, a rollup's name for its sequencer, `<rollup>-follower[-…]`); `extra`
     /// arguments stay with it across restarts.
     func start(_ name: String, extra more: [String]? = nil) throws {
-        let port = ports[name] == nil ? try freePort() : nil
         let args: [String] = lock.withLock {
-            if let port { ports[name] = port }
             if let more { extra[name] = more }
             starts[name, default: 0] += 1
             return arguments(name)
         }
         let n = lock.withLock { starts[name]! }
-        let log = "\(dir)/logs/\(name)-\(n).log"
-        // A port picked free can be taken before the daemon binds it (by any process's outgoing
-        // connection: free ports come from the ephemeral range). The proxies already point at it,
-        // so the start is retried on the same port while it is in use, a few times, then fails.
-        for attempt in 1... {
-            do {
-                let process = try NodeProcess(args, logPath: log, timeout: 120)
-                lock.withLock { running[name] = process }
-                return
-            } catch let error as NodeProcess.NodeProcessError {
-                let said = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-                guard attempt < 5, said.contains("Address already in use") else { throw error }
-                Thread.sleep(forTimeInterval: 1)
-            }
+        let process = try NodeProcess(args, logPath: "\(dir)/logs/\(name)-\(n).log", timeout: 120)
+        guard let port = URL(string: process.url)?.port else {
+            process.kill()
+            throw FaultNetError("\(name) reported no port in its RPC address \(process.url)")
         }
+        lock.withLock {
+            ports[name] = port
+            running[name] = process
+        }
+        proxies[name]?.retarget(process.url)
     }
 
     /// SIGKILL: no cleanup, no flush.
@@ -188,4 +180,10 @@ final class FaultNet: @unchecked Sendable {
             "db verify \(name) failed (exit \(result.status)): \(result.output.suffix(400)) \(result.stderr.suffix(400))"
         )
     }
+}
+
+/// A devnet process that did not start as the suite needs it.
+struct FaultNetError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
