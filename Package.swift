@@ -67,14 +67,14 @@ let package = Package(
         // The devnet launcher and its parts: genesis files to processes, ports, logs, teardown; seeded
         // randomness, temporary directories, the one wait. Used by the benchmarks, the fault suite
         // and the tests.
-        .target(name: "Devnet", dependencies: ["Config", "Primitives"]),
+        .target(name: "Devnet", dependencies: ["Config"]),
         // Test support beyond the launcher (the one wait, the small genesis); never linked into tributary.
         .target(name: "TributaryTesting", dependencies: ["Devnet", "Config"]),
         .executableTarget(
             name: "tributary",
             dependencies: [
                 "Primitives", "Storage", "Benchmarks", "Node", "RPC", "Config", "Chain", "L1", "StateMachine",
-                "Operator", "API", "L1Chain",
+                "Operator", "API", "L1Chain", "HTTPServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -124,21 +124,30 @@ let package = Package(
         .target(
             name: "L1",
             dependencies: [
-                "Primitives", "Storage", "Settlement", "Config", "L1Chain", "RPC", "API",
+                "Primitives", "Storage", "Settlement", "Config", "L1Chain", "RPC", "HTTPServer", "API",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
+        // JSON-RPC: the dispatcher, the HTTP client and the transports (what clients and tools link).
         .target(
             name: "RPC",
             dependencies: [
                 "Config", "Primitives",
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]),
+        // The daemons' HTTP server (Hummingbird) over a dispatcher: body limit, /health, /metrics,
+        // connection limits.
+        .target(
+            name: "HTTPServer",
+            dependencies: [
+                "Config", "RPC",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ]),
         // The RPC API: the JSON form of every value, the typed L1 client, the store-against-L1 rule.
@@ -149,7 +158,7 @@ let package = Package(
             name: "Node",
             dependencies: [
                 "Chain", "Config", "Primitives", "RPC", "Rollup", "StateMachine", "StateTree", "Storage", "Settlement",
-                "Compression", "API",
+                "Compression", "API", "HTTPServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -173,7 +182,7 @@ let package = Package(
         .testTarget(
             name: "NodeTests",
             dependencies: [
-                "Node", "L1", "L1Chain", "API", "Chain", "RPC", "Config", "Primitives", "Rollup", "Settlement",
+                "Node", "L1", "L1Chain", "API", "Chain", "RPC", "Primitives", "Rollup", "Settlement",
                 "StateMachine", "TributaryTesting", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Primitives"]),
@@ -214,7 +223,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "tributary", "TributaryTesting", "RPC", "Config", "Primitives", "Chain", "StateMachine", "StateTree",
-                "Storage", "Settlement", "Node", "Compression", "L1", "L1Chain", "API", "Rollup",
+                "Storage", "Settlement", "Node", "Compression", "L1", "L1Chain", "API", "Rollup", "HTTPServer",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ]

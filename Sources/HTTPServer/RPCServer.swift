@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import RPC
 
 /// The HTTP side of a node: `POST /` for JSON-RPC 2.0, `GET /health`, `GET /metrics`.
 public struct RPCServer: Sendable {

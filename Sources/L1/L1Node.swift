@@ -1,6 +1,7 @@
 import Config
 import Dispatch
 import Foundation
+import HTTPServer
 import L1Chain
 import Logging
 import Metrics

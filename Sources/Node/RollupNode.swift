@@ -2,6 +2,7 @@ import API
 import Chain
 import Config
 import Foundation
+import HTTPServer
 import Logging
 import Metrics
 import Primitives

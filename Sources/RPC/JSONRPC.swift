@@ -182,7 +182,9 @@ public struct RPCDispatcher: Sendable {
         return response(id: id, result)
     }
 
-    func response(id: JSONValue, _ result: Result<JSONValue, RPCError>) -> JSONValue {
+    /// The response object answering request `id` with `result` (also for errors a server finds before
+    /// dispatching, such as an oversized body).
+    public func response(id: JSONValue, _ result: Result<JSONValue, RPCError>) -> JSONValue {
         switch result {
         case .success(let value): return .object(["jsonrpc": .string("2.0"), "id": id, "result": value])
         case .failure(let error): return .object(["jsonrpc": .string("2.0"), "id": id, "error": error.json])

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Config
 import Foundation
+import HTTPServer
 import Logging
 import RPC
 import Storage

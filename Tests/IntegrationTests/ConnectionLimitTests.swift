@@ -1,6 +1,7 @@
 import API
 import Config
 import Foundation
+import HTTPServer
 import L1Chain
 import Node
 import RPC
