@@ -104,18 +104,29 @@ public struct L1Client: Sendable {
     }
 
     public func blobs(rollup: RollupID, from seq: UInt64, limit: Int = 100) async throws -> [PostedBlob] {
+        try await blobRecords(rollup: rollup, from: seq, limit: limit, data: true).map { info, item in
+            PostedBlob(
+                header: info.header, frame: try Self.field(item, "data") { $0.stringValue.flatMap { try? Hex.decode($0) } },
+                commitment: info.commitment, l1Height: info.l1Height)
+        }
+    }
+
+    /// `l1_getBlobs` read once: each record's header, commitment and height, with the item itself.
+    func blobRecords(rollup: RollupID, from seq: UInt64, limit: Int, data: Bool) async throws -> [(
+        BlobInfo, JSONValue
+    )] {
         let json = try await rpc.call(
-            L1Method.getBlobs, [.number(rollup.rawValue), .number(seq), .number(limit)])
+            L1Method.getBlobs, [.number(rollup.rawValue), .number(seq), .number(limit), .bool(data)])
         guard case .array(let items) = json else { throw RPCClient.TransportError.malformedResponse("not an array") }
         return try items.map { item in
-            PostedBlob(
+            let info = BlobInfo(
                 header: BatchHeader(
                     rollup: rollup, seq: try Self.field(item, "seq") { $0.unsignedValue },
                     firstHeight: try Self.field(item, "firstHeight") { $0.unsignedValue },
                     lastHeight: try Self.field(item, "lastHeight") { $0.unsignedValue }),
-                frame: try Self.field(item, "data") { $0.stringValue.flatMap { try? Hex.decode($0) } },
                 commitment: try Self.field(item, "commitment", Self.hash),
                 l1Height: try Self.field(item, "l1Height") { $0.unsignedValue })
+            return (info, item)
         }
     }
 
@@ -128,18 +139,7 @@ public struct L1Client: Sendable {
 
     /// Up to `limit` (≤ 1000) blob records of `rollup` from `seq`, without their frames.
     public func blobInfos(rollup: RollupID, from seq: UInt64, limit: Int = 1000) async throws -> [BlobInfo] {
-        let json = try await rpc.call(
-            L1Method.getBlobs, [.number(rollup.rawValue), .number(seq), .number(limit), .bool(false)])
-        guard case .array(let items) = json else { throw RPCClient.TransportError.malformedResponse("not an array") }
-        return try items.map { item in
-            BlobInfo(
-                header: BatchHeader(
-                    rollup: rollup, seq: try Self.field(item, "seq") { $0.unsignedValue },
-                    firstHeight: try Self.field(item, "firstHeight") { $0.unsignedValue },
-                    lastHeight: try Self.field(item, "lastHeight") { $0.unsignedValue }),
-                commitment: try Self.field(item, "commitment", Self.hash),
-                l1Height: try Self.field(item, "l1Height") { $0.unsignedValue })
-        }
+        try await blobRecords(rollup: rollup, from: seq, limit: limit, data: false).map(\.0)
     }
 
     /// One blob with its frame, nil when the L1 has none at `seq`.
