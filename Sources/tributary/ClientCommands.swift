@@ -52,18 +52,8 @@ struct TransferCommand: AsyncParsableCommand {
             throw ValidationError("\"\(asset)\" is not an asset name")
         }
         let rpc = client.client
-        let status = try await rpc.call(RollupMethod.status)
-        guard let rollup = status["rollup"]?.unsignedValue else {
-            throw ValidationError("the node did not report its rollup id")
-        }
-        let nonces = try await rpc.call(RollupMethod.getNonce, [.string(key.address.hex)])
-        let nonce = nonces["pending"]?.unsignedValue ?? 0
-        var unsigned = Transaction(
-            rollup: RollupID(UInt32(rollup)), nonce: nonce, sender: key.publicKey, fee: fee ?? 0,
-            call: .transfer(to: recipient, asset: assetName, amount: amount))
-        if fee == nil { unsigned = unsigned.payingMinimumFee(perByte: minFeePerByte(status)) }
-        let tx = unsigned.signed(by: key)
-        let id = try await rpc.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(tx.canonicalBytes))])
+        let (id, nonce) = try await submitCall(
+            .transfer(to: recipient, asset: assetName, amount: amount), key: key, fee: fee, rpc: rpc)
         guard wait else {
             try client.output(.object(["id": id, "nonce": .number(nonce)])) { _ in "sent \(render(id)) (nonce \(nonce))"
             }

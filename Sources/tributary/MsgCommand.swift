@@ -55,9 +55,17 @@ func waitForReceipt(_ rpc: RPCClient, _ id: JSONValue, timeout: Double) async th
     throw ValidationError("transaction \(render(id)) was not included within \(timeout) s")
 }
 
-/// Signs `call` for the node at `rpc` and sends it; returns the transaction id. Without a `fee`, pays
-/// the node's mempool price (`minFeePerByte` in `rollup_status`) for the transaction's size.
+/// Signs `call` for the node at `rpc` with the sender's pending nonce and sends it; returns the
+/// transaction id. Without a `fee`, pays the node's mempool price (`minFeePerByte` in
+/// `rollup_status`) for the transaction's size.
 func sendCall(_ call: Call, key: SigningKey, fee: UInt64?, rpc: RPCClient) async throws -> JSONValue {
+    try await submitCall(call, key: key, fee: fee, rpc: rpc).id
+}
+
+/// `sendCall`, also saying which nonce the transaction took.
+func submitCall(_ call: Call, key: SigningKey, fee: UInt64?, rpc: RPCClient) async throws -> (
+    id: JSONValue, nonce: UInt64
+) {
     let status = try await rpc.call(RollupMethod.status)
     guard let rollup = status["rollup"]?.unsignedValue else {
         throw ValidationError("the node did not report its rollup id")
@@ -66,7 +74,8 @@ func sendCall(_ call: Call, key: SigningKey, fee: UInt64?, rpc: RPCClient) async
     var tx = Transaction(rollup: RollupID(UInt32(rollup)), nonce: nonce, sender: key.publicKey, fee: fee ?? 0, call: call)
     if fee == nil { tx = tx.payingMinimumFee(perByte: minFeePerByte(status)) }
     let signed = tx.signed(by: key)
-    return try await rpc.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(signed.canonicalBytes))])
+    let id = try await rpc.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(signed.canonicalBytes))])
+    return (id, nonce)
 }
 
 /// The node's mempool price from its `rollup_status` (1 per byte, the default, when it does not say).
