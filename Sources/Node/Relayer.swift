@@ -156,21 +156,8 @@ public final class Relayer: Service, Sendable {
     }
 
     func fromPeer(_ peer: RollupParameters, from: UInt64, through: UInt64) async throws -> [(Message, OutboxProof)] {
-        var client = RPCClient(url: peer.rpc)
-        client.timeout = .seconds(5)
-        let answer = try await client.call(
-            RollupMethod.getMessages, [.number(store.rollup.id.rawValue), .number(from), .number(through), .number(200)])
-        guard answer["throughHeight"]?.unsignedValue == through, case .array(let items)? = answer["messages"] else {
-            throw RPCClient.TransportError.malformedResponse("\(peer.name) has not reached block \(through)")
-        }
-        return try items.map { item in
-            guard let m = item["encoded"]?.stringValue, let p = item["proof"]?["encoded"]?.stringValue else {
-                throw RPCClient.TransportError.malformedResponse("a message without its encoding or proof")
-            }
-            return (
-                try Message(canonicalBytes: try Hex.decode(m)), try OutboxProof(canonicalBytes: try Hex.decode(p))
-            )
-        }
+        try await RollupClient(url: peer.rpc, timeout: .seconds(5)).messages(
+            to: store.rollup.id, from: from, through: through)
     }
 
     /// The peer's messages from a store of its chain derived from the L1 (nil: not there yet).

@@ -62,24 +62,14 @@ func sendCall(_ call: Call, key: SigningKey, fee: UInt64?, rpc: RPCClient) async
     try await submitCall(call, key: key, fee: fee, rpc: rpc).id
 }
 
-/// `sendCall`, also saying which nonce the transaction took.
+/// `sendCall`, also saying which nonce the transaction took (`RollupClient.submit`).
 func submitCall(_ call: Call, key: SigningKey, fee: UInt64?, rpc: RPCClient) async throws -> (
     id: JSONValue, nonce: UInt64
 ) {
-    let status = try await rpc.call(RollupMethod.status)
-    guard let rollup = status["rollup"]?.unsignedValue else {
-        throw ValidationError("the node did not report its rollup id")
-    }
-    let nonce = try await rpc.call(RollupMethod.getNonce, [.string(key.address.hex)])["pending"]?.unsignedValue ?? 0
-    var tx = Transaction(rollup: RollupID(UInt32(rollup)), nonce: nonce, sender: key.publicKey, fee: fee ?? 0, call: call)
-    if fee == nil { tx = tx.payingMinimumFee(perByte: minFeePerByte(status)) }
-    let signed = tx.signed(by: key)
-    let id = try await rpc.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(signed.canonicalBytes))])
-    return (id, nonce)
+    let (id, nonce) = try await RollupClient(transport: rpc).submit(call, key: key, fee: fee)
+    return (.string(id.hex), nonce)
 }
 
-/// The node's mempool price from its `rollup_status` (1 per byte, the default, when it does not say).
-func minFeePerByte(_ status: JSONValue) -> UInt64 { status["minFeePerByte"]?.unsignedValue ?? 1 }
 
 /// `tributary msg send`.
 struct MsgSendCommand: AsyncParsableCommand {

@@ -180,4 +180,31 @@ final class InProcessL1: @unchecked Sendable {
         #expect(watcher.outputs(ofWatched: alpha.id)?.outputs.isEmpty == true)
         #expect(watcher.origin.height >= 1 || watcher.lastStatus?.height == 0)
     }
+
+    /// The typed rollup client against the node's own methods in process: a submitted transfer pays
+    /// the node's price, takes the pending nonce, and lands once a block includes it.
+    @Test func theRollupClientSubmitsAtThePendingNonceAndReadsTheReceipt() async throws {
+        let dir = try TemporaryDirectory("node-client")
+        let (genesis, alpha, _) = try devnet(dir)
+        let chain = try store(dir, "alpha", alpha, genesis)
+        let mempool = Mempool(rollup: alpha.id)
+        var dispatcher = RPCDispatcher()
+        RollupRPC(store: chain, mempool: mempool).register(into: &dispatcher)
+        let client = RollupClient(transport: dispatcher)
+        let sender = DevKeys.account(0)
+        let call = Call.transfer(to: DevKeys.account(1).address, asset: alpha.nativeAsset, amount: 9)
+        let first = try await client.submit(call, key: sender)
+        let second = try await client.submit(call, key: sender)
+        #expect(first.nonce == 0 && second.nonce == 1)
+        #expect(try await client.pendingNonce(of: sender.address) == 2)
+        #expect(try await client.receipt(first.id) == nil)
+        let committed = try chain.commitBlock(candidates: mempool.candidates(limit: 10), timestamp: 1)
+        mempool.blockCommitted(committed)
+        #expect(committed.block.transactions.map(\.id) == [first.id, second.id])
+        #expect(try await client.blockNumber() == 1)
+        #expect(try await client.receipt(second.id)?["status"]?.stringValue == "success")
+        // Paid the node's price for its size, no more.
+        let fee = committed.block.transactions[0].transaction.fee
+        #expect(fee == UInt64(committed.block.transactions[0].transaction.signedEncodedSize))
+    }
 }
