@@ -21,6 +21,13 @@ public enum JSONForm {
         ]
     }
 
+    /// A block: its header and its transactions, whole (`full`) or as their ids (`rollup_getBlock`).
+    public static func json(_ block: Block, full: Bool) -> [String: JSONValue] {
+        var form = json(block.header)
+        form["transactions"] = .array(block.transactions.map { full ? .object(json($0)) : .string($0.id.hex) })
+        return form
+    }
+
     public static func json(_ value: [AssetAmount]) -> JSONValue {
         .array(value.map { .object(["asset": .string($0.asset.rawValue), "amount": .number($0.amount)]) })
     }

@@ -72,12 +72,12 @@ public struct BatchImport {
     }
 
     /// Imports `batch` (the next one the store has not recorded), committing blocks up to
-    /// `target` at most. `facts` gives the L1 facts the relays among the blocks to import refer to.
-    /// The batch is recorded in `batches` with its last block (or at once, when the store held
-    /// every block already).
+    /// `target` at most. `fact` answers what the L1 says of an output a relay among the blocks to
+    /// import refers to (each asked once). The batch is recorded in `batches` with its last block
+    /// (or at once, when the store held every block already).
     public func run(
         _ batch: PostedBatch, through target: UInt64? = nil,
-        facts: ([Block]) async throws -> any L1View
+        fact: (RollupIndex) async throws -> L1OutputFact?
     ) async throws -> Outcome {
         var outcome = Outcome()
         var head = try store.head().height
@@ -120,7 +120,7 @@ public struct BatchImport {
             }
         }
         let fresh = blocks.filter { $0.header.height > head && !beyondTarget($0.header.height) }
-        let view = fresh.isEmpty ? L1Facts() : try await facts(fresh)
+        let view = try await Self.facts(relayedIn: fresh, fact)
         var importedLast = false
         for block in fresh {
             guard block.header.height == head + 1 else {
@@ -166,6 +166,23 @@ public struct BatchImport {
         // batch): record it. (When its last block was imported just now, that commit recorded it.)
         if !importedLast, head >= h.lastHeight { try recordIfNew(batch) }
         return outcome
+    }
+
+    /// The L1 facts of the outputs the relays among `blocks` refer to.
+    static func facts(relayedIn blocks: [Block], _ fact: (RollupIndex) async throws -> L1OutputFact?) async throws
+        -> L1Facts
+    {
+        var facts: [RollupIndex: L1OutputFact] = [:]
+        var asked: Set<RollupIndex> = []
+        for block in blocks {
+            for tx in block.transactions {
+                guard case .relayMessage(let message, _, let index) = tx.transaction.call else { continue }
+                let key = RollupIndex(message.source, index)
+                guard asked.insert(key).inserted else { continue }
+                facts[key] = try await fact(key)
+            }
+        }
+        return L1Facts(facts)
     }
 
     /// Records a batch unless the same record is there already.

@@ -29,7 +29,8 @@ final class FaultNet: @unchecked Sendable {
     private var extra: [String: [String]] = [:]
     private let lock = NSLock()
 
-    static let rollupNames = ["alpha", "beta", "gamma"]
+    /// The genesis's rollups, named as `GenesisBuilder` names the first three.
+    static let rollupNames = (0..<3).map(GenesisBuilder.name)
 
     init(dir: String, timing: Timing, seed: UInt64, tally: Tally) throws {
         self.dir = dir

@@ -98,9 +98,11 @@ public final class Deriver: Sendable {
                     "blob \(blob.header.seq)'s bytes do not match its commitment")
             }
             let record = PostedBatch(header: blob.header, l1Height: blob.l1Height, frame: blob.frame)
-            let headBefore = try store.head().height
-            let outcome = try await importer.run(record) { blocks in try await self.facts(for: blocks) }
-            if let reason = outcome.undecodable, blob.header.lastHeight > headBefore {
+            let outcome = try await importer.run(record) { key in
+                try await self.l1.fact(rollup: key.rollup, index: key.index)
+            }
+            // News only when it derived blocks (a re-run of a batch the store holds derives none).
+            if let reason = outcome.undecodable, outcome.blocks > 0 {
                 logger.warning(
                     "batch not in DA; its blocks derive as empty blocks",
                     metadata: [
@@ -108,11 +110,11 @@ public final class Deriver: Sendable {
                         "batch.blocks": "\(blob.header.firstHeight)…\(blob.header.lastHeight)", "reason": "\(reason)",
                     ])
             }
+            // The first disagreement is news; the ones after it follow from it.
+            let firstFault = outcome.faults.isEmpty ? nil : try self.firstFault()?.height
             for fault in outcome.faults {
-                // The first disagreement is news; the ones after it follow from it.
-                let first = try firstFault()?.height == fault.height
                 logger.log(
-                    level: first ? .warning : .debug, "posted block disagrees with re-execution",
+                    level: firstFault == fault.height ? .warning : .debug, "posted block disagrees with re-execution",
                     metadata: [
                         "block.height": "\(fault.height)", "differences": "\(fault.differences.joined(separator: "; "))",
                     ])
@@ -133,21 +135,6 @@ public final class Deriver: Sendable {
             return 0
         }
         return blobs.count
-    }
-
-    /// The L1 facts the relays among `blocks` refer to, from the L1.
-    func facts(for blocks: [Block]) async throws -> any L1View {
-        var facts: [RollupIndex: L1OutputFact] = [:]
-        for block in blocks {
-            for tx in block.transactions {
-                guard case .relayMessage(let message, _, let index) = tx.transaction.call else { continue }
-                let key = RollupIndex(message.source, index)
-                if facts[key] == nil, let fact = try await l1.fact(rollup: message.source, index: index) {
-                    facts[key] = fact
-                }
-            }
-        }
-        return L1Facts(facts)
     }
 
     /// Steps until no new blob arrives.
@@ -177,8 +164,8 @@ public final class L1Watcher: Sendable {
         var firstOpen: [RollupID: UInt64] = [:]
     }
     let snapshot = Mutex(Snapshot())
-    let subscribers = Mutex<[UInt64: AsyncStream<Void>.Continuation]>([:])
-    let nextSubscriber = Mutex<UInt64>(0)
+    /// The subscribers of `updates()`, by a number given at subscription.
+    let subscribers = Mutex<(next: UInt64, all: [UInt64: AsyncStream<Void>.Continuation])>((0, [:]))
 
     /// Watches `own`'s outputs and the `peers`' outputs and facts.
     public init(l1: L1Client, own: RollupID? = nil, peers: [RollupID] = []) {
@@ -205,12 +192,12 @@ public final class L1Watcher: Sendable {
     /// when the consumer stops iterating.
     public func updates() -> AsyncStream<Void> {
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        let id = nextSubscriber.withLock { n -> UInt64 in
-            defer { n += 1 }
-            return n
+        let id = subscribers.withLock { s -> UInt64 in
+            defer { s.next += 1 }
+            s.all[s.next] = continuation
+            return s.next
         }
-        subscribers.withLock { $0[id] = continuation }
-        continuation.onTermination = { [weak self] _ in _ = self?.subscribers.withLock { $0.removeValue(forKey: id) } }
+        continuation.onTermination = { [weak self] _ in _ = self?.subscribers.withLock { $0.all.removeValue(forKey: id) } }
         return stream
     }
 
@@ -244,7 +231,7 @@ public final class L1Watcher: Sendable {
             if s.height > snap.origin.height { snap.origin = L1Origin(height: s.height, hash: s.hash) }
             snap.status = s
         }
-        for continuation in subscribers.withLock({ Array($0.values) }) { continuation.yield() }
+        for continuation in subscribers.withLock({ Array($0.all.values) }) { continuation.yield() }
         return s
     }
 

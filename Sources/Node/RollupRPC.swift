@@ -184,9 +184,7 @@ public struct RollupRPC: Sendable {
         }
         let full = params.optional(1)?.boolValue ?? false
         guard let height, let block = try store.block(at: height) else { return .null }
-        var json = JSONForm.json(block.header)
-        json["transactions"] = .array(block.transactions.map { full ? .object(JSONForm.json($0)) : .string($0.id.hex) })
-        return .object(json)
+        return .object(JSONForm.json(block, full: full))
     }
 
     // MARK: Accounts

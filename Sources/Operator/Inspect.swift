@@ -243,12 +243,12 @@ extension InspectedStore {
             guard let header = try environment.read({ try $0.get(Headers.self, height) }) else {
                 throw OperatorError("no header at height \(height) (head \(try rollupHead() ?? 0))")
             }
-            return Render.header(header)
+            return .object(JSONForm.json(header))
         case .l1:
             guard let header = try environment.read({ try $0.get(L1Headers.self, height) }) else {
                 throw OperatorError("no L1 header at height \(height) (head \(try l1Head() ?? 0))")
             }
-            return Render.l1Header(header)
+            return .object(JSONForm.json(header))
         case .unknown:
             throw OperatorError("\(path) is neither a rollup nor an L1 store")
         }
@@ -263,10 +263,10 @@ extension InspectedStore {
                 guard let header = try txn.get(Headers.self, height), let body = try txn.get(Bodies.self, height)
                 else { throw OperatorError("no block at height \(height) (head \(try rollupHead() ?? 0))") }
                 let receipts = try txn.get(Receipts.self, height)?.receipts ?? []
-                guard case .object(var json) = Render.header(header) else { return .null }
+                var json = JSONForm.json(header)
                 json["transactions"] = .array(
                     body.transactions.enumerated().map { i, tx in
-                        guard case .object(var t) = Render.transaction(tx) else { return .null }
+                        var t = JSONForm.json(tx)
                         if i < receipts.count {
                             t["status"] = .string(Render.status(receipts[i].status))
                             t["feePaid"] = .number(receipts[i].feePaid)
@@ -274,7 +274,7 @@ extension InspectedStore {
                         return .object(t)
                     })
                 if let claim = try txn.get(Claims.self, height) {
-                    json["postedClaim"] = Render.header(claim.header)
+                    json["postedClaim"] = .object(JSONForm.json(claim.header))
                 }
                 return .object(json)
             }
@@ -303,7 +303,7 @@ extension InspectedStore {
                 throw OperatorError("the index places \(id) at \(location.height)/\(location.index), which is missing")
             }
             let tx = body.transactions[Int(location.index)]
-            guard case .object(var json) = Render.transaction(tx) else { return .null }
+            var json = JSONForm.json(tx)
             json["blockHeight"] = .number(location.height)
             json["blockHash"] = .string(header.hash.hex)
             json["index"] = .number(location.index)
@@ -411,7 +411,7 @@ extension InspectedStore {
         try environment.read { txn in
             try txn.forEach(Blobs.self, from: RollupIndexKey(rollup, seq)) { key, blob in
                 guard key.rollup == rollup else { return false }
-                out.append(Render.blob(blob))
+                out.append(JSONForm.json(blob, data: false))
                 return out.count < limit
             }
         }
@@ -426,7 +426,7 @@ extension InspectedStore {
             guard let blob = try environment.read({ try $0.get(Blobs.self, RollupIndexKey(rollup, seq)) }) else {
                 throw OperatorError("the L1 store has no blob \(seq) of rollup \(rollup)")
             }
-            return (blob.frame, Render.blob(blob))
+            return (blob.frame, JSONForm.json(blob, data: false))
         case .rollup:
             guard let batch = try environment.read({ try $0.get(Batches.self, seq) }) else {
                 throw OperatorError("the rollup store has no batch \(seq)")
@@ -444,7 +444,7 @@ extension InspectedStore {
         var out: [JSONValue] = []
         try environment.read { txn in
             try txn.forEach(Outputs.self, prefix: rollup?.canonicalBytes ?? []) { _, record in
-                out.append(Render.outputRecord(record, l1Head: head))
+                out.append(JSONForm.json(record, height: head))
                 return true
             }
         }

@@ -8,14 +8,11 @@ import StateMachine
 import StateTree
 import Storage
 
-/// Readable JSON forms of stored values: what `db get|list|header|block|…` print.
+/// Readable JSON forms of the stored values the RPC does not serve (batch records, tree nodes,
+/// receipts as stored); every value the RPC serves prints in its `JSONForm`, so a store and a node
+/// print it alike.
 public enum Render {
     public static func hex(_ bytes: some Collection<UInt8>) -> JSONValue { .string("0x" + Hex.encode(bytes)) }
-
-    // The forms the RPC serves too (`JSONForm`), so a store and a node print a value alike.
-    public static func header(_ header: BlockHeader) -> JSONValue { .object(JSONForm.json(header)) }
-
-    public static func transaction(_ tx: SignedTransaction) -> JSONValue { .object(JSONForm.json(tx)) }
 
     public static func status(_ status: ReceiptStatus) -> String { "\(status)" }
 
@@ -26,12 +23,6 @@ public enum Render {
             "message": receipt.message == .zero ? .null : .string(receipt.message.hex),
             "returnMessage": receipt.returnMessage == .zero ? .null : .string(receipt.returnMessage.hex),
         ])
-    }
-
-    public static func block(_ block: Block) -> JSONValue {
-        guard case .object(var json) = header(block.header) else { return .null }
-        json["transactions"] = .array(block.transactions.map(transaction))
-        return .object(json)
     }
 
     public static func batchHeader(_ header: BatchHeader) -> [String: JSONValue] {
@@ -49,16 +40,6 @@ public enum Render {
         json["commitment"] = .string(batch.commitment.hex)
         return .object(json)
     }
-
-    public static func blob(_ blob: BlobRecord) -> JSONValue { JSONForm.json(blob, data: false) }
-
-    public static func outputRecord(_ record: OutputRecord, l1Head: UInt64?) -> JSONValue {
-        JSONForm.json(record, height: l1Head)
-    }
-
-    public static func l1Header(_ header: L1BlockHeader) -> JSONValue { .object(JSONForm.json(header)) }
-
-    public static func l1Entry(_ entry: L1Entry) -> JSONValue { JSONForm.json(entry) }
 
     public static func node(_ node: Node) -> JSONValue {
         switch node {

@@ -147,26 +147,12 @@ public final class Replayer {
         }
     }
 
-    /// The L1 facts the relays among `blocks` name: from the L1, or from the source store's record.
-    func facts(for blocks: [Block], other: InspectedStore?) async throws -> L1Facts {
-        var wanted: [RollupIndex] = []
-        for block in blocks {
-            for tx in block.transactions {
-                if case .relayMessage(let message, _, let index) = tx.transaction.call {
-                    wanted.append(RollupIndex(message.source, index))
-                }
-            }
+    /// What the L1 says of an output a relay names: from the L1, or from the source store's record.
+    func fact(_ key: RollupIndex, other: InspectedStore?) async throws -> L1OutputFact? {
+        switch source {
+        case .l1(let url): return try await L1Client(url: url).fact(rollup: key.rollup, index: key.index)
+        case .store: return try other?.environment.read { try $0.get(L1FactsTable.self, key) }
         }
-        var facts: [RollupIndex: L1OutputFact] = [:]
-        for key in wanted where facts[key] == nil {
-            switch source {
-            case .l1(let url):
-                facts[key] = try await L1Client(url: url).fact(rollup: key.rollup, index: key.index)
-            case .store:
-                facts[key] = try other?.environment.read { try $0.get(L1FactsTable.self, key) }
-            }
-        }
-        return L1Facts(facts)
     }
 
     /// Replays every posted block above the store's head (up to `target`), each executed with
@@ -204,8 +190,8 @@ public final class Replayer {
                 guard batch.header.seq == seq else {
                     throw OperatorError("the source skips from batch \(seq) to \(batch.header.seq)")
                 }
-                let outcome = try await importer.run(batch, through: target) { blocks in
-                    try await self.facts(for: blocks, other: other)
+                let outcome = try await importer.run(batch, through: target) { key in
+                    try await self.fact(key, other: other)
                 }
                 head = try store.head().height
                 report.blocks += UInt64(outcome.blocks)

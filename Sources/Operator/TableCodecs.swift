@@ -123,9 +123,9 @@ public struct TableCodec: Sendable {
             ])
         },
         L1Meta.name: nameKey,
-        Headers.name: with(height()) { Render.header(try decode(BlockHeader.self, $0)) },
+        Headers.name: with(height()) { .object(JSONForm.json(try decode(BlockHeader.self, $0))) },
         BlockHashes.name: with(hashKey) { .number(try decode(UInt64.self, $0)) },
-        Bodies.name: with(height()) { .array(try decode(BlockBody.self, $0).transactions.map(Render.transaction)) },
+        Bodies.name: with(height()) { .array(try decode(BlockBody.self, $0).transactions.map { .object(JSONForm.json($0)) }) },
         Receipts.name: with(height()) { .array(try decode(BlockReceipts.self, $0).receipts.map(Render.receipt)) },
         TransactionIndex.name: with(hashKey) { bytes in
             let l = try decode(TransactionLocation.self, bytes)
@@ -178,12 +178,12 @@ public struct TableCodec: Sendable {
         },
         StateRoots.name: with(height("version")) { Render.rootRecord(try decode(RootRecord.self, $0)) },
         Batches.name: with(height("seq")) { Render.postedBatch(try decode(PostedBatch.self, $0)) },
-        Claims.name: with(height()) { Render.block(try decode(Block.self, $0)) },
-        L1Headers.name: with(height()) { Render.l1Header(try decode(L1BlockHeader.self, $0)) },
-        L1Bodies.name: with(height()) { .array(try decode(L1Body.self, $0).entries.map(Render.l1Entry)) },
-        Blobs.name: with(pairKey) { Render.blob(try decode(BlobRecord.self, $0)) },
+        Claims.name: with(height()) { .object(JSONForm.json(try decode(Block.self, $0), full: true)) },
+        L1Headers.name: with(height()) { .object(JSONForm.json(try decode(L1BlockHeader.self, $0))) },
+        L1Bodies.name: with(height()) { .array(try decode(L1Body.self, $0).entries.map { JSONForm.json($0) }) },
+        Blobs.name: with(pairKey) { JSONForm.json(try decode(BlobRecord.self, $0), data: false) },
         BlobHeights.name: with(pairKey) { .number(try decode(UInt64.self, $0)) },
-        Outputs.name: with(pairKey) { Render.outputRecord(try decode(OutputRecord.self, $0), l1Head: nil) },
+        Outputs.name: with(pairKey) { JSONForm.json(try decode(OutputRecord.self, $0), height: nil) },
         OutputWindows.name: TableCodec(
             keyForm: "WINDOWEND:ROLLUP:INDEX",
             parseKey: { text in

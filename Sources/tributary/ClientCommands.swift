@@ -52,7 +52,7 @@ struct TransferCommand: AsyncParsableCommand {
             throw ValidationError("\"\(asset)\" is not an asset name")
         }
         let rpc = client.client
-        let (id, nonce) = try await submitCall(
+        let (id, nonce) = try await sendCall(
             .transfer(to: recipient, asset: assetName, amount: amount), key: key, fee: fee, rpc: rpc)
         guard wait else {
             try client.output(.object(["id": id, "nonce": .number(nonce)])) { _ in "sent \(render(id)) (nonce \(nonce))"

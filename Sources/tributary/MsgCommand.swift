@@ -55,21 +55,15 @@ func waitForReceipt(_ rpc: RPCClient, _ id: JSONValue, timeout: Double) async th
     throw ValidationError("transaction \(render(id)) was not included within \(timeout) s")
 }
 
-/// Signs `call` for the node at `rpc` with the sender's pending nonce and sends it; returns the
-/// transaction id. Without a `fee`, pays the node's mempool price (`minFeePerByte` in
-/// `rollup_status`) for the transaction's size.
-func sendCall(_ call: Call, key: SigningKey, fee: UInt64?, rpc: RPCClient) async throws -> JSONValue {
-    try await submitCall(call, key: key, fee: fee, rpc: rpc).id
-}
-
-/// `sendCall`, also saying which nonce the transaction took (`RollupClient.submit`).
-func submitCall(_ call: Call, key: SigningKey, fee: UInt64?, rpc: RPCClient) async throws -> (
+/// Signs `call` for the node at `rpc` with the sender's pending nonce and sends it
+/// (`RollupClient.submit`): the transaction id and the nonce it took. Without a `fee`, pays the
+/// node's mempool price (`minFeePerByte` in `rollup_status`) for the transaction's size.
+func sendCall(_ call: Call, key: SigningKey, fee: UInt64?, rpc: RPCClient) async throws -> (
     id: JSONValue, nonce: UInt64
 ) {
     let (id, nonce) = try await RollupClient(transport: rpc).submit(call, key: key, fee: fee)
     return (.string(id.hex), nonce)
 }
-
 
 /// `tributary msg send`.
 struct MsgSendCommand: AsyncParsableCommand {
@@ -157,7 +151,7 @@ struct MsgSendCommand: AsyncParsableCommand {
         let client = RPCClient(url: rpc)
         let call = Call.sendMessage(
             destination: destination.id, target: target, recipient: recipient, value: try parseValue(), payload: bytes)
-        let txID = try await sendCall(call, key: key, fee: fee, rpc: client)
+        let txID = try await sendCall(call, key: key, fee: fee, rpc: client).id
         let receipt = try await waitForReceipt(client, txID, timeout: timeout)
         guard receipt["success"]?.boolValue == true, let messageID = receipt["message"], messageID != .null else {
             try options.print(receipt) {
@@ -279,7 +273,8 @@ struct MsgRelayCommand: AsyncParsableCommand {
         let key = try resolveKey(from, seed: options.devSeed)
         let destRPC = RPCClient(url: destination.rpc)
         let txID = try await sendCall(
-            .relayMessage(message: m, proof: proof, outputIndex: final.index), key: key, fee: nil, rpc: destRPC)
+            .relayMessage(message: m, proof: proof, outputIndex: final.index), key: key, fee: nil, rpc: destRPC
+        ).id
         let receipt = try await waitForReceipt(destRPC, txID, timeout: timeout)
         try options.print(receipt) {
             summary(receipt, ["transaction", "status", "message", "returnMessage", "blockHeight"])
@@ -389,7 +384,8 @@ struct EscrowClaimCommand: AsyncParsableCommand {
         let client = RPCClient(url: rpc)
         let tx = try await sendCall(
             .escrowClaim(id: lock, preimage: secret), key: try resolveKey(from, seed: options.devSeed), fee: nil,
-            rpc: client)
+            rpc: client
+        ).id
         let receipt = try await waitForReceipt(client, tx, timeout: 60)
         try options.print(receipt) { summary(receipt, ["transaction", "status", "blockHeight"]) }
         if receipt["success"]?.boolValue != true { throw ExitCode(2) }
@@ -415,7 +411,8 @@ struct EscrowRefundCommand: AsyncParsableCommand {
         guard let lock = try? Hash(hex: id) else { throw ValidationError("the lock id must be 32 bytes of hex") }
         let client = RPCClient(url: rpc)
         let tx = try await sendCall(
-            .escrowRefund(id: lock), key: try resolveKey(from, seed: options.devSeed), fee: nil, rpc: client)
+            .escrowRefund(id: lock), key: try resolveKey(from, seed: options.devSeed), fee: nil, rpc: client
+        ).id
         let receipt = try await waitForReceipt(client, tx, timeout: 60)
         try options.print(receipt) { summary(receipt, ["transaction", "status", "returnMessage", "blockHeight"]) }
         if receipt["success"]?.boolValue != true { throw ExitCode(2) }

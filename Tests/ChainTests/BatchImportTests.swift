@@ -42,7 +42,7 @@ import TributaryTesting
         return out
     }
 
-    func noFacts(_ blocks: [Block]) async throws -> any L1View { L1Facts() }
+    func noFacts(_ key: RollupIndex) async throws -> L1OutputFact? { nil }
 
     @Test func honestBatchesImportToTheSourceChainAndAreRecorded() async throws {
         let dir = try TemporaryDirectory("import-honest")
@@ -51,13 +51,13 @@ import TributaryTesting
             let store = try target(dir, "\(policy)")
             let importer = BatchImport(store: store, policy: policy, source: "the test")
             for batch in batches {
-                let outcome = try await importer.run(batch, facts: noFacts)
+                let outcome = try await importer.run(batch, fact: noFacts)
                 #expect(outcome.stop == nil && outcome.blocks == 4 && outcome.transactions == 4)
             }
             #expect(try store.head() == blocks[7].header)
             #expect(try importer.nextSeq() == 2)
             // Importing a batch again changes nothing.
-            let again = try await importer.run(batches[1], facts: noFacts)
+            let again = try await importer.run(batches[1], fact: noFacts)
             #expect(again.stop == nil && again.blocks == 0)
             #expect(try store.verify() == 8)
         }
@@ -70,8 +70,8 @@ import TributaryTesting
 
         let deriving = try target(dir, "derive")
         let keep = BatchImport(store: deriving, policy: .keepClaim, source: "the test")
-        _ = try await keep.run(batches[0], facts: noFacts)
-        let kept = try await keep.run(lie, facts: noFacts)
+        _ = try await keep.run(batches[0], fact: noFacts)
+        let kept = try await keep.run(lie, fact: noFacts)
         #expect(kept.stop == nil && kept.blocks == 4)
         #expect(kept.faults.first?.height == 6)
         #expect(kept.faults.first?.differences.first?.hasPrefix("state root") == true)
@@ -81,8 +81,8 @@ import TributaryTesting
 
         let replaying = try target(dir, "replay")
         let stop = BatchImport(store: replaying, policy: .stop, source: "the test")
-        _ = try await stop.run(batches[0], facts: noFacts)
-        let stopped = try await stop.run(lie, facts: noFacts)
+        _ = try await stop.run(batches[0], fact: noFacts)
+        let stopped = try await stop.run(lie, fact: noFacts)
         guard case .mismatch(let why, let height)? = stopped.stop else {
             Issue.record("no mismatch: \(stopped)")
             return
@@ -101,8 +101,8 @@ import TributaryTesting
         for policy in [BatchImport.MismatchPolicy.keepClaim, .stop] {
             let store = try target(dir, "\(policy)")
             let importer = BatchImport(store: store, policy: policy, source: "the test")
-            _ = try await importer.run(batches[0], facts: noFacts)
-            let outcome = try await importer.run(broken, facts: noFacts)
+            _ = try await importer.run(batches[0], fact: noFacts)
+            let outcome = try await importer.run(broken, fact: noFacts)
             #expect(outcome.undecodable != nil && outcome.stop == nil && outcome.blocks == 4)
             for h in UInt64(5)...8 { #expect(try store.block(at: h)?.transactions.isEmpty == true) }
             #expect(try importer.nextSeq() == 2)
@@ -115,7 +115,7 @@ import TributaryTesting
         let (_, batches) = try source(dir)
         let store = try target(dir, "gap")
         let importer = BatchImport(store: store, policy: .keepClaim, source: "the test")
-        let gap = try await importer.run(batches[1], facts: noFacts)
+        let gap = try await importer.run(batches[1], fact: noFacts)
         #expect(gap.stop == .gap("batch 1 starts at block 5, after the store's head 0", nextHeight: 1))
         #expect(try store.head().height == 0 && importer.nextSeq() == 0)
 
@@ -125,7 +125,7 @@ import TributaryTesting
             let tx = transfer(DevKeys.account(2), nonce: UInt64(h - 1), to: DevKeys.account(3).address, amount: 1)
             _ = try other.commitBlock(candidates: [tx], timestamp: UInt64(h))
         }
-        let diverged = try await BatchImport(store: other, policy: .stop, source: "the L1").run(batches[0], facts: noFacts)
+        let diverged = try await BatchImport(store: other, policy: .stop, source: "the L1").run(batches[0], fact: noFacts)
         guard case .diverged(let why, let height)? = diverged.stop else {
             Issue.record("no divergence: \(diverged)")
             return
