@@ -241,9 +241,13 @@ public final class Proposer: Service, Sendable {
         if let last = lastProposed.withLock({ $0 }), !outputs.contains(where: { $0.index == last }) { return nil }
         let standing = outputs.filter { $0.status != "invalidated" }
         if let top = standing.last {
-            // Never build on an output this node disagrees with: the challenger deals with it.
+            // Never build on an output this node disagrees with while a challenge can still take it:
+            // a won challenge invalidates every later output too, so a proposal above a false pending
+            // output (a replaced liar's) falls with it. The followers' challengers deal with it; the
+            // proposal follows its invalidation (or, unchallenged, its finalization). A follower never
+            // builds on one at all.
             guard let mine = try store.header(at: top.output.l2Height) else { return nil }
-            if fallbackOnly, !top.output.matches(mine) { return nil }
+            if !top.output.matches(mine), fallbackOnly || top.status == "pending" { return nil }
         }
         let n = rollup.outputIntervalBlocks
         let floor = standing.last?.output.l2Height ?? 0

@@ -143,6 +143,43 @@ final class InProcessL1: @unchecked Sendable {
         #expect(outputs.last?.status == "pending")
     }
 
+    /// A replaced liar's false output is still pending when the honest sequencer takes over: a
+    /// proposal above it would fall with it (a won challenge invalidates every later output), so the
+    /// honest proposer waits for its invalidation, then proposes on the standing output below.
+    /// (The fault suite's adversary round 3 lost an honest output that way.)
+    @Test func theSequencerDoesNotProposeAboveAFalsePendingOutput() async throws {
+        let (_, genesis, alpha, l1, sequencer, batcher) = try sequencing("node-false-top")
+        let n = alpha.outputIntervalBlocks
+        try produce(sequencer, count: Int(n))
+        #expect(try await batcher.step(force: true))
+        // The liar held the proposer key: an output naming the posted block with another state root.
+        let posted = try #require(try sequencer.header(at: n))
+        var lie = Output(header: posted)
+        lie.stateRoot = Lies.falseHash("output-state", lie.stateRoot)
+        let proposerKey = key(alpha.proposer, genesis)
+        let false0 = try await l1.client.proposeOutput(OutputProposal(output: lie, signedBy: proposerKey))
+        try produce(sequencer, count: Int(n))
+        #expect(try await batcher.step(force: true))
+
+        let watcher = L1Watcher(l1: l1.client, own: alpha.id, peers: [genesis.rollups[1].id])
+        let proposer = Proposer(
+            store: sequencer, l1: l1.client, watcher: watcher, key: proposerKey, fallbackOnly: false, logger: logger)
+        #expect(await watcher.poll() != nil)
+        #expect(try await proposer.step() == nil)
+        #expect(try await l1.client.outputs(rollup: alpha.id).count == 1)
+
+        // A follower's challenger wins against it; the proposer then proposes from the standing floor.
+        let challenge = Challenge(
+            rollup: alpha.id, outputIndex: false0.index, proof: .output, signedBy: key(alpha.challenger, genesis))
+        _ = try await l1.client.challenge(challenge)
+        #expect(try await l1.client.outputs(rollup: alpha.id).first?.status == "invalidated")
+        #expect(await watcher.poll() != nil)
+        #expect(try await proposer.step() == n)
+        let outputs = try await l1.client.outputs(rollup: alpha.id)
+        #expect(outputs.map(\.status) == ["invalidated", "pending"])
+        #expect(outputs.last?.output.matches(posted) == true)
+    }
+
     /// The method enums are the API: the servers register exactly their cases, and docs/rpc.md
     /// documents every one.
     @Test func theServersRegisterExactlyTheAPIsMethodsAndTheDocsListThem() throws {
