@@ -4,9 +4,10 @@ import Primitives
 import Settlement
 import StateMachine
 
-/// The JSON form of every protocol value the RPC serves and the operator tools print: written
-/// once, so `rollup_getBlock` and `db block`, `l1_getOutputs` and `db outputs` say the same thing
-/// in the same words (docs/rpc.md).
+/// The JSON form of the rollup's protocol values the RPC serves and the operator tools print:
+/// written once, so `rollup_getBlock` and `db block` say the same thing in the same words
+/// (docs/rpc.md). The L1's values carry their form in their API types (`L1Block`, `L1BlobInfo`,
+/// `L1Output`), which `db block`, `db blobs` and `db outputs` of an L1 store print too.
 public enum JSONForm {
 
     public static func json(_ header: BlockHeader) -> [String: JSONValue] {
@@ -79,88 +80,5 @@ public enum JSONForm {
             "call": .object(call),
             "signature": .string(tx.signature.hex),
         ]
-    }
-
-    // MARK: L1
-
-    public static func json(_ header: L1BlockHeader) -> [String: JSONValue] {
-        [
-            "height": .number(header.height), "hash": .string(header.hash.hex), "parent": .string(header.parent.hex),
-            "timestamp": .number(header.timestamp), "entriesRoot": .string(header.entriesRoot.hex),
-        ]
-    }
-
-    /// An L1 block: its header and, as `transactions`, the entries it accepted.
-    public static func json(_ header: L1BlockHeader, body: L1Body) -> JSONValue {
-        var form = json(header)
-        form["transactions"] = .array(body.entries.map { json($0) })
-        return .object(form)
-    }
-
-    public static func json(_ entry: L1Entry) -> JSONValue {
-        switch entry {
-        case .blob(let header, let commitment, let size, let signature):
-            return .object([
-                "type": .string("postBlob"), "id": .string(entry.id.hex), "rollup": .number(header.rollup.rawValue),
-                "seq": .number(header.seq), "firstHeight": .number(header.firstHeight),
-                "lastHeight": .number(header.lastHeight), "commitment": .string(commitment.hex), "size": .number(size),
-                "signature": .string(signature.hex),
-            ])
-        case .output(let index, let proposal):
-            return .object([
-                "type": .string("proposeOutput"), "id": .string(entry.id.hex),
-                "rollup": .number(proposal.output.rollup.rawValue), "index": .number(index),
-                "l2Height": .number(proposal.output.l2Height), "outputRoot": .string(proposal.output.root.hex),
-                "proposer": .string(proposal.proposer.hex), "signature": .string(proposal.signature.hex),
-            ])
-        case .challenge(let id, let rollup, let outputIndex, let kind, let challenger, let invalidated):
-            return .object([
-                "type": .string("challenge"), "id": .string(entry.id.hex), "challenge": .string(id.hex),
-                "verdict": .string("won"), "rollup": .number(rollup.rawValue), "outputIndex": .number(outputIndex),
-                "kind": .string(kind), "challenger": .string(challenger.hex),
-                "invalidated": .number(invalidated),
-            ])
-        case .lostChallenge(let id, let rollup, let outputIndex, let kind, let challenger, let forfeited):
-            return .object([
-                "type": .string("challenge"), "id": .string(entry.id.hex), "challenge": .string(id.hex),
-                "verdict": .string("lost"), "rollup": .number(rollup.rawValue), "outputIndex": .number(outputIndex),
-                "kind": .string(kind), "challenger": .string(challenger.hex),
-                "bondForfeited": .number(forfeited),
-            ])
-        }
-    }
-
-    public static func json(_ record: BlobRecord, data: Bool) -> JSONValue {
-        var o: [String: JSONValue] = [
-            "rollup": .number(record.header.rollup.rawValue), "seq": .number(record.header.seq),
-            "firstHeight": .number(record.header.firstHeight), "lastHeight": .number(record.header.lastHeight),
-            "commitment": .string(record.commitment.hex), "signature": .string(record.signature.hex),
-            "l1Height": .number(record.l1Height), "size": .number(record.frame.count),
-        ]
-        if data { o["data"] = .string("0x" + Hex.encode(record.frame)) }
-        return .object(o)
-    }
-
-    /// An output record; its status and the blocks left in its window as of L1 height `height`
-    /// (nil: not known, as in a stopped store read without its head).
-    public static func json(_ r: OutputRecord, height: UInt64?) -> JSONValue {
-        var o: [String: JSONValue] = [
-            "index": .number(r.index), "rollup": .number(r.output.rollup.rawValue),
-            "l2Height": .number(r.output.l2Height),
-            "blockHash": .string(r.output.blockHash.hex), "stateRoot": .string(r.output.stateRoot.hex),
-            "outboxRoot": .string(r.output.outboxRoot.hex), "outputRoot": .string(r.output.root.hex),
-            "proposer": .string(r.proposer.hex), "signature": .string(r.signature.hex), "bond": .number(r.bond), "l1Height": .number(r.l1Height),
-            "windowEndsAt": .number(r.windowEnd),
-        ]
-        if let height {
-            let status = r.status(atL1Height: height)
-            o["status"] = .string(status.rawValue)
-            o["blocksLeft"] = .number(status == .pending ? r.windowEnd - height : 0)
-        }
-        if r.isInvalidated {
-            o["invalidatedAt"] = .number(r.invalidatedAt)
-            o["invalidatedBy"] = .string(r.invalidatedBy.hex)
-        }
-        return .object(o)
     }
 }

@@ -66,14 +66,14 @@ public enum L1Consistency {
             }
             return (head, records)
         }
-        guard let info = status.rollups[rollup.rawValue] else {
+        guard let info = status.rollup(rollup) else {
             var report = Report(head: head, daHeight: 0)
             report.divergence = "the L1 has no rollup \(rollup)"
             return report
         }
         var report = Report(head: head, daHeight: info.daHeight)
         // 1. Batch records against the L1's blobs.
-        var l1Blobs: [L1Client.BlobInfo] = []
+        var l1Blobs: [L1BlobInfo] = []
         while UInt64(l1Blobs.count) < info.nextSeq {
             let page = try await l1.blobInfos(rollup: rollup, from: UInt64(l1Blobs.count))
             guard let first = page.first, first.header.seq == UInt64(l1Blobs.count) else { break }

@@ -6,9 +6,9 @@ import Primitives
 import RPC
 import Settlement
 
-/// The `l1_*` methods (docs/rpc.md). Binary payloads travel as `0x` hex of their canonical
-/// encoding.
-public struct L1RPC: Sendable {
+/// The L1 node's implementation of the `l1_*` methods (`L1API`, docs/rpc.md) over its store and
+/// block producer. Binary payloads travel as `0x` hex of their canonical encoding.
+public struct L1RPC: L1API {
     public let store: L1Store
     public let producer: L1Producer
 
@@ -19,24 +19,10 @@ public struct L1RPC: Sendable {
 
     var genesis: Genesis { store.genesis }
 
+    /// Serves the `l1_*` methods (the `L1API` binding); a blob post longer than the largest blob
+    /// plus its header and signature is refused before it is decoded.
     public func register(into d: inout RPCDispatcher) {
-        d.register(L1Method.blockNumber) { params in
-            try params.expect(atMost: 0)
-            return .number(try self.store.head().height)
-        }
-        d.register(L1Method.getBlock) { try self.getBlock($0) }
-        d.register(L1Method.postBlob) { try await self.postBlob($0) }
-        d.register(L1Method.getBlob) { try self.getBlob($0) }
-        d.register(L1Method.getBlobs) { try self.getBlobs($0) }
-        d.register(L1Method.proposeOutput) { try await self.proposeOutput($0) }
-        d.register(L1Method.getOutputs) { try self.getOutputs($0) }
-        d.register(L1Method.challenge) { try await self.challenge($0) }
-        d.register(L1Method.getChallenge) { try self.getChallenge($0) }
-        d.register(L1Method.getBalance) { try self.getBalance($0) }
-        d.register(L1Method.status) { params in
-            try params.expect(atMost: 0)
-            return try self.status()
-        }
+        register(into: &d, maxBlobPostBytes: Int(genesis.l1.maxBlobBytes) + (1 << 20))
     }
 
     static func error(_ rejection: L1Rejection) -> RPCError {
@@ -47,136 +33,81 @@ public struct L1RPC: Sendable {
         do { return try await producer.submit(tx) } catch let rejection as L1Rejection { throw Self.error(rejection) }
     }
 
-    func decode<T: CanonicalDecodable>(_ type: T.Type, _ params: RPCParams, _ name: String, maxLength: Int) throws -> T
-    {
-        try params.expect(atMost: 1)
-        let raw = try params.hex(0, name)
-        do {
-            return try T(canonicalBytes: raw, limits: DecodingLimits(maxLength: maxLength, maxCount: 1 << 20))
-        } catch {
-            throw RPCError.invalidParams("parameter 0 is not a canonical \(name): \(error)")
+    func resolve(_ rollup: RollupSelector) throws -> RollupID {
+        let found: RollupParameters?
+        switch rollup {
+        case .id(let id): found = genesis.rollup(id: id)
+        case .name(let name): found = genesis.rollup(named: name)
         }
+        guard let found else {
+            throw RPCError(code: L1ErrorCode.unknownRollup, message: "no such rollup in the genesis: \(rollup)")
+        }
+        return found.id
     }
 
-    func rollupID(_ params: RPCParams, _ index: Int) throws -> RollupID {
-        let rollup: RollupParameters?
-        switch params.optional(index) {
-        case .string(let name)?: rollup = genesis.rollup(named: name)
-        case let value?:
-            guard let n = value.unsignedValue, n <= UInt64(UInt32.max) else {
-                throw RPCError.invalidParams("parameter \(index) (rollup) must be a rollup name or id")
-            }
-            rollup = genesis.rollup(id: RollupID(UInt32(n)))
-        case nil: throw RPCError.invalidParams("parameter \(index) (rollup) is required")
-        }
-        guard let rollup else {
-            throw RPCError(code: L1ErrorCode.unknownRollup, message: "no such rollup in the genesis")
-        }
-        return rollup.id
-    }
+    public func blockNumber() throws -> UInt64 { try store.head().height }
 
     // MARK: Blocks
 
-    func getBlock(_ params: RPCParams) throws -> JSONValue {
-        try params.expect(atMost: 1)
-        let height: UInt64
-        switch params.optional(0) {
-        case nil, .string("latest")?: height = try store.head().height
-        case let value?:
-            guard let h = value.unsignedValue else {
-                throw RPCError.invalidParams("parameter 0 must be a height or \"latest\"")
-            }
-            height = h
-        }
-        guard let (header, body) = try store.block(at: height) else { return .null }
-        return JSONForm.json(header, body: body)
+    public func block(at height: UInt64?) throws -> L1Block? {
+        guard let (header, body) = try store.block(at: height ?? store.head().height) else { return nil }
+        return L1Block(header: header, entries: body.entries)
     }
-
 
     // MARK: Blobs
 
-    func postBlob(_ params: RPCParams) async throws -> JSONValue {
-        let post = try decode(
-            BlobPost.self, params, "blob post", maxLength: Int(genesis.l1.maxBlobBytes) + (1 << 20))
+    public func postBlob(_ post: BlobPost) async throws -> PostedBlobReceipt {
         guard case .blob(let commitment, let l1Height, let duplicate) = try await submit(.postBlob(post)) else {
             throw RPCError.internalError("unexpected outcome")
         }
-        return .object([
-            "commitment": .string(commitment.hex), "l1Height": .number(l1Height), "duplicate": .bool(duplicate),
-            "rollup": .number(post.header.rollup.rawValue), "seq": .number(post.header.seq),
-        ])
+        return PostedBlobReceipt(
+            commitment: commitment, l1Height: l1Height, duplicate: duplicate, rollup: post.header.rollup,
+            seq: post.header.seq)
     }
 
-
-    func getBlob(_ params: RPCParams) throws -> JSONValue {
-        try params.expect(atMost: 2)
-        let rollup = try rollupID(params, 0)
-        guard let seq = params.optional(1)?.unsignedValue else {
-            throw RPCError.invalidParams("parameter 1 (seq) must be an unsigned integer")
-        }
-        guard let record = try store.blob(rollup: rollup, seq: seq) else { return .null }
-        return JSONForm.json(record, data: true)
+    public func blob(rollup: RollupSelector, seq: UInt64) throws -> L1Blob? {
+        try store.blob(rollup: try resolve(rollup), seq: seq).map(L1Blob.init)
     }
 
-    /// `[rollup, fromSeq, limit?, data?]`: up to `limit` (≤ 100) blobs with data, at most 16 MiB of
-    /// frames; with `data` false, up to `limit` (≤ 1000) records without their frames.
-    func getBlobs(_ params: RPCParams) throws -> JSONValue {
-        try params.expect(atMost: 4)
-        let rollup = try rollupID(params, 0)
-        let from = try params.unsigned(1, "fromSeq", default: 0)
-        var withData = true
-        if let flag = params.optional(3), flag != .null {
-            guard let value = flag.boolValue else {
-                throw RPCError.invalidParams("parameter 3 (data) must be a boolean")
-            }
-            withData = value
-        }
-        if !withData {
-            let limit = min(try params.unsigned(2, "limit", default: 1000), 1000)
-            let records = try store.blobs(rollup: rollup, from: from, limit: Int(limit), maxBytes: Int.max)
-            return .array(records.map { JSONForm.json($0, data: false) })
-        }
-        let limit = min(try params.unsigned(2, "limit", default: 100), 100)
-        // Frames travel as hex (twice their size): fit the answer to what is left of the request's
-        // response budget, so a batch of these stops at the budget instead of building copy after copy.
+    public func blobInfos(rollup: RollupSelector, from seq: UInt64, limit: UInt64?) throws -> [L1BlobInfo] {
+        let limit = min(limit ?? 1000, 1000)
+        return try store.blobs(rollup: try resolve(rollup), from: seq, limit: Int(limit), maxBytes: Int.max)
+            .map(L1BlobInfo.init)
+    }
+
+    /// Frames travel as hex (twice their size): the answer fits what is left of the request's
+    /// response budget, so a batch of these stops at the budget instead of building copy after copy.
+    public func blobs(rollup: RollupSelector, from seq: UInt64, limit: UInt64?) throws -> [L1Blob] {
+        let rollup = try resolve(rollup)
+        let limit = min(limit ?? 100, 100)
         var maxBytes = 16 << 20
         if let budget = ResponseBudget.current {
             guard budget.remaining > 4096 else { throw RPCError.responseTooLarge(limit: budget.limit) }
             maxBytes = min(maxBytes, (budget.remaining - 4096) / 2)
         }
-        let records = try store.blobs(rollup: rollup, from: from, limit: Int(limit), maxBytes: maxBytes)
-        return .array(records.map { JSONForm.json($0, data: true) })
+        return try store.blobs(rollup: rollup, from: seq, limit: Int(limit), maxBytes: maxBytes).map(L1Blob.init)
     }
 
     // MARK: Outputs
 
-    func proposeOutput(_ params: RPCParams) async throws -> JSONValue {
-        let proposal = try decode(OutputProposal.self, params, "output proposal", maxLength: 1024)
+    public func proposeOutput(_ proposal: OutputProposal) async throws -> ProposedOutput {
         guard case .output(let index, let l1Height, let windowEnd) = try await submit(.proposeOutput(proposal)) else {
             throw RPCError.internalError("unexpected outcome")
         }
-        return .object([
-            "index": .number(index), "l1Height": .number(l1Height), "windowEndsAt": .number(windowEnd),
-            "outputRoot": .string(proposal.output.root.hex),
-        ])
+        return ProposedOutput(index: index, l1Height: l1Height, windowEnd: windowEnd, outputRoot: proposal.output.root)
     }
 
-
-    /// `[rollup, fromIndex?, limit?]`: outputs with their status as of the L1 head.
-    func getOutputs(_ params: RPCParams) throws -> JSONValue {
-        try params.expect(atMost: 3)
-        let rollup = try rollupID(params, 0)
-        let from = try params.unsigned(1, "fromIndex", default: 0)
-        let limit = min(try params.unsigned(2, "limit", default: 1000), 1000)
+    /// Outputs with their status as of the L1 head.
+    public func outputs(rollup: RollupSelector, from index: UInt64, limit: UInt64?) throws -> [L1Output] {
+        let rollup = try resolve(rollup)
+        let limit = min(limit ?? 1000, 1000)
         let height = try store.head().height
-        return .array(
-            try store.outputs(rollup: rollup, from: from, limit: Int(limit)).map { JSONForm.json($0, height: height) })
+        return try store.outputs(rollup: rollup, from: index, limit: Int(limit)).map { L1Output($0, height: height) }
     }
 
     // MARK: Challenges
 
-    func challenge(_ params: RPCParams) async throws -> JSONValue {
-        let challenge = try decode(Challenge.self, params, "challenge", maxLength: 64 << 20)
+    public func challenge(_ challenge: Challenge) async throws -> ChallengeWon {
         let outcome = try await submit(.challenge(challenge))
         if let lost = outcome.lostChallengeRejection, case .challengeLost(let id, let l1Height, _, let forfeited) = outcome
         {
@@ -190,59 +121,34 @@ public struct L1RPC: Sendable {
         guard case .challenge(let id, let l1Height, let reason, let invalidated, let payout) = outcome else {
             throw RPCError.internalError("unexpected outcome")
         }
-        return .object([
-            "id": .string(id.hex), "verdict": .string("won"), "reason": .string(reason), "l1Height": .number(l1Height),
-            "invalidated": .number(invalidated), "payout": .number(payout),
-        ])
+        return ChallengeWon(id: id, reason: reason, l1Height: l1Height, invalidated: invalidated, payout: payout)
     }
 
-    func getChallenge(_ params: RPCParams) throws -> JSONValue {
-        try params.expect(atMost: 1)
-        guard let id = try? Hash(hex: try params.string(0, "challenge id")) else {
-            throw RPCError.invalidParams("parameter 0 (challenge id) must be 32 bytes of hex")
-        }
-        guard let r = try store.challenge(id) else { return .null }
-        return .object([
-            "id": .string(id.hex), "rollup": .number(r.rollup.rawValue), "outputIndex": .number(r.outputIndex),
-            "kind": .string(r.kind), "challenger": .string(r.challenger.hex), "l1Height": .number(r.l1Height),
-            "reason": .string(r.reason), "invalidated": .number(r.invalidated), "payout": .number(r.payout),
-        ])
+    public func challengeRecord(_ id: Hash) throws -> ChallengeInfo? {
+        try store.challenge(id).map { ChallengeInfo(id: id, record: $0) }
     }
 
-    func getBalance(_ params: RPCParams) throws -> JSONValue {
-        try params.expect(atMost: 1)
-        guard let address = try? Address(hex: try params.string(0, "address")) else {
-            throw RPCError.invalidParams("parameter 0 (address) must be 20 bytes of hex")
-        }
-        return .number(try store.balance(of: address))
-    }
+    public func balance(of address: Address) throws -> UInt64 { try store.balance(of: address) }
 
-    func status() throws -> JSONValue {
+    public func status() throws -> L1Status {
         let head = try store.head()
-        var rollups: [JSONValue] = []
+        var rollups: [L1RollupStatus] = []
         for rollup in genesis.rollups {
             // Every node polls this: no scan of the whole output history.
             let (s, latest, finalized) = try store.standing(rollup.id)
             let openAt = s.lastProposerL1Height + genesis.l1.proposerSilenceBlocks
             rollups.append(
-                .object([
-                    "id": .number(rollup.id.rawValue), "name": .string(rollup.name), "blobs": .number(s.nextSeq),
-                    "daHeight": .number(s.daHeight), "outputs": .number(s.outputCount),
-                    "latestOutputHeight": .number(latest?.output.l2Height ?? 0),
-                    "finalizedHeight": .number(finalized?.output.l2Height ?? 0),
-                    "invalidatedOutputs": .number(s.invalidatedCount),
-                    "brokenAt": s.brokenAt == 0 ? .null : .number(s.brokenAt),
-                    "proposing": .string(
-                        s.brokenAt != 0 || head.height >= openAt ? "permissionless" : "registered"),
-                    "batcher": .string(rollup.batcher.publicKey.hex),
-                    "proposer": .string(rollup.proposer.publicKey.hex),
-                ]))
+                L1RollupStatus(
+                    id: rollup.id, name: rollup.name, nextSeq: s.nextSeq, daHeight: s.daHeight,
+                    outputCount: s.outputCount, latestOutputHeight: latest?.output.l2Height ?? 0,
+                    finalizedHeight: finalized?.output.l2Height ?? 0, invalidatedOutputs: s.invalidatedCount,
+                    brokenAt: s.brokenAt == 0 ? nil : s.brokenAt, permissionless: s.brokenAt != 0 || head.height >= openAt,
+                    batcher: rollup.batcher.publicKey, proposer: rollup.proposer.publicKey))
         }
-        return .object([
-            "height": .number(head.height), "hash": .string(head.hash.hex), "timestamp": .number(head.timestamp),
-            "blockTimeMs": .number(genesis.l1.blockTimeMs), "fraudWindowBlocks": .number(genesis.l1.fraudWindowBlocks),
-            "bond": .number(genesis.l1.bond), "challengeBond": .number(genesis.l1.challengeBond),
-            "maxChallengesPerBlock": .number(genesis.l1.maxChallengesPerBlock), "genesisDigest": .string(store.digest.hex), "rollups": .array(rollups),
-        ])
+        return L1Status(
+            height: head.height, hash: head.hash, timestamp: head.timestamp, blockTimeMs: genesis.l1.blockTimeMs,
+            fraudWindowBlocks: genesis.l1.fraudWindowBlocks, bond: genesis.l1.bond,
+            challengeBond: genesis.l1.challengeBond, maxChallengesPerBlock: genesis.l1.maxChallengesPerBlock,
+            genesisDigest: store.digest, rollups: rollups)
     }
 }

@@ -234,12 +234,12 @@ public final class Proposer: Service, Sendable {
     public func step() async throws -> UInt64? {
         let rollup = store.rollup
         guard let (status, outputs) = watcher.outputs(ofWatched: rollup.id),
-            let info = status.rollups[rollup.id.rawValue]
+            let info = status.rollup(rollup.id)
         else { return nil }
         if fallbackOnly, !info.permissionless { return nil }
         // The watcher's view must hold the last proposal before the next is built on it.
         if let last = lastProposed.withLock({ $0 }), !outputs.contains(where: { $0.index == last }) { return nil }
-        let standing = outputs.filter { $0.status != "invalidated" }
+        let standing = outputs.filter { $0.status != .invalidated }
         if let top = standing.last {
             // Never build on an output this node disagrees with while a challenge can still take it:
             // a won challenge invalidates every later output too, so a proposal above a false pending
@@ -247,7 +247,7 @@ public final class Proposer: Service, Sendable {
             // proposal follows its invalidation (or, unchallenged, its finalization). A follower never
             // builds on one at all.
             guard let mine = try store.header(at: top.output.l2Height) else { return nil }
-            if !top.output.matches(mine), fallbackOnly || top.status == "pending" { return nil }
+            if !top.output.matches(mine), fallbackOnly || top.status == .pending { return nil }
         }
         let n = rollup.outputIntervalBlocks
         let floor = standing.last?.output.l2Height ?? 0

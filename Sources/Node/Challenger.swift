@@ -63,14 +63,14 @@ public final class Challenger: Service, Sendable {
 
     /// Checks every pending output once; returns the challenges the L1 accepted.
     @discardableResult
-    public func step() async throws -> [JSONValue] {
+    public func step() async throws -> [ChallengeWon] {
         let rollup = store.rollup
         guard let (status, outputs) = watcher.outputs(ofWatched: rollup.id) else { return [] }
-        let brokenAt = status.rollups[rollup.id.rawValue]?.brokenAt
+        let brokenAt = status.rollup(rollup.id)?.brokenAt
         let head = try store.head().height
         let notInDAFrom = deriver.haltHeight
-        var results: [JSONValue] = []
-        for info in outputs where info.status == "pending" && info.blocksLeft > 0 {
+        var results: [ChallengeWon] = []
+        for info in outputs where info.status == .pending && info.blocksLeft > 0 {
             let o = info.output
             let anchor = anchor(before: info.index, outputs: outputs)
             let proof: FraudProof
@@ -111,8 +111,7 @@ public final class Challenger: Service, Sendable {
                     "challenge won",
                     metadata: [
                         "output.index": "\(info.index)", "output.l2Height": "\(o.l2Height)", "proof": "\(proof.kind)",
-                        "reason": "\(answer["reason"]?.stringValue ?? "")",
-                        "invalidated": "\(answer["invalidated"]?.unsignedValue ?? 0)",
+                        "reason": "\(answer.reason)", "invalidated": "\(answer.invalidated)",
                     ])
                 results.append(answer)
                 // Later outputs were invalidated with it: look again next round.
@@ -129,8 +128,8 @@ public final class Challenger: Service, Sendable {
     }
 
     /// The latest standing finalized output before `index`, or genesis.
-    func anchor(before index: UInt64, outputs: [L1Client.OutputInfo]) -> UInt64 {
-        outputs.last { $0.index < index && $0.status == "finalized" }?.output.l2Height ?? 0
+    func anchor(before index: UInt64, outputs: [L1Output]) -> UInt64 {
+        outputs.last { $0.index < index && $0.status == .finalized }?.output.l2Height ?? 0
     }
 
     /// The proof that wins against `output` (which disagrees with this node's chain at its height),

@@ -155,11 +155,11 @@ public final class L1Watcher: Sendable {
     let peers: [RollupID]
     struct Snapshot {
         var origin: L1Origin = .none
-        var status: L1Client.Status?
+        var status: L1Status?
         /// Peers' outputs as facts (what relays are checked against).
         var facts: [RollupIndex: L1OutputFact] = [:]
         /// Every watched rollup's outputs, by index.
-        var outputs: [RollupID: [L1Client.OutputInfo]] = [:]
+        var outputs: [RollupID: [L1Output]] = [:]
         /// Per rollup, the first output index that may still change (pending).
         var firstOpen: [RollupID: UInt64] = [:]
     }
@@ -175,7 +175,7 @@ public final class L1Watcher: Sendable {
     }
 
     public var origin: L1Origin { snapshot.withLock { $0.origin } }
-    public var lastStatus: L1Client.Status? { snapshot.withLock { $0.status } }
+    public var lastStatus: L1Status? { snapshot.withLock { $0.status } }
 
     /// The origin and the L1 facts as of it, read together.
     public var view: (origin: L1Origin, view: any L1View) {
@@ -184,7 +184,7 @@ public final class L1Watcher: Sendable {
 
     /// The last status and `rollup`'s outputs with their statuses as of it, read together (nil
     /// before the first successful poll).
-    public func outputs(ofWatched rollup: RollupID) -> (status: L1Client.Status, outputs: [L1Client.OutputInfo])? {
+    public func outputs(ofWatched rollup: RollupID) -> (status: L1Status, outputs: [L1Output])? {
         snapshot.withLock { snap in snap.status.map { ($0, snap.outputs[rollup] ?? []) } }
     }
 
@@ -203,10 +203,10 @@ public final class L1Watcher: Sendable {
 
     /// Polls once; returns the status, nil when the L1 is unreachable.
     @discardableResult
-    public func poll() async -> L1Client.Status? {
+    public func poll() async -> L1Status? {
         guard let s = try? await l1.status() else { return nil }
         // Outputs fetched after the status: anything final as of its height is already settled.
-        var fetched: [RollupID: (from: UInt64, outputs: [L1Client.OutputInfo])] = [:]
+        var fetched: [RollupID: (from: UInt64, outputs: [L1Output])] = [:]
         for rollup in (own.map { [$0] } ?? []) + peers {
             let from = snapshot.withLock { $0.firstOpen[rollup] ?? 0 }
             guard let outputs = try? await l1.outputs(rollup: rollup, from: from) else { return nil }
@@ -218,11 +218,11 @@ public final class L1Watcher: Sendable {
                     for o in outputs {
                         snap.facts[RollupIndex(rollup, o.index)] = L1OutputFact(
                             outboxRoot: o.output.outboxRoot, l2Height: o.output.l2Height, windowEnd: o.windowEnd,
-                            invalidated: o.status == "invalidated")
+                            invalidated: o.status == .invalidated)
                     }
                 }
                 snap.outputs[rollup] = (snap.outputs[rollup] ?? []).filter { $0.index < from } + outputs
-                if let open = outputs.first(where: { $0.status == "pending" }) {
+                if let open = outputs.first(where: { $0.status == .pending }) {
                     snap.firstOpen[rollup] = open.index
                 } else if let last = outputs.last {
                     snap.firstOpen[rollup] = last.index + 1

@@ -159,9 +159,9 @@ struct MessagesRPC: Sendable {
         ]
         guard let l1 else { return .object(o) }
         let outputs = try await l1.outputs(rollup: store.rollup.id)
-        if let covering = outputs.first(where: { $0.status != "invalidated" && $0.output.l2Height >= sent.height }) {
+        if let covering = outputs.first(where: { $0.status != .invalidated && $0.output.l2Height >= sent.height }) {
             o["output"] = .number(covering.index)
-            o["status"] = .string(covering.status == "finalized" ? "finalized" : "inOutput")
+            o["status"] = .string(covering.status == .finalized ? "finalized" : "inOutput")
             o["blocksLeft"] = .number(covering.blocksLeft)
             o["windowEndsAt"] = .number(covering.windowEnd)
         }

@@ -201,7 +201,7 @@ public struct RollupNode: Sendable {
             var l1Info: [String: JSONValue] = ["url": .string(l1.url)]
             let origin = watcher.origin
             l1Info["height"] = .number(origin.height)
-            if let s = watcher.lastStatus?.rollups[store.rollup.id.rawValue] {
+            if let s = watcher.lastStatus?.rollup(store.rollup.id) {
                 l1Info["daHeight"] = .number(s.daHeight)
                 l1Info["finalizedHeight"] = .number(s.finalizedHeight)
                 l1Info["brokenAt"] = s.brokenAt.map { .number($0) } ?? .null

@@ -248,7 +248,7 @@ extension InspectedStore {
             guard let header = try environment.read({ try $0.get(L1Headers.self, height) }) else {
                 throw OperatorError("no L1 header at height \(height) (head \(try l1Head() ?? 0))")
             }
-            return .object(JSONForm.json(header))
+            return .object(L1Block.json(header))
         case .unknown:
             throw OperatorError("\(path) is neither a rollup nor an L1 store")
         }
@@ -282,7 +282,7 @@ extension InspectedStore {
             return try environment.read { txn in
                 guard let header = try txn.get(L1Headers.self, height), let body = try txn.get(L1Bodies.self, height)
                 else { throw OperatorError("no L1 block at height \(height)") }
-                return JSONForm.json(header, body: body)
+                return L1Block(header: header, entries: body.entries).json
             }
         case .unknown:
             throw OperatorError("\(path) is neither a rollup nor an L1 store")
@@ -411,7 +411,7 @@ extension InspectedStore {
         try environment.read { txn in
             try txn.forEach(Blobs.self, from: RollupIndexKey(rollup, seq)) { key, blob in
                 guard key.rollup == rollup else { return false }
-                out.append(JSONForm.json(blob, data: false))
+                out.append(L1BlobInfo(blob).json)
                 return out.count < limit
             }
         }
@@ -426,7 +426,7 @@ extension InspectedStore {
             guard let blob = try environment.read({ try $0.get(Blobs.self, RollupIndexKey(rollup, seq)) }) else {
                 throw OperatorError("the L1 store has no blob \(seq) of rollup \(rollup)")
             }
-            return (blob.frame, JSONForm.json(blob, data: false))
+            return (blob.frame, L1BlobInfo(blob).json)
         case .rollup:
             guard let batch = try environment.read({ try $0.get(Batches.self, seq) }) else {
                 throw OperatorError("the rollup store has no batch \(seq)")
@@ -444,7 +444,7 @@ extension InspectedStore {
         var out: [JSONValue] = []
         try environment.read { txn in
             try txn.forEach(Outputs.self, prefix: rollup?.canonicalBytes ?? []) { _, record in
-                out.append(JSONForm.json(record, height: head))
+                out.append(L1Output(record, height: head).json)
                 return true
             }
         }

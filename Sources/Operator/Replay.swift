@@ -134,7 +134,7 @@ public final class Replayer {
     func sourceHeight(other: InspectedStore?) async -> UInt64? {
         switch source {
         case .l1(let url):
-            return try? await L1Client(url: url).status().rollups[store.rollup.id.rawValue]?.daHeight
+            return try? await L1Client(url: url).status().rollup(store.rollup.id)?.daHeight
         case .store:
             return try? other?.environment.read { txn in
                 var last: UInt64?

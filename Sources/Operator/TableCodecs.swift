@@ -179,11 +179,11 @@ public struct TableCodec: Sendable {
         StateRoots.name: with(height("version")) { Render.rootRecord(try decode(RootRecord.self, $0)) },
         Batches.name: with(height("seq")) { Render.postedBatch(try decode(PostedBatch.self, $0)) },
         Claims.name: with(height()) { .object(JSONForm.json(try decode(Block.self, $0), full: true)) },
-        L1Headers.name: with(height()) { .object(JSONForm.json(try decode(L1BlockHeader.self, $0))) },
-        L1Bodies.name: with(height()) { .array(try decode(L1Body.self, $0).entries.map { JSONForm.json($0) }) },
-        Blobs.name: with(pairKey) { JSONForm.json(try decode(BlobRecord.self, $0), data: false) },
+        L1Headers.name: with(height()) { .object(L1Block.json(try decode(L1BlockHeader.self, $0))) },
+        L1Bodies.name: with(height()) { .array(try decode(L1Body.self, $0).entries.map(L1Block.json)) },
+        Blobs.name: with(pairKey) { L1BlobInfo(try decode(BlobRecord.self, $0)).json },
         BlobHeights.name: with(pairKey) { .number(try decode(UInt64.self, $0)) },
-        Outputs.name: with(pairKey) { JSONForm.json(try decode(OutputRecord.self, $0), height: nil) },
+        Outputs.name: with(pairKey) { L1Output.json(try decode(OutputRecord.self, $0), height: nil) },
         OutputWindows.name: TableCodec(
             keyForm: "WINDOWEND:ROLLUP:INDEX",
             parseKey: { text in

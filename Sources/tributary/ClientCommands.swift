@@ -161,7 +161,7 @@ struct StatusCommand: AsyncParsableCommand {
             line += " da=\(render(l1["daHeight"] ?? .null)) finalized=\(render(l1["finalizedHeight"] ?? .null))"
             let seen = l1["height"]?.unsignedValue ?? 0
             if let url = l1["url"]?.stringValue,
-                let head = try? await RPCClient(url: url).call(L1Method.blockNumber).unsignedValue
+                let head = try? await L1Client(url: url).blockNumber()
             {
                 line += " l1-lag=\(head >= seen ? head - seen : 0)"
             } else {

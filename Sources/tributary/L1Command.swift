@@ -88,24 +88,23 @@ struct L1StatusCommand: AsyncParsableCommand {
     @OptionGroup var options: L1Options
 
     func run() async throws {
-        let status = try await RPCClient(url: try options.url()).call(L1Method.status)
-        try options.print(status) {
+        let status = try await L1Client(url: try options.url()).status()
+        try options.print(status.json) {
             var lines = [
-                "L1 height \(render(status["height"] ?? .null))  hash \(render(status["hash"] ?? .null))",
-                "block time \(render(status["blockTimeMs"] ?? .null)) ms  fraud window \(render(status["fraudWindowBlocks"] ?? .null)) blocks  bond \(render(status["bond"] ?? .null))",
+                "L1 height \(status.height)  hash \(status.hash)",
+                "block time \(status.blockTimeMs) ms  fraud window \(status.fraudWindowBlocks) blocks  bond \(status.bond)",
                 "",
             ]
             var rows = [
                 ["rollup", "id", "blobs", "DA height", "outputs", "latest", "finalized", "invalidated", "proposing"]
             ]
-            if case .array(let items)? = status["rollups"] {
-                for r in items {
-                    rows.append(
-                        [
-                            "name", "id", "blobs", "daHeight", "outputs", "latestOutputHeight", "finalizedHeight",
-                            "invalidatedOutputs", "proposing",
-                        ].map { render(r[$0] ?? .null) })
-                }
+            for r in status.rollups {
+                rows.append(
+                    [
+                        r.name, "\(r.id.rawValue)", "\(r.nextSeq)", "\(r.daHeight)", "\(r.outputCount)",
+                        "\(r.latestOutputHeight)", "\(r.finalizedHeight)", "\(r.invalidatedOutputs)",
+                        r.permissionless ? "permissionless" : "registered",
+                    ])
             }
             lines.append(table(rows))
             return lines.joined(separator: "\n")
@@ -126,17 +125,16 @@ struct OutputsCommand: AsyncParsableCommand {
     var rollup: String
 
     func run() async throws {
-        let id: JSONValue = UInt32(rollup).map { .number($0) } ?? .string(rollup)
-        let outputs = try await RPCClient(url: try options.url()).call(L1Method.getOutputs, [id])
-        try options.print(outputs) {
+        let selector: RollupSelector = UInt32(rollup).map { .id(RollupID($0)) } ?? .name(rollup)
+        let outputs = try await L1Client(url: try options.url()).outputs(rollup: selector, from: 0, limit: nil)
+        try options.print(outputs.json) {
             var rows = [["index", "L2 height", "status", "blocks left", "window ends", "output root"]]
-            if case .array(let items) = outputs {
-                for o in items {
-                    rows.append(
-                        ["index", "l2Height", "status", "blocksLeft", "windowEndsAt", "outputRoot"].map {
-                            render(o[$0] ?? .null)
-                        })
-                }
+            for o in outputs {
+                rows.append(
+                    [
+                        "\(o.index)", "\(o.output.l2Height)", o.status.rawValue, "\(o.blocksLeft)", "\(o.windowEnd)",
+                        "\(o.output.root)",
+                    ])
             }
             return rows.count == 1 ? "no outputs yet" : table(rows)
         }

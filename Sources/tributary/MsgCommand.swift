@@ -261,7 +261,7 @@ struct MsgRelayCommand: AsyncParsableCommand {
             throw ValidationError("the message is for rollup \(m.destination), which the genesis does not have")
         }
         let outputs = try await L1Client(url: l1 ?? genesis.l1.rpc).outputs(rollup: source.id)
-        guard let final = outputs.last(where: { $0.status == "finalized" }), final.output.l2Height >= height else {
+        guard let final = outputs.last(where: { $0.status == .finalized }), final.output.l2Height >= height else {
             throw ValidationError(
                 "no finalized output of \(source.name) covers block \(height) yet: wait for its window")
         }

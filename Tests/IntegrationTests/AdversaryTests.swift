@@ -68,11 +68,11 @@ import TributaryTesting
         let top = try #require(sealed["height"]?.unsignedValue)
         #expect(
             try await eventually(90) {
-                try await outputs(l1).contains { $0.status == "finalized" && $0.output.l2Height >= top }
+                try await outputs(l1).contains { $0.status == .finalized && $0.output.l2Height >= top }
             })
         let all = try await outputs(l1)
-        #expect(all.allSatisfy { $0.status != "invalidated" }, "\(all.map { ($0.index, $0.status) })")
-        #expect(try await l1.status().rollups[1]?.brokenAt == nil)
+        #expect(all.allSatisfy { $0.status != .invalidated }, "\(all.map { ($0.index, $0.status) })")
+        #expect(try await l1.status().rollup(RollupID(1))?.brokenAt == nil)
         let follows = RPCClient(url: follower.url)
         #expect(
             try await eventually(30) {
@@ -157,8 +157,8 @@ import TributaryTesting
         let l1 = L1Client(url: l1Node.url)
         #expect(
             try await eventually(90) {
-                let invalidated = try await l1.outputs(rollup: RollupID(2)).contains { $0.status == "invalidated" }
-                let broken = try await l1.status().rollups[2]?.brokenAt
+                let invalidated = try await l1.outputs(rollup: RollupID(2)).contains { $0.status == .invalidated }
+                let broken = try await l1.status().rollup(RollupID(2))?.brokenAt
                 return invalidated && broken != nil
             })
         let rows = try await l1.rpc.call("l1_getOutputs", [.number(2), .number(0), .number(1000)])
@@ -167,7 +167,7 @@ import TributaryTesting
         let reason = challenge["reason"]?.stringValue ?? ""
         #expect(challenge["kind"]?.stringValue == "block", "\(challenge)")
         #expect(reason.contains("transactions root"), "\(reason)")
-        #expect(try await outputs(l1).allSatisfy { $0.status != "invalidated" })
+        #expect(try await outputs(l1).allSatisfy { $0.status != .invalidated })
         #expect(alphaNode.stop() == 0)
         #expect(follower.stop() == 0)
     }

@@ -58,10 +58,10 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
             })
         let b = try #require(heights.max())
         // A pending output covering block b.
-        var target: L1Client.OutputInfo?
+        var target: L1Output?
         #expect(
             try await eventually(30) {
-                target = try await outputs(l1).last { $0.output.l2Height >= b && $0.status == "pending" }
+                target = try await outputs(l1).last { $0.output.l2Height >= b && $0.status == .pending }
                 return target != nil
             })
         let output = try #require(target)
@@ -101,7 +101,7 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         var spanFailure: (code: Int, message: String)?
         for _ in 0..<3 {
             let now = try await outputs(l1)
-            let anchor = now.last { $0.index < output.index && $0.status == "finalized" }?.output.l2Height ?? 0
+            let anchor = now.last { $0.index < output.index && $0.status == .finalized }?.output.l2Height ?? 0
             var spanBlocks: [Block] = []
             for h in (anchor + 1)...output.output.l2Height {
                 spanBlocks.append(try #require(try store.block(at: h)))
@@ -123,15 +123,15 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         #expect(await errorCode { _ = try await l1.challenge(challenge(.output, index: 999)) }?.code == -32030)
         // Nothing changed but the burned bonds of the judged challenges.
         let after = try await outputs(l1)
-        #expect(after.allSatisfy { $0.status != "invalidated" })
-        #expect(try await l1.status().rollups[1]?.brokenAt == nil)
+        #expect(after.allSatisfy { $0.status != .invalidated })
+        #expect(try await l1.status().rollup(RollupID(1))?.brokenAt == nil)
         #expect(lost >= UInt64(cases.count) + 1)
         let left = try await l1.rpc.call("l1_getBalance", [.string(key.address.hex)])
         #expect(left.unsignedValue == funded - lost * bond)
 
         // After the window the output is final: too late.
         let first = try #require(after.first)
-        #expect(try await eventually(60) { try await outputs(l1).first?.status == "finalized" })
+        #expect(try await eventually(60) { try await outputs(l1).first?.status == .finalized })
         let late = await errorCode { _ = try await l1.challenge(challenge(.output, index: first.index)) }
         #expect(late?.code == -32029, "\(late?.message ?? "accepted")")
         #expect(late?.message.contains("closed at L1 height \(first.windowEnd)") == true)
@@ -229,7 +229,7 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
 
         // Nothing changed: one blob, the original bytes, no outputs, bonds untouched.
         let status = try await l1.status()
-        #expect(status.rollups[1]?.nextSeq == 1 && status.rollups[1]?.daHeight == 3)
+        #expect(status.rollup(RollupID(1))?.nextSeq == 1 && status.rollup(RollupID(1))?.daHeight == 3)
         let blob = try await l1.rpc.call("l1_getBlob", [.number(1), .number(0)])
         #expect(blob["commitment"]?.stringValue == accepted.commitment.hex)
         #expect(blob["data"]?.stringValue == "0x" + Hex.encode(frame))
@@ -267,12 +267,12 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         #expect(oneTooMany?.code == -32023)
         let height = try await l1.blockNumber()
         #expect(try await eventually(20) { try await l1.blockNumber() >= height + 3 }, "the L1 stopped producing blocks")
-        #expect(try await l1.status().rollups[alpha.id.rawValue]?.daHeight == 0)
+        #expect(try await l1.status().rollup(alpha.id)?.daHeight == 0)
         let honest = try await l1.postBlob(BlobPost(header: header(0, 1, 18), frame: frame, signedBy: batcher))
         #expect(!honest.duplicate)
         _ = try await l1.postBlob(BlobPost(header: header(1, 19, 19), frame: frame, signedBy: batcher))
         let status = try await l1.status()
-        #expect(status.rollups[alpha.id.rawValue]?.daHeight == 19 && status.rollups[alpha.id.rawValue]?.nextSeq == 2)
+        #expect(status.rollup(alpha.id)?.daHeight == 19 && status.rollup(alpha.id)?.nextSeq == 2)
         #expect(l1Node.stop() == 0)
     }
 

@@ -68,7 +68,7 @@ func sendTransfers(_ rpc: RPCClient, count: Int, seed: UInt64, nonces: inout [In
     return ids
 }
 
-func outputs(_ l1: L1Client, _ rollup: UInt32 = 1) async throws -> [L1Client.OutputInfo] {
+func outputs(_ l1: L1Client, _ rollup: UInt32 = 1) async throws -> [L1Output] {
     try await l1.outputs(rollup: RollupID(rollup))
 }
 
@@ -105,10 +105,10 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
             })
         #expect(
             try await eventually(60) {
-                try await outputs(l1).contains { $0.status == "finalized" && $0.output.l2Height >= lastTxHeight }
+                try await outputs(l1).contains { $0.status == .finalized && $0.output.l2Height >= lastTxHeight }
             })
         let all = try await outputs(l1)
-        #expect(all.allSatisfy { $0.status != "invalidated" })
+        #expect(all.allSatisfy { $0.status != .invalidated })
         // Every output names exactly alpha's block at its height.
         for o in all {
             let h = try await header(alpha, o.output.l2Height)
@@ -130,7 +130,7 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         // A fresh follower derives the same chain: same hashes and state roots, height by height.
         let followerNode = try startRollup(dir, genesis: genesis, l1: l1Node.url, name: "follower", follow: true)
         let follower = RPCClient(url: followerNode.url)
-        let daHeight = try #require(try await l1.status().rollups[1]?.daHeight)
+        let daHeight = try #require(try await l1.status().rollup(RollupID(1))?.daHeight)
         #expect(daHeight >= lastTxHeight)
         #expect(
             try await eventually(30) {
@@ -155,7 +155,7 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
 
         // A sequencer started on an empty datadir syncs its own rollup from the L1 first.
         #expect(alphaNode.stop() == 0)
-        let posted = try #require(try await l1.status().rollups[1]?.daHeight)
+        let posted = try #require(try await l1.status().rollup(RollupID(1))?.daHeight)
         let stopped = try ChainStore.open(datadir: dir.appending("alpha"), genesis: Genesis.load(path: genesis))
         let expected = try #require(try stopped.header(at: posted))
         let resyncedNode = try startRollup(dir, genesis: genesis, l1: l1Node.url, name: "alpha-resynced")
@@ -193,14 +193,14 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         ids += try await sendTransfers(alpha, count: 50, seed: 3, nonces: &nonces)
 
         // The false output is invalidated by a won challenge before its window closed.
-        var invalidated: [L1Client.OutputInfo] = []
+        var invalidated: [L1Output] = []
         #expect(
             try await eventually(60) {
-                invalidated = try await outputs(l1).filter { $0.status == "invalidated" }
+                invalidated = try await outputs(l1).filter { $0.status == .invalidated }
                 return !invalidated.isEmpty
             })
         let status = try await l1.status()
-        #expect(status.rollups[1]?.brokenAt == 15)
+        #expect(status.rollup(RollupID(1))?.brokenAt == 15)
         let first = try #require(invalidated.first)
         #expect(first.output.l2Height >= 15)
         let raw = try await l1.rpc.call("l1_getOutputs", [.number(1), .number(first.index), .number(1)])
@@ -221,15 +221,15 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         // Every output the faulty proposer had standing from the false one on is invalidated.
         let afterChallenge = try await outputs(l1)
         for o in afterChallenge where o.index >= first.index && o.l1Height < challengedAt {
-            #expect(o.status == "invalidated", "output \(o.index)")
+            #expect(o.status == .invalidated, "output \(o.index)")
         }
 
         // An honest output for the same range finalizes afterwards, matching the follower's chain.
-        var honest: L1Client.OutputInfo?
+        var honest: L1Output?
         #expect(
             try await eventually(90) {
                 honest = try await outputs(l1).first {
-                    $0.status == "finalized" && $0.output.l2Height >= first.output.l2Height
+                    $0.status == .finalized && $0.output.l2Height >= first.output.l2Height
                 }
                 return honest != nil
             })
@@ -245,7 +245,7 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         // pair is taken again until no output was added or settled between them.
         let bond = parameters.l1.bond, initial = bond * 1000
         let proposerKey = rollup.proposer.publicKey
-        func held(_ outputs: [L1Client.OutputInfo]) -> [String] {
+        func held(_ outputs: [L1Output]) -> [String] {
             outputs.filter { $0.proposer == proposerKey }.map { "\($0.index):\($0.status)" }
         }
         var consistent: (lost: UInt64, balance: UInt64?)?
@@ -254,7 +254,7 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
             let balance = try await l1.rpc.call("l1_getBalance", [.string(proposerKey.address.hex)]).unsignedValue
             let after = try await outputs(l1)
             guard held(before) == held(after) else { continue }
-            let lost = UInt64(after.filter { $0.proposer == proposerKey && $0.status != "finalized" }.count) * bond
+            let lost = UInt64(after.filter { $0.proposer == proposerKey && $0.status != .finalized }.count) * bond
             consistent = (lost, balance)
         }
         let money = try #require(consistent, "the proposer's outputs never stood still for two reads")
@@ -312,20 +312,20 @@ extension JSONValue {
         ids += try await sendTransfers(alpha, count: 50, seed: 12, nonces: &nonces)
         try await Task.sleep(for: .seconds(2))
         let headDuringOutage = try #require(try await alpha.call("rollup_blockNumber").unsignedValue)
-        #expect(headDuringOutage > before.rollups[1]!.daHeight)
+        #expect(headDuringOutage > before.rollup(RollupID(1))!.daHeight)
 
         l1Node = try l1()
         defer { l1Node.stop() }
         let after = try await client.status()
         #expect(after.height >= before.height)
-        #expect(after.rollups[1]!.daHeight >= before.rollups[1]!.daHeight)
+        #expect(after.rollup(RollupID(1))!.daHeight >= before.rollup(RollupID(1))!.daHeight)
         let outputsAfter = try await outputs(client)
         #expect(Array(outputsAfter.prefix(outputsBefore.count)).map(\.output) == outputsBefore.map(\.output))
         #expect(try await client.rpc.call("l1_getBlob", [.number(1), .number(0)]) == blobBefore)
         // The queued blocks are posted once the L1 is back.
         #expect(
             try await eventually(30) {
-                (try await client.status().rollups[1]?.daHeight ?? 0) >= headDuringOutage
+                (try await client.status().rollup(RollupID(1))?.daHeight ?? 0) >= headDuringOutage
             })
         // A follower derives exactly alpha's chain, with every transaction.
         let followerNode = try startRollup(dir, genesis: genesis, l1: l1Node.url, name: "follower", follow: true)

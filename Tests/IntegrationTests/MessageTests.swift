@@ -294,11 +294,11 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
         let message = try Message(canonicalBytes: try Hex.decode(try #require(sent["encoded"]?.stringValue)))
         let sentHeight = try #require(sent["height"]?.unsignedValue)
         // The false output covering it is invalidated by the follower's challenge.
-        var invalid: L1Client.OutputInfo?
+        var invalid: L1Output?
         #expect(
             try await eventually(60) {
                 invalid = try await l1.outputs(rollup: RollupID(1)).first {
-                    $0.status == "invalidated" && $0.output.l2Height >= sentHeight
+                    $0.status == .invalidated && $0.output.l2Height >= sentHeight
                 }
                 return invalid != nil
             })
@@ -309,11 +309,11 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
             canonicalBytes: try Hex.decode(try #require(proofAtBad["proof"]?["encoded"]?.stringValue)))
         #expect(try await relayStatus(beta, RollupID(2), message, badProof, bad.index) == "outputNotFinalized")
         // An honest output covering it: pending first, then final.
-        var honest: L1Client.OutputInfo?
+        var honest: L1Output?
         #expect(
             try await eventually(60) {
                 honest = try await l1.outputs(rollup: RollupID(1)).first {
-                    $0.status != "invalidated" && $0.output.l2Height >= sentHeight
+                    $0.status != .invalidated && $0.output.l2Height >= sentHeight
                         && $0.proposer != net.genesis.rollups[0].proposer.publicKey
                 }
                 return honest != nil
@@ -323,12 +323,12 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
             "rollup_getMessageProof", [.string(id.hex), .number(good.output.l2Height)])
         let proof = try OutboxProof(
             canonicalBytes: try Hex.decode(try #require(proofAtGood["proof"]?["encoded"]?.stringValue)))
-        if good.status == "pending" {
+        if good.status == .pending {
             #expect(try await relayStatus(beta, RollupID(2), message, proof, good.index) == "outputNotFinalized")
         }
         #expect(
             try await eventually(60) {
-                try await l1.outputs(rollup: RollupID(1)).first { $0.index == good.index }?.status == "finalized"
+                try await l1.outputs(rollup: RollupID(1)).first { $0.index == good.index }?.status == .finalized
             })
         // The honest relay executes (once beta's sequencer has seen the L1 block that made it final).
         var status = ""

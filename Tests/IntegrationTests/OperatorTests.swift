@@ -73,7 +73,7 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         let ids = try await sendTransfers(alpha, count: 300, seed: 7, nonces: &nonces)
         let lastID = try #require(ids.last)
         #expect(try await eventually(30) { try await alpha.call("rollup_getReceipt", [.string(lastID.hex)]) != .null })
-        #expect(try await eventually(30) { (try await l1.status().rollups[1]?.daHeight ?? 0) >= 20 })
+        #expect(try await eventually(30) { (try await l1.status().rollup(RollupID(1))?.daHeight ?? 0) >= 20 })
         let store = dir.appending("alpha"), l1Store = dir.appending("l1")
 
         // Live: verify, stats and the queries, while both nodes keep writing.
@@ -265,7 +265,7 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         let l1 = L1Client(url: l1Node.url)
         var nonces: [Int: UInt64] = [:]
         _ = try await sendTransfers(alpha, count: 150, seed: 11, nonces: &nonces)
-        #expect(try await eventually(30) { (try await l1.status().rollups[1]?.daHeight ?? 0) >= 15 })
+        #expect(try await eventually(30) { (try await l1.status().rollup(RollupID(1))?.daHeight ?? 0) >= 15 })
 
         // Snapshot while alpha keeps producing blocks (and more transfers arrive).
         let sent = nonces
@@ -287,7 +287,7 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         #expect(verified.status == 0, "\(verified.output) \(verified.stderr)")
         #expect(verified.output.hasPrefix("ok: alpha at height \(snapHeight)"), "\(verified.output)")
         // Checked against the L1 once the L1 carries its head: it is a prefix of the L1's chain.
-        #expect(try await eventually(30) { (try await l1.status().rollups[1]?.daHeight ?? 0) >= snapHeight })
+        #expect(try await eventually(30) { (try await l1.status().rollup(RollupID(1))?.daHeight ?? 0) >= snapHeight })
         let checked = try TributaryBinary.run(["snapshot", "verify", file, "--genesis", genesis, "--l1", l1Node.url])
         #expect(checked.status == 0, "\(checked.output) \(checked.stderr)")
         #expect(checked.output.contains("matches the L1"), "\(checked.output)")
@@ -313,7 +313,7 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         var target: UInt64 = 0
         #expect(
             try await eventually(60) {
-                target = try await l1.status().rollups[1]?.daHeight ?? 0
+                target = try await l1.status().rollup(RollupID(1))?.daHeight ?? 0
                 guard target > snapHeight + 5 else { return false }
                 let followed = try await follower.call("rollup_blockNumber").unsignedValue ?? 0
                 return followed >= target
@@ -363,7 +363,7 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         // A sequencer restored from the snapshot (alpha stopped) syncs from the L1, then its batcher
         // resumes at the L1's next sequence number: new blobs are accepted, none conflicts.
         #expect(alphaNode.stop() == 0)
-        let before = try #require(try await l1.status().rollups[1])
+        let before = try #require(try await l1.status().rollup(RollupID(1)))
         _ = try TributaryBinary.run(["snapshot", "restore", file, "--datadir", dir.appending("restored-seq")])
         let sequencerNode = try startRollup(dir, genesis: genesis, l1: l1Node.url, name: "restored-seq")
         defer { sequencerNode.stop() }
@@ -381,7 +381,7 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
             })
         #expect(
             try await eventually(30) {
-                let now = try await l1.status().rollups[1]
+                let now = try await l1.status().rollup(RollupID(1))
                 return (now?.nextSeq ?? 0) > before.nextSeq
                     && (now?.daHeight ?? 0) >= max(included, before.daHeight + 1)
             })
@@ -418,7 +418,7 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         ])
         #expect(created.status == 0, "\(created.stderr)")
         let forkHead = try #require(created.json?["height"]?.unsignedValue)
-        #expect(try await eventually(60) { (try await l1.status().rollups[1]?.daHeight ?? 0) >= forkHead + 5 })
+        #expect(try await eventually(60) { (try await l1.status().rollup(RollupID(1))?.daHeight ?? 0) >= forkHead + 5 })
         // On its own the snapshot is sound: the L1 is what it disagrees with.
         let alone = try TributaryBinary.run(["snapshot", "verify", file, "--genesis", genesis])
         #expect(alone.status == 0, "\(alone.output)")

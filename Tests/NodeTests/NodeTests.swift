@@ -87,7 +87,7 @@ final class InProcessL1: @unchecked Sendable {
         try produce(sequencer, count: 5)
         #expect(try await batcher.step(force: true))
         #expect(try batcher.postedHeight() == 12)
-        #expect(try await l1.client.status().rollups[alpha.id.rawValue]?.daHeight == 12)
+        #expect(try await l1.client.status().rollup(alpha.id)?.daHeight == 12)
 
         let follower = try store(dir, "follower", alpha, genesis)
         let deriver = Deriver(store: follower, l1: l1.client, logger: logger)
@@ -140,7 +140,7 @@ final class InProcessL1: @unchecked Sendable {
         #expect(outputs.count == 2)
         #expect(outputs.last?.output.l2Height == head.height)
         #expect(outputs.last?.output.stateRoot == head.stateRoot)
-        #expect(outputs.last?.status == "pending")
+        #expect(outputs.last?.status == .pending)
     }
 
     /// A replaced liar's false output is still pending when the honest sequencer takes over: a
@@ -172,11 +172,11 @@ final class InProcessL1: @unchecked Sendable {
         let challenge = Challenge(
             rollup: alpha.id, outputIndex: false0.index, proof: .output, signedBy: key(alpha.challenger, genesis))
         _ = try await l1.client.challenge(challenge)
-        #expect(try await l1.client.outputs(rollup: alpha.id).first?.status == "invalidated")
+        #expect(try await l1.client.outputs(rollup: alpha.id).first?.status == .invalidated)
         #expect(await watcher.poll() != nil)
         #expect(try await proposer.step() == n)
         let outputs = try await l1.client.outputs(rollup: alpha.id)
-        #expect(outputs.map(\.status) == ["invalidated", "pending"])
+        #expect(outputs.map(\.status) == [.invalidated, .pending])
         #expect(outputs.last?.output.matches(posted) == true)
     }
 
