@@ -2,6 +2,7 @@ import Config
 import L1Chain
 import Primitives
 import Settlement
+import RPC
 import StateMachine
 
 /// The JSON form of the rollup's protocol values the RPC serves and the operator tools print:
@@ -80,5 +81,83 @@ public enum JSONForm {
             "call": .object(call),
             "signature": .string(tx.signature.hex),
         ]
+    }
+}
+
+// MARK: Reading the forms back
+
+/// The readers of `JSONForm`'s forms, each the inverse of its writer above, checking what the form
+/// repeats (a header's hash, a transaction's or a message's id).
+extension JSONForm {
+    public static func header(_ json: JSONValue) throws -> BlockHeader {
+        let f = try JSONFields(json, "block header")
+        let origin = try JSONFields(json["l1Origin"] ?? .null, "block header l1Origin")
+        let header = BlockHeader(
+            rollup: try f.rollup("rollup"), height: try f.unsigned("height"), parent: try f.hex("parent"),
+            l1Origin: L1Origin(height: try origin.unsigned("height"), hash: try origin.hex("hash")),
+            timestamp: try f.unsigned("timestamp"), transactionsRoot: try f.hex("transactionsRoot"),
+            stateRoot: try f.hex("stateRoot"), outboxRoot: try f.hex("outboxRoot"),
+            receiptsRoot: try f.hex("receiptsRoot"))
+        guard try f.hex("hash", as: Hash.self) == header.hash else {
+            throw RPCClient.TransportError.malformedResponse("block header \(header.height): its hash is not its fields'")
+        }
+        return header
+    }
+
+    public static func value(_ json: JSONValue, _ what: String) throws -> [AssetAmount] {
+        guard case .array(let items) = json else {
+            throw RPCClient.TransportError.malformedResponse("\(what): value is not an array")
+        }
+        return try items.map { item in
+            let f = try JSONFields(item, "\(what) value")
+            guard let asset = AssetName(rawValue: try f.string("asset")) else { throw f.malformed("asset") }
+            return AssetAmount(asset, try f.unsigned("amount"))
+        }
+    }
+
+    public static func message(_ json: JSONValue) throws -> Message {
+        let f = try JSONFields(json, "message")
+        let m = Message(
+            source: try f.rollup("source"), nonce: try f.unsigned("nonce"), sender: try f.hex("sender"),
+            destination: try f.rollup("destination"), target: try f.string("target"), recipient: try f.hex("recipient"),
+            value: try value(json["value"] ?? .null, "message"), payload: try f.bytes("payload"))
+        guard try f.hex("id", as: Hash.self) == m.id else { throw f.malformed("id") }
+        return m
+    }
+
+    public static func transaction(_ json: JSONValue) throws -> SignedTransaction {
+        let f = try JSONFields(json, "transaction")
+        let c = try JSONFields(json["call"] ?? .null, "transaction call")
+        let call: Call
+        switch try c.string("type") {
+        case "transfer":
+            guard let asset = AssetName(rawValue: try c.string("asset")) else { throw c.malformed("asset") }
+            call = .transfer(to: try c.hex("to"), asset: asset, amount: try c.unsigned("amount"))
+        case "sendMessage":
+            call = .sendMessage(
+                destination: try c.rollup("destination"), target: try c.string("target"),
+                recipient: try c.hex("recipient"), value: try value(json["call"]?["value"] ?? .null, "sendMessage"),
+                payload: try c.bytes("payload"))
+        case "relayMessage":
+            let p = try JSONFields(json["call"]?["proof"] ?? .null, "relayMessage proof")
+            let path = try p.array("path").map { item -> Hash in
+                guard let text = item.stringValue, let hash = try? Hash(hex: text) else { throw p.malformed("path") }
+                return hash
+            }
+            call = .relayMessage(
+                message: try message(json["call"]?["message"] ?? .null),
+                proof: OutboxProof(index: try p.unsigned("index"), treeSize: try p.unsigned("treeSize"), path: path),
+                outputIndex: try c.unsigned("outputIndex"))
+        case "escrowClaim": call = .escrowClaim(id: try c.hex("lock"), preimage: try c.bytes("preimage"))
+        case "escrowRefund": call = .escrowRefund(id: try c.hex("lock"))
+        default: throw c.malformed("type")
+        }
+        let tx = SignedTransaction(
+            transaction: Transaction(
+                rollup: try f.rollup("rollup"), nonce: try f.unsigned("nonce"), sender: try f.hex("sender"),
+                fee: try f.unsigned("fee"), call: call),
+            signature: try f.hex("signature"))
+        guard try f.hex("id", as: Hash.self) == tx.id else { throw f.malformed("id") }
+        return tx
     }
 }

@@ -4,9 +4,10 @@ import Primitives
 import RPC
 import StateMachine
 
-/// A typed client of a rollup node's `rollup_*` methods (docs/rpc.md), over HTTP or any
-/// `RPCTransport`: what the command line, the relayer and the harnesses submit and read through.
-public struct RollupClient: Sendable {
+/// The typed client of a rollup node's `rollup_*` methods (`RollupAPI`, docs/rpc.md), over HTTP or
+/// any `RPCTransport` (in process: an `RPCDispatcher` serving `RollupRPC`, the same bytes): what
+/// the command line, the relayer, the harnesses and the nodes themselves submit and read through.
+public struct RollupClient: RollupAPI {
     public let rpc: any RPCTransport
 
     /// A client of the rollup node at `url`, over HTTP.
@@ -25,41 +26,106 @@ public struct RollupClient: Sendable {
         try Self.unsigned(try await rpc.call(RollupMethod.blockNumber), "block number")
     }
 
-    /// `rollup_status` as the node answers it.
-    public func status() async throws -> JSONValue { try await rpc.call(RollupMethod.status) }
-
-    /// The nonce the sender's next transaction takes, counting those in the mempool.
-    public func pendingNonce(of address: Address) async throws -> UInt64 {
-        let nonces = try await rpc.call(RollupMethod.getNonce, [.string(address.hex)])
-        return try Self.unsigned(nonces["pending"] ?? .null, "pending nonce")
+    public func status() async throws -> RollupNodeStatus {
+        try RollupNodeStatus(json: try await rpc.call(RollupMethod.status))
     }
 
-    /// Sends a signed transaction; returns its id.
-    public func send(_ tx: SignedTransaction) async throws -> Hash {
+    public func sendTransaction(_ tx: SignedTransaction) async throws -> Hash {
         let id = try await rpc.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(tx.canonicalBytes))])
-        guard let text = id.stringValue, let hash = try? Hash(hex: text) else {
-            throw RPCClient.TransportError.malformedResponse("a transaction id that is not a hash: \(id)")
+        guard let text = id.stringValue, let hash = try? Hash(hex: text), hash == tx.id else {
+            throw RPCClient.TransportError.malformedResponse("the node answered \(id), not the transaction's id")
         }
         return hash
     }
 
-    /// Signs `call` with the sender's pending nonce and sends it. Without a `fee`, pays the node's
-    /// mempool price (`minFeePerByte` in `rollup_status`, 1 when it does not say) for the signed size.
-    public func submit(_ call: Call, key: SigningKey, fee: UInt64? = nil) async throws -> (id: Hash, nonce: UInt64) {
-        let status = try await status()
-        guard let rollup = status["rollup"]?.unsignedValue, let id = UInt32(exactly: rollup) else {
-            throw RPCClient.TransportError.malformedResponse("the node did not report its rollup id")
-        }
-        let nonce = try await pendingNonce(of: key.address)
-        var tx = Transaction(rollup: RollupID(id), nonce: nonce, sender: key.publicKey, fee: fee ?? 0, call: call)
-        if fee == nil { tx = tx.payingMinimumFee(perByte: status["minFeePerByte"]?.unsignedValue ?? 1) }
-        return (try await send(tx.signed(by: key)), nonce)
+    public func transaction(_ id: Hash) async throws -> TransactionLookup? {
+        try TransactionLookup?(json: try await rpc.call(RollupMethod.getTransaction, [.string(id.hex)]))
     }
 
-    /// The receipt of transaction `id`, nil while it is not in a block.
-    public func receipt(_ id: Hash) async throws -> JSONValue? {
-        let receipt = try await rpc.call(RollupMethod.getReceipt, [.string(id.hex)])
-        return receipt == .null ? nil : receipt
+    public func receipt(_ id: Hash) async throws -> TransactionReceipt? {
+        try TransactionReceipt?(json: try await rpc.call(RollupMethod.getReceipt, [.string(id.hex)]))
+    }
+
+    public func block(_ selector: BlockSelector?, full: Bool) async throws -> RollupBlock? {
+        try RollupBlock?(
+            json: try await rpc.call(RollupMethod.getBlock, [(selector ?? .latest).json, .bool(full)]))
+    }
+
+    public func account(_ address: Address, assets: [AssetName]?, proof: Bool) async throws -> Account {
+        var options: [String: JSONValue] = ["proof": .bool(proof)]
+        if let assets { options["assets"] = .array(assets.map { .string($0.rawValue) }) }
+        return try Account(json: try await rpc.call(RollupMethod.getAccount, [.string(address.hex), .object(options)]))
+    }
+
+    public func nonce(of address: Address) async throws -> AccountNonces {
+        try AccountNonces(json: try await rpc.call(RollupMethod.getNonce, [.string(address.hex)]))
+    }
+
+    public func message(_ id: Hash) async throws -> SentMessage? {
+        try SentMessage?(json: try await rpc.call(RollupMethod.getMessage, [.string(id.hex)]))
+    }
+
+    public func messages(to destination: RollupID?, fromNonce: UInt64, through: UInt64?, limit: UInt64?) async throws
+        -> MessagesPage?
+    {
+        try MessagesPage?(
+            json: try await rpc.call(
+                RollupMethod.getMessages,
+                [
+                    destination.map { .number($0.rawValue) } ?? .null, .number(fromNonce),
+                    through.map { .number($0) } ?? .null, limit.map { .number($0) } ?? .null,
+                ]))
+    }
+
+    public func messageProof(_ id: Hash, through: UInt64?) async throws -> MessageProof? {
+        try MessageProof?(
+            json: try await rpc.call(RollupMethod.getMessageProof, [.string(id.hex), through.map { .number($0) } ?? .null]))
+    }
+
+    public func relay(_ id: Hash) async throws -> Relay? {
+        try Relay?(json: try await rpc.call(RollupMethod.getRelay, [.string(id.hex)]))
+    }
+
+    public func messageStatus(_ id: Hash) async throws -> MessageStatus? {
+        try MessageStatus?(json: try await rpc.call(RollupMethod.getMessageStatus, [.string(id.hex)]))
+    }
+
+    public func mailbox(recipient: Address, source: RollupID, sender: Address) async throws -> [UInt8]? {
+        let payload = try await rpc.call(
+            RollupMethod.getMailbox, [.string(recipient.hex), .number(source.rawValue), .string(sender.hex)])
+        guard payload != .null else { return nil }
+        guard let text = payload.stringValue, let bytes = try? Hex.decode(text) else {
+            throw RPCClient.TransportError.malformedResponse("a mailbox payload that is not hex: \(payload)")
+        }
+        return bytes
+    }
+
+    public func escrow(_ id: Hash) async throws -> Escrow? {
+        try Escrow?(json: try await rpc.call(RollupMethod.getEscrow, [.string(id.hex)]))
+    }
+
+    static func unsigned(_ value: JSONValue, _ what: String) throws -> UInt64 {
+        guard let n = value.unsignedValue else {
+            throw RPCClient.TransportError.malformedResponse("\(what) is not an unsigned integer: \(value)")
+        }
+        return n
+    }
+}
+
+// MARK: Conveniences every implementation gets
+
+extension RollupAPI {
+    /// The nonce the sender's next transaction takes, counting those in the mempool.
+    public func pendingNonce(of address: Address) async throws -> UInt64 { try await nonce(of: address).pending }
+
+    /// Signs `call` with the sender's pending nonce and sends it. Without a `fee`, pays the node's
+    /// mempool price (`minFeePerByte` in `rollup_status`) for the signed size.
+    public func submit(_ call: Call, key: SigningKey, fee: UInt64? = nil) async throws -> (id: Hash, nonce: UInt64) {
+        let status = try await status()
+        let nonce = try await pendingNonce(of: key.address)
+        var tx = Transaction(rollup: status.rollup, nonce: nonce, sender: key.publicKey, fee: fee ?? 0, call: call)
+        if fee == nil { tx = tx.payingMinimumFee(perByte: status.minFeePerByte) }
+        return (try await sendTransaction(tx.signed(by: key)), nonce)
     }
 
     /// The messages this node's rollup sent to `destination` with nonces from `from`, in blocks up to
@@ -68,25 +134,11 @@ public struct RollupClient: Sendable {
     public func messages(to destination: RollupID, from: UInt64, through: UInt64, limit: Int = 200) async throws
         -> [(Message, OutboxProof)]
     {
-        let answer = try await rpc.call(
-            RollupMethod.getMessages, [.number(destination.rawValue), .number(from), .number(through), .number(limit)])
-        guard answer["throughHeight"]?.unsignedValue == through, case .array(let items)? = answer["messages"] else {
-            throw RPCClient.TransportError.malformedResponse("\(url) has not reached block \(through)")
+        guard let page = try await messages(to: destination, fromNonce: from, through: through, limit: UInt64(limit)),
+            page.throughHeight == through
+        else {
+            throw RPCClient.TransportError.malformedResponse("the node has not reached block \(through)")
         }
-        return try items.map { item in
-            guard let m = item["encoded"]?.stringValue, let p = item["proof"]?["encoded"]?.stringValue else {
-                throw RPCClient.TransportError.malformedResponse("a message without its encoding or proof")
-            }
-            return (
-                try Message(canonicalBytes: try Hex.decode(m)), try OutboxProof(canonicalBytes: try Hex.decode(p))
-            )
-        }
-    }
-
-    static func unsigned(_ value: JSONValue, _ what: String) throws -> UInt64 {
-        guard let n = value.unsignedValue else {
-            throw RPCClient.TransportError.malformedResponse("\(what) is not an unsigned integer: \(value)")
-        }
-        return n
+        return page.messages.map { ($0.sent.message, $0.proof) }
     }
 }

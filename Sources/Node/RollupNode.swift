@@ -196,19 +196,17 @@ public struct RollupNode: Sendable {
         rpc.genesis = genesis
         rpc.l1 = standalone ? nil : l1
         let standalone = self.standalone
-        rpc.statusExtras = {
-            guard !standalone else { return [:] }
-            var l1Info: [String: JSONValue] = ["url": .string(l1.url)]
-            let origin = watcher.origin
-            l1Info["height"] = .number(origin.height)
+        rpc.l1View = {
+            guard !standalone else { return nil }
+            var view = RollupNodeStatus.L1View(url: l1.url, height: watcher.origin.height)
             if let s = watcher.lastStatus?.rollup(store.rollup.id) {
-                l1Info["daHeight"] = .number(s.daHeight)
-                l1Info["finalizedHeight"] = .number(s.finalizedHeight)
-                l1Info["brokenAt"] = s.brokenAt.map { .number($0) } ?? .null
+                view.daHeight = s.daHeight
+                view.finalizedHeight = s.finalizedHeight
+                view.brokenAt = s.brokenAt
             }
-            if let fault = try? deriver.firstFault() { l1Info["firstFault"] = .number(fault.height) }
-            if let halt = deriver.haltReason { l1Info["halted"] = .string(halt) }
-            return ["l1": .object(l1Info)]
+            view.firstFault = (try? deriver.firstFault())?.height
+            view.halted = deriver.haltReason
+            return view
         }
         var dispatcher = RPCDispatcher()
         rpc.register(into: &dispatcher)

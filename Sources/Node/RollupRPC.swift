@@ -28,8 +28,9 @@ public enum RollupErrorCode {
     public static let tooManyNotReady = -32014
 }
 
-/// The `rollup_*` methods of a rollup node.
-public struct RollupRPC: Sendable {
+/// A rollup node's implementation of the `rollup_*` methods (`RollupAPI`, docs/rpc.md) over its
+/// store and mempool; the message methods are in MessagesRPC.swift.
+public struct RollupRPC: RollupAPI {
     public let store: ChainStore
     public let mempool: Mempool
 
@@ -38,8 +39,8 @@ public struct RollupRPC: Sendable {
     /// For message status: the devnet and the L1.
     public var genesis: Genesis?
     public var l1: L1Client?
-    /// Extra fields of `rollup_status` (the node's view of the L1).
-    public var statusExtras: @Sendable () -> [String: JSONValue] = { [:] }
+    /// The node's view of the L1 for `rollup_status` (nil: a standalone node).
+    public var l1View: @Sendable () -> RollupNodeStatus.L1View? = { nil }
 
     public init(store: ChainStore, mempool: Mempool) {
         self.store = store
@@ -48,24 +49,19 @@ public struct RollupRPC: Sendable {
 
     var rollup: RollupParameters { store.rollup }
 
+    /// Serves the `rollup_*` methods (the `RollupAPI` binding): a transaction longer than the
+    /// mempool's limit is refused before it is decoded.
     public func register(into d: inout RPCDispatcher) {
-        d.register(RollupMethod.sendTransaction) { try await self.sendTransaction($0) }
-        d.register(RollupMethod.getTransaction) { try self.getTransaction($0) }
-        d.register(RollupMethod.getReceipt) { try self.getReceipt($0) }
-        d.register(RollupMethod.getBlock) { try self.getBlock($0) }
-        d.register(RollupMethod.blockNumber) { params in
-            try params.expect(atMost: 0)
-            return .number(try self.store.head().height)
+        register(into: &d, maxTransactionBytes: mempool.limits.maxTransactionBytes) { size in
+            Self.rpcError(.tooLarge(size: size, limit: mempool.limits.maxTransactionBytes))
         }
-        d.register(RollupMethod.getAccount) { try self.getAccount($0) }
-        d.register(RollupMethod.getNonce) { try self.getNonce($0) }
-        d.register(RollupMethod.status) { _ in try self.status() }
-        MessagesRPC(store: store, genesis: genesis, l1: l1).register(into: &d)
     }
+
+    public func blockNumber() throws -> UInt64 { try store.head().height }
 
     // MARK: Transactions
 
-    func sendTransaction(_ params: RPCParams) async throws -> JSONValue {
+    public func sendTransaction(_ tx: SignedTransaction) throws -> Hash {
         if followOnly {
             throw RPCError(
                 code: RollupErrorCode.followOnly,
@@ -73,22 +69,9 @@ public struct RollupRPC: Sendable {
                     "this node follows \(rollup.name) from the L1 and takes no transactions; send them to its sequencer at \(rollup.rpc)"
             )
         }
-        try params.expect(atMost: 1)
-        let raw = try params.hex(0, "signed transaction")
-        // Size first: the bytes are refused before any decoding work, by the mempool's own limit.
-        if raw.count > mempool.limits.maxTransactionBytes {
-            throw Self.rpcError(.tooLarge(size: raw.count, limit: mempool.limits.maxTransactionBytes))
-        }
-        let tx: SignedTransaction
-        do {
-            // The type's own limits bound every field (docs/protocol.md); nothing looser is needed.
-            tx = try SignedTransaction(canonicalBytes: raw)
-        } catch {
-            throw RPCError.invalidParams("parameter 0 is not a canonical signed transaction: \(error)")
-        }
         let sender = tx.transaction.senderAddress
         do {
-            try mempool.add(tx, encodedSize: raw.count) {
+            try mempool.add(tx, encodedSize: tx.canonicalBytes.count) {
                 try store.withState { view in
                     (
                         nonce: try view.accounts.nonce(of: sender),
@@ -99,7 +82,7 @@ public struct RollupRPC: Sendable {
         } catch let error as MempoolError {
             throw Self.rpcError(error)
         }
-        return .string(tx.id.hex)
+        return tx.id
     }
 
     static func rpcError(_ error: MempoolError) -> RPCError {
@@ -121,141 +104,73 @@ public struct RollupRPC: Sendable {
         return RPCError(code: code, message: error.description)
     }
 
-    func transactionID(_ params: RPCParams) throws -> Hash {
-        try params.expect(atMost: 1)
-        let text = try params.string(0, "transaction id")
-        guard let id = try? Hash(hex: text) else {
-            throw RPCError.invalidParams("parameter 0 (transaction id) must be 32 bytes of hex")
-        }
-        return id
-    }
-
-    func getTransaction(_ params: RPCParams) throws -> JSONValue {
-        let id = try transactionID(params)
+    public func transaction(_ id: Hash) throws -> TransactionLookup? {
         if let found = try store.inclusion(of: id) {
-            var json = JSONForm.json(found.transaction)
-            json["status"] = .string("included")
-            json["blockHeight"] = .number(found.location.height)
-            json["blockHash"] = .string(found.header.hash.hex)
-            json["index"] = .number(found.location.index)
-            return .object(json)
+            return .included(
+                found.transaction, blockHeight: found.location.height, blockHash: found.header.hash,
+                index: UInt64(found.location.index))
         }
         switch mempool.status(of: id) {
-        case .pending: return .object(["id": .string(id.hex), "status": .string("pending")])
-        case .dropped(let reason):
-            return .object(["id": .string(id.hex), "status": .string("dropped"), "reason": .string(reason)])
-        case .unknown: return .null
+        case .pending: return .pending(id)
+        case .dropped(let reason): return .dropped(id, reason: reason)
+        case .unknown: return nil
         }
     }
 
-    func getReceipt(_ params: RPCParams) throws -> JSONValue {
-        let id = try transactionID(params)
-        guard let found = try store.inclusion(of: id) else { return .null }
-        let receipt = found.receipt
-        return .object([
-            "transaction": .string(receipt.transaction.hex), "status": .string(Self.name(receipt.status)),
-            "success": .bool(receipt.status == .success), "feePaid": .number(receipt.feePaid),
-            "message": receipt.message == .zero ? .null : .string(receipt.message.hex),
-            "returnMessage": receipt.returnMessage == .zero ? .null : .string(receipt.returnMessage.hex),
-            "blockHeight": .number(found.location.height), "blockHash": .string(found.header.hash.hex),
-            "index": .number(found.location.index),
-        ])
+    public func receipt(_ id: Hash) throws -> TransactionReceipt? {
+        guard let found = try store.inclusion(of: id) else { return nil }
+        let r = found.receipt
+        return TransactionReceipt(
+            transaction: r.transaction, status: r.status, feePaid: r.feePaid,
+            message: r.message == .zero ? nil : r.message, returnMessage: r.returnMessage == .zero ? nil : r.returnMessage,
+            blockHeight: found.location.height, blockHash: found.header.hash, index: UInt64(found.location.index))
     }
-
-    static func name(_ status: ReceiptStatus) -> String { "\(status)" }
 
     // MARK: Blocks
 
-    func getBlock(_ params: RPCParams) throws -> JSONValue {
-        try params.expect(atMost: 2)
+    public func block(_ selector: BlockSelector?, full: Bool) throws -> RollupBlock? {
         let height: UInt64?
-        switch params.optional(0) {
-        case nil, .string("latest")?: height = try store.head().height
-        case .string(let text)?:
-            guard let hash = try? Hash(hex: text) else {
-                throw RPCError.invalidParams("parameter 0 must be a height, \"latest\" or a 32-byte block hash")
-            }
-            height = try store.height(ofBlock: hash)
-        case let value?:
-            guard let h = value.unsignedValue else {
-                throw RPCError.invalidParams("parameter 0 must be a height, \"latest\" or a block hash")
-            }
-            height = h
+        switch selector ?? .latest {
+        case .latest: height = try store.head().height
+        case .height(let h): height = h
+        case .hash(let hash): height = try store.height(ofBlock: hash)
         }
-        let full = params.optional(1)?.boolValue ?? false
-        guard let height, let block = try store.block(at: height) else { return .null }
-        return .object(JSONForm.json(block, full: full))
+        guard let height, let block = try store.block(at: height) else { return nil }
+        return RollupBlock(block, full: full)
     }
 
     // MARK: Accounts
 
-    func address(_ params: RPCParams) throws -> Address {
-        let text = try params.string(0, "address")
-        guard let address = try? Address(hex: text) else {
-            throw RPCError.invalidParams("parameter 0 (address) must be 20 bytes of hex")
-        }
-        return address
-    }
-
-    func getAccount(_ params: RPCParams) throws -> JSONValue {
-        try params.expect(atMost: 2)
-        let address = try address(params)
-        let options = params.optional(1)
-        var assets = [rollup.nativeAsset]
-        if let list = options?["assets"] {
-            guard case .array(let names) = list else {
-                throw RPCError.invalidParams("assets must be an array of asset names")
-            }
-            assets = try names.map { value in
-                guard let name = value.stringValue.flatMap(AssetName.init(rawValue:)) else {
-                    throw RPCError.invalidParams("\(value) is not an asset name")
-                }
-                return name
-            }
-        }
-        let withProof = options?["proof"]?.boolValue ?? false
+    public func account(_ address: Address, assets: [AssetName]?, proof withProof: Bool) throws -> Account {
+        let assets = assets ?? [rollup.nativeAsset]
         return try store.withState { view in
             let accounts = view.accounts
-            var balances: [String: JSONValue] = [:]
-            for asset in assets { balances[asset.rawValue] = .number(try accounts.balance(of: address, asset)) }
+            var balances: [AssetName: UInt64] = [:]
+            for asset in assets { balances[asset] = try accounts.balance(of: address, asset) }
             let nonce = try accounts.nonce(of: address)
-            var json: [String: JSONValue] = [
-                "address": .string(address.hex), "nonce": .number(nonce), "balances": .object(balances),
-                "height": .number(view.height), "stateRoot": .string(view.header.stateRoot.hex),
-                "pendingNonce": .number(mempool.pendingNonce(of: address) ?? nonce),
-            ]
+            var proofs: [String: [UInt8]]?
             if withProof {
-                var proofs: [String: JSONValue] = [:]
-                proofs["nonce"] = .string(
-                    "0x" + Hex.encode(try view.proof(of: StateKey.nonce(address)).proof.canonicalBytes))
+                var p = ["nonce": try view.proof(of: StateKey.nonce(address)).proof.canonicalBytes]
                 for asset in assets {
-                    let p = try view.proof(of: StateKey.balance(address, asset)).proof
-                    proofs["balance:" + asset.rawValue] = .string("0x" + Hex.encode(p.canonicalBytes))
+                    p["balance:" + asset.rawValue] = try view.proof(of: StateKey.balance(address, asset)).proof.canonicalBytes
                 }
-                json["proofs"] = .object(proofs)
+                proofs = p
             }
-            return .object(json)
+            return Account(
+                address: address, nonce: nonce, pendingNonce: mempool.pendingNonce(of: address) ?? nonce,
+                balances: balances, height: view.height, stateRoot: view.header.stateRoot, proofs: proofs)
         }
     }
 
-    func getNonce(_ params: RPCParams) throws -> JSONValue {
-        try params.expect(atMost: 1)
-        let address = try address(params)
+    public func nonce(of address: Address) throws -> AccountNonces {
         let nonce = try store.withState { try $0.accounts.nonce(of: address) }
-        return .object(["nonce": .number(nonce), "pending": .number(mempool.pendingNonce(of: address) ?? nonce)])
+        return AccountNonces(nonce: nonce, pending: mempool.pendingNonce(of: address) ?? nonce)
     }
 
-    func status() throws -> JSONValue {
-        let head = try store.head()
-        var json: [String: JSONValue] = [
-            "rollup": .number(rollup.id.rawValue), "name": .string(rollup.name),
-            "nativeAsset": .string(rollup.nativeAsset.rawValue),
-            "genesisHash": .string(store.genesisHash.hex), "head": .object(JSONForm.json(head)),
-            "mempool": .number(mempool.count), "sequencer": .string(rollup.sequencer.publicKey.address.hex),
-            "mode": .string(followOnly ? "follower" : "sequencer"),
-            "minFeePerByte": .number(mempool.limits.minFeePerByte),
-        ]
-        for (k, v) in statusExtras() { json[k] = v }
-        return .object(json)
+    public func status() throws -> RollupNodeStatus {
+        RollupNodeStatus(
+            rollup: rollup.id, name: rollup.name, nativeAsset: rollup.nativeAsset, genesisHash: store.genesisHash,
+            head: try store.head(), mempool: UInt64(mempool.count), sequencer: rollup.sequencer.publicKey.address,
+            mode: followOnly ? .follower : .sequencer, minFeePerByte: mempool.limits.minFeePerByte, l1: l1View())
     }
 }

@@ -239,9 +239,67 @@ final class InProcessL1: @unchecked Sendable {
         mempool.blockCommitted(committed)
         #expect(committed.block.transactions.map(\.id) == [first.id, second.id])
         #expect(try await client.blockNumber() == 1)
-        #expect(try await client.receipt(second.id)?["status"]?.stringValue == "success")
+        #expect(try await client.receipt(second.id)?.status == .success)
         // Paid the node's price for its size, no more.
         let fee = committed.block.transactions[0].transaction.fee
         #expect(fee == UInt64(committed.block.transactions[0].transaction.signedEncodedSize))
+    }
+
+    /// The server (`RollupRPC`, called directly) and the typed client (over the server's dispatcher,
+    /// through the JSON forms) answer every `RollupAPI` method alike, on a chain holding a transfer
+    /// and a message, with a transaction still pending.
+    @Test func theRollupClientReadsEveryMethodBackAsTheServerAnswersIt() async throws {
+        let dir = try TemporaryDirectory("node-api")
+        let (genesis, alpha, _) = try devnet(dir)
+        let chain = try store(dir, "alpha", alpha, genesis)
+        let mempool = Mempool(rollup: alpha.id)
+        let server = RollupRPC(store: chain, mempool: mempool)
+        var dispatcher = RPCDispatcher()
+        server.register(into: &dispatcher)
+        let client = RollupClient(transport: dispatcher)
+        let sender = DevKeys.account(0), recipient = DevKeys.account(1).address
+        let transfer = try await client.submit(
+            .transfer(to: recipient, asset: alpha.nativeAsset, amount: 9), key: sender)
+        let send = try await client.submit(
+            .sendMessage(
+                destination: genesis.rollups[1].id, target: "bank", recipient: recipient,
+                value: [AssetAmount(alpha.nativeAsset, 5)], payload: [1, 2, 3]), key: sender)
+        let committed = try chain.commitBlock(candidates: mempool.candidates(limit: 10), timestamp: 1)
+        mempool.blockCommitted(committed)
+        let pending = try await client.submit(
+            .transfer(to: recipient, asset: alpha.nativeAsset, amount: 1), key: sender)
+        let messageID = try #require(try await client.receipt(send.id)?.message)
+
+        #expect(try await client.blockNumber() == server.blockNumber())
+        #expect(try await client.status() == server.status())
+        for id in [transfer.id, send.id, pending.id, Hash.sha256([9])] {
+            #expect(try await client.transaction(id) == server.transaction(id))
+            #expect(try await client.receipt(id) == server.receipt(id))
+        }
+        #expect(try await client.transaction(pending.id) == .pending(pending.id))
+        let head = try chain.head()
+        for selector: BlockSelector? in [nil, .latest, .height(1), .height(0), .height(7), .hash(head.hash)] {
+            for full in [false, true] {
+                #expect(try await client.block(selector, full: full) == server.block(selector, full: full))
+            }
+        }
+        #expect(try await client.block(.height(1), full: true)?.transactions == .full(committed.block.transactions))
+        let assets = [alpha.nativeAsset, AssetName(rawValue: "NONE")!]
+        #expect(
+            try await client.account(sender.address, assets: assets, proof: true)
+                == server.account(sender.address, assets: assets, proof: true))
+        #expect(try await client.account(recipient, assets: nil, proof: false) == server.account(recipient, assets: nil, proof: false))
+        #expect(try await client.nonce(of: sender.address) == AccountNonces(nonce: 2, pending: 3))
+        #expect(try await client.message(messageID) == server.message(messageID))
+        #expect(try await client.message(messageID)?.message.payload == [1, 2, 3])
+        let page = try await client.messages(to: genesis.rollups[1].id, fromNonce: 0, through: nil, limit: nil)
+        #expect(page == (try server.messages(to: genesis.rollups[1].id, fromNonce: 0, through: nil, limit: nil)))
+        #expect(page?.messages.count == 1)
+        #expect(try await client.messageProof(messageID, through: 1) == server.messageProof(messageID, through: 1))
+        #expect(try await client.messageStatus(messageID) == server.messageStatus(messageID))
+        #expect(try await client.messageStatus(messageID)?.stage == .sent)
+        #expect(try await client.relay(messageID) == nil)
+        #expect(try await client.mailbox(recipient: recipient, source: genesis.rollups[1].id, sender: recipient) == nil)
+        #expect(try await client.escrow(messageID) == nil)
     }
 }
