@@ -52,18 +52,19 @@ struct TransferCommand: AsyncParsableCommand {
             throw ValidationError("\"\(asset)\" is not an asset name")
         }
         let rpc = client.client
-        let (id, nonce) = try await sendCall(
-            .transfer(to: recipient, asset: assetName, amount: amount), key: key, fee: fee, rpc: rpc)
+        let (id, nonce) = try await rpc.submit(
+            .transfer(to: recipient, asset: assetName, amount: amount), key: key, fee: fee)
         guard wait else {
-            try client.output(.object(["id": id, "nonce": .number(nonce)])) { _ in "sent \(render(id)) (nonce \(nonce))"
+            try client.output(.object(["id": .string(id.hex), "nonce": .number(nonce)])) { _ in
+                "sent \(id) (nonce \(nonce))"
             }
             return
         }
         let receipt = try await waitForReceipt(rpc, id, timeout: timeout)
-        try client.output(receipt) {
+        try client.output(receipt.json) {
             summary($0, ["transaction", "status", "feePaid", "blockHeight", "blockHash", "index"])
         }
-        if receipt["success"]?.boolValue != true { throw ExitCode(2) }
+        if !receipt.success { throw ExitCode(2) }
     }
 }
 
@@ -88,9 +89,14 @@ struct AccountCommand: AsyncParsableCommand {
 
     func run() async throws {
         let target = try resolveAddress(address, seed: devSeed)
-        var options: [String: JSONValue] = ["proof": .bool(proof)]
-        if !assets.isEmpty { options["assets"] = .array(assets.map(JSONValue.string)) }
-        let account = try await client.client.call(RollupMethod.getAccount, [.string(target.hex), .object(options)])
+        var names: [AssetName]?
+        if !assets.isEmpty {
+            names = try assets.map { name in
+                guard let asset = AssetName(rawValue: name) else { throw ValidationError("\"\(name)\" is not an asset name") }
+                return asset
+            }
+        }
+        let account = try await client.client.account(target, assets: names, proof: proof).json
         try client.output(account) {
             summary($0, ["address", "nonce", "pendingNonce", "balances", "height", "stateRoot"])
         }
@@ -111,9 +117,19 @@ struct BlockCommand: AsyncParsableCommand {
     var full = false
 
     func run() async throws {
-        let selector: JSONValue = UInt64(block).map { .number($0) } ?? .string(block)
-        let result = try await client.client.call(RollupMethod.getBlock, [selector, .bool(full)])
-        guard result != .null else { throw ValidationError("no block \(block)") }
+        let selector: BlockSelector
+        if let height = UInt64(block) {
+            selector = .height(height)
+        } else if block == "latest" {
+            selector = .latest
+        } else if let hash = try? Hash(hex: block) {
+            selector = .hash(hash)
+        } else {
+            throw ValidationError("\"\(block)\" is neither a height, a 32-byte block hash nor latest")
+        }
+        guard let result = try await client.client.block(selector, full: full)?.json else {
+            throw ValidationError("no block \(block)")
+        }
         try client.output(result) {
             summary($0, ["height", "hash", "parent", "timestamp", "stateRoot", "transactionsRoot", "receiptsRoot"])
                 + "\ntransactions: \(($0["transactions"]).map { if case .array(let a) = $0 { return a.count } else { return 0 } } ?? 0)"
@@ -154,21 +170,17 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        let status = try await client.client.call(RollupMethod.status)
-        var line =
-            "\(render(status["name"] ?? .null)) \(render(status["mode"] ?? .null)) head=\(render(status["head"]?["height"] ?? .null))"
-        if let l1 = status["l1"] {
-            line += " da=\(render(l1["daHeight"] ?? .null)) finalized=\(render(l1["finalizedHeight"] ?? .null))"
-            let seen = l1["height"]?.unsignedValue ?? 0
-            if let url = l1["url"]?.stringValue,
-                let head = try? await L1Client(url: url).blockNumber()
-            {
-                line += " l1-lag=\(head >= seen ? head - seen : 0)"
+        let status = try await client.client.status()
+        var line = "\(status.name) \(status.mode.rawValue) head=\(status.head.height)"
+        if let l1 = status.l1 {
+            line += " da=\(l1.daHeight.map(String.init) ?? "-") finalized=\(l1.finalizedHeight.map(String.init) ?? "-")"
+            if let head = try? await L1Client(url: l1.url).blockNumber() {
+                line += " l1-lag=\(head >= l1.height ? head - l1.height : 0)"
             } else {
                 line += " l1=unreachable"
             }
-            if let fault = l1["firstFault"] { line += " first-fault=\(render(fault))" }
+            if let fault = l1.firstFault { line += " first-fault=\(fault)" }
         }
-        try client.output(status) { _ in line }
+        try client.output(status.json) { _ in line }
     }
 }

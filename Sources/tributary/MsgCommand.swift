@@ -41,28 +41,17 @@ struct MsgOptions: ParsableArguments {
     func print(_ value: JSONValue, human: () -> String) throws { try printResult(value, json: json, human: human) }
 }
 
-/// Waits for the receipt of `id` on `rpc`.
-func waitForReceipt(_ rpc: RPCClient, _ id: JSONValue, timeout: Double) async throws -> JSONValue {
+/// Waits for the receipt of `id` on `rpc`; a transaction the mempool dropped is an error saying why.
+func waitForReceipt(_ rpc: RollupClient, _ id: Hash, timeout: Double) async throws -> TransactionReceipt {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
-        let receipt = try await rpc.call(RollupMethod.getReceipt, [id])
-        if receipt != .null { return receipt }
-        if let info = try? await rpc.call(RollupMethod.getTransaction, [id]), info["status"]?.stringValue == "dropped" {
-            throw ValidationError("transaction \(render(id)) was dropped: \(info["reason"]?.stringValue ?? "")")
+        if let receipt = try await rpc.receipt(id) { return receipt }
+        if case .dropped(_, let reason)? = try? await rpc.transaction(id) {
+            throw ValidationError("transaction \(id) was dropped: \(reason)")
         }
         try await Task.sleep(for: .milliseconds(100))
     }
-    throw ValidationError("transaction \(render(id)) was not included within \(timeout) s")
-}
-
-/// Signs `call` for the node at `rpc` with the sender's pending nonce and sends it
-/// (`RollupClient.submit`): the transaction id and the nonce it took. Without a `fee`, pays the
-/// node's mempool price (`minFeePerByte` in `rollup_status`) for the transaction's size.
-func sendCall(_ call: Call, key: SigningKey, fee: UInt64?, rpc: RPCClient) async throws -> (
-    id: JSONValue, nonce: UInt64
-) {
-    let (id, nonce) = try await RollupClient(transport: rpc).submit(call, key: key, fee: fee)
-    return (.string(id.hex), nonce)
+    throw ValidationError("transaction \(id) was not included within \(timeout) s")
 }
 
 /// `tributary msg send`.
@@ -148,52 +137,50 @@ struct MsgSendCommand: AsyncParsableCommand {
                 "the payload is \(bytes.count) bytes; a message carries at most \(Message.maxPayload)")
         }
         let key = try resolveKey(from, seed: options.devSeed)
-        let client = RPCClient(url: rpc)
+        let client = RollupClient(url: rpc)
         let call = Call.sendMessage(
             destination: destination.id, target: target, recipient: recipient, value: try parseValue(), payload: bytes)
-        let txID = try await sendCall(call, key: key, fee: fee, rpc: client).id
+        let txID = try await client.submit(call, key: key, fee: fee).id
         let receipt = try await waitForReceipt(client, txID, timeout: timeout)
-        guard receipt["success"]?.boolValue == true, let messageID = receipt["message"], messageID != .null else {
-            try options.print(receipt) {
-                "not sent: \(render(receipt["status"] ?? .null)) (transaction \(render(txID)))"
-            }
+        guard receipt.success, let messageID = receipt.message else {
+            try options.print(receipt.json) { "not sent: \(receipt.status.name) (transaction \(txID))" }
             throw ExitCode(2)
         }
         if !wait {
             try options.print(
-                .object(["transaction": txID, "message": messageID, "blockHeight": receipt["blockHeight"] ?? .null])
+                .object([
+                    "transaction": .string(txID.hex), "message": .string(messageID.hex),
+                    "blockHeight": .number(receipt.blockHeight),
+                ])
             ) {
-                "message \(render(messageID)) sent in block \(render(receipt["blockHeight"] ?? .null))"
+                "message \(messageID) sent in block \(receipt.blockHeight)"
             }
             return
         }
-        if !options.json {
-            print("message \(render(messageID)) sent in block \(render(receipt["blockHeight"] ?? .null))")
-        }
+        if !options.json { print("message \(messageID) sent in block \(receipt.blockHeight)") }
         let final = try await follow(messageID, rpc: client, timeout: timeout, quiet: options.json)
-        if options.json { try options.print(final) { "" } }
-        if final["status"]?.stringValue != "relayed" { throw ExitCode(2) }
+        if options.json { try options.print(final.json) { "" } }
+        if final.stage != .relayed { throw ExitCode(2) }
     }
 }
 
 /// Polls `rollup_getMessageStatus` until the message is relayed or failed, printing each change.
-func follow(_ id: JSONValue, rpc: RPCClient, timeout: Double, quiet: Bool) async throws -> JSONValue {
+func follow(_ id: Hash, rpc: RollupClient, timeout: Double, quiet: Bool) async throws -> MessageStatus {
     let deadline = Date().addingTimeInterval(timeout)
     var last = ""
     while Date() < deadline {
-        let status = try await rpc.call(RollupMethod.getMessageStatus, [id])
-        let state = status["status"]?.stringValue ?? "unknown"
-        var line = state
-        if state == "inOutput" {
+        let status = try await rpc.messageStatus(id)
+        var line = status?.stage.rawValue ?? "unknown"
+        if let status, status.stage == .inOutput, let covering = status.covering {
             line =
-                "in output \(render(status["output"] ?? .null)): \(render(status["blocksLeft"] ?? .null)) L1 blocks left in the fraud-proof window"
-        } else if state == "failed" {
+                "in output \(covering.output): \(covering.blocksLeft) L1 blocks left in the fraud-proof window"
+        } else if let status, status.stage == .failed {
             line =
-                "failed at the target (\(render(status["relay"] ?? .null))); value bounced by \(render(status["returnMessage"] ?? .null))"
+                "failed at the target (\(status.relay?.name ?? "-")); value bounced by \(status.returnMessage.map(\.hex) ?? "-")"
         }
         if line != last, !quiet { print(line) }
         last = line
-        if state == "relayed" || state == "failed" { return status }
+        if let status, status.stage == .relayed || status.stage == .failed { return status }
         try await Task.sleep(for: .milliseconds(250))
     }
     throw ValidationError("the message was not relayed within \(timeout) s (last: \(last))")
@@ -213,8 +200,10 @@ struct MsgStatusCommand: AsyncParsableCommand {
     var id: String
 
     func run() async throws {
-        let status = try await RPCClient(url: rpc).call(RollupMethod.getMessageStatus, [.string(id)])
-        guard status != .null else { throw ValidationError("no message \(id) on \(rpc)") }
+        guard let messageID = try? Hash(hex: id) else { throw ValidationError("the message id must be 32 bytes of hex") }
+        guard let status = try await RollupClient(url: rpc).messageStatus(messageID)?.json else {
+            throw ValidationError("no message \(id) on \(rpc)")
+        }
         try options.print(status) {
             summary(
                 status,
@@ -251,12 +240,12 @@ struct MsgRelayCommand: AsyncParsableCommand {
     func run() async throws {
         let genesis = try options.load()
         let source = try options.rollup(self.source, in: genesis)
-        let sourceRPC = RPCClient(url: source.rpc)
-        let message = try await sourceRPC.call(RollupMethod.getMessage, [.string(id)])
-        guard message != .null, let encoded = message["encoded"]?.stringValue,
-            let height = message["height"]?.unsignedValue
-        else { throw ValidationError("\(source.name) sent no message \(id)") }
-        let m = try Message(canonicalBytes: try Hex.decode(encoded))
+        guard let messageID = try? Hash(hex: id) else { throw ValidationError("the message id must be 32 bytes of hex") }
+        let sourceRPC = RollupClient(url: source.rpc)
+        guard let sent = try await sourceRPC.message(messageID) else {
+            throw ValidationError("\(source.name) sent no message \(id)")
+        }
+        let m = sent.message, height = sent.height
         guard let destination = genesis.rollup(id: m.destination) else {
             throw ValidationError("the message is for rollup \(m.destination), which the genesis does not have")
         }
@@ -265,21 +254,19 @@ struct MsgRelayCommand: AsyncParsableCommand {
             throw ValidationError(
                 "no finalized output of \(source.name) covers block \(height) yet: wait for its window")
         }
-        let answer = try await sourceRPC.call(RollupMethod.getMessageProof, [.string(id), .number(final.output.l2Height)])
-        guard let p = answer["proof"]?["encoded"]?.stringValue else {
+        guard let proof = try await sourceRPC.messageProof(messageID, through: final.output.l2Height)?.proof else {
             throw ValidationError("no proof from \(source.rpc)")
         }
-        let proof = try OutboxProof(canonicalBytes: try Hex.decode(p))
         let key = try resolveKey(from, seed: options.devSeed)
-        let destRPC = RPCClient(url: destination.rpc)
-        let txID = try await sendCall(
-            .relayMessage(message: m, proof: proof, outputIndex: final.index), key: key, fee: nil, rpc: destRPC
+        let destRPC = RollupClient(url: destination.rpc)
+        let txID = try await destRPC.submit(
+            .relayMessage(message: m, proof: proof, outputIndex: final.index), key: key, fee: nil
         ).id
         let receipt = try await waitForReceipt(destRPC, txID, timeout: timeout)
-        try options.print(receipt) {
-            summary(receipt, ["transaction", "status", "message", "returnMessage", "blockHeight"])
+        try options.print(receipt.json) {
+            summary(receipt.json, ["transaction", "status", "message", "returnMessage", "blockHeight"])
         }
-        if receipt["success"]?.boolValue != true { throw ExitCode(2) }
+        if !receipt.success { throw ExitCode(2) }
     }
 }
 
@@ -299,25 +286,19 @@ struct MsgListCommand: AsyncParsableCommand {
     func run() async throws {
         let genesis = try options.load()
         let r = try options.rollup(rollup, in: genesis)
-        let rpc = RPCClient(url: r.rpc)
-        let all = try await rpc.call(RollupMethod.getMessages, [.null, .number(0), .null, .number(1000)])
-        var items = all["messages"]?.arrayValue ?? []
-        items = Array(items.suffix(limit))
+        let rpc = RollupClient(url: r.rpc)
+        let page = try await rpc.messages(to: nil, fromNonce: 0, through: nil, limit: 1000)
+        let sent = Array((page?.messages ?? []).map(\.sent).suffix(limit))
         var rows = [["nonce", "id", "to", "target", "value", "status"]]
         var out: [JSONValue] = []
-        for item in items {
-            let id = item["id"] ?? .null
-            let status = (try? await rpc.call(RollupMethod.getMessageStatus, [id])) ?? .null
-            out.append(.object(["message": item, "status": status]))
-            let to = genesis.rollup(id: RollupID(UInt32(item["destination"]?.unsignedValue ?? 0)))?.name ?? "?"
-            let value = (item["value"]?.arrayValue ?? []).map {
-                "\(render($0["amount"] ?? .null)):\(render($0["asset"] ?? .null))"
-            }
-            .joined(separator: ",")
+        for item in sent {
+            let m = item.message
+            let status = try? await rpc.messageStatus(m.id)
+            out.append(.object(["message": item.json, "status": status.flatMap { $0 }?.json ?? .null]))
+            let value = m.value.map { "\($0.amount):\($0.asset.rawValue)" }.joined(separator: ",")
             rows.append([
-                render(item["nonce"] ?? .null), String(render(id).prefix(18)) + "…", to,
-                render(item["target"] ?? .null),
-                value.isEmpty ? "-" : value, render(status["status"] ?? .null),
+                "\(m.nonce)", String(m.id.hex.prefix(18)) + "…", genesis.rollup(id: m.destination)?.name ?? "?", m.target,
+                value.isEmpty ? "-" : value, status.flatMap { $0 }?.stage.rawValue ?? "-",
             ])
         }
         try options.print(.array(out)) { rows.count == 1 ? "\(r.name) sent no messages" : table(rows) }
@@ -351,8 +332,10 @@ struct EscrowShowCommand: AsyncParsableCommand {
     var id: String
 
     func run() async throws {
-        let lock = try await RPCClient(url: rpc).call(RollupMethod.getEscrow, [.string(id)])
-        guard lock != .null else { throw ValidationError("no lock \(id) on \(rpc) (never made, claimed or refunded)") }
+        guard let lockID = try? Hash(hex: id) else { throw ValidationError("the lock id must be 32 bytes of hex") }
+        guard let lock = try await RollupClient(url: rpc).escrow(lockID)?.json else {
+            throw ValidationError("no lock \(id) on \(rpc) (never made, claimed or refunded)")
+        }
         try options.print(lock) {
             summary(lock, ["id", "beneficiary", "value", "hashLock", "timeout", "source", "sender"])
         }
@@ -381,14 +364,13 @@ struct EscrowClaimCommand: AsyncParsableCommand {
     func run() async throws {
         guard let lock = try? Hash(hex: id) else { throw ValidationError("the lock id must be 32 bytes of hex") }
         let secret = try Hex.decode(preimage)
-        let client = RPCClient(url: rpc)
-        let tx = try await sendCall(
-            .escrowClaim(id: lock, preimage: secret), key: try resolveKey(from, seed: options.devSeed), fee: nil,
-            rpc: client
+        let client = RollupClient(url: rpc)
+        let tx = try await client.submit(
+            .escrowClaim(id: lock, preimage: secret), key: try resolveKey(from, seed: options.devSeed)
         ).id
         let receipt = try await waitForReceipt(client, tx, timeout: 60)
-        try options.print(receipt) { summary(receipt, ["transaction", "status", "blockHeight"]) }
-        if receipt["success"]?.boolValue != true { throw ExitCode(2) }
+        try options.print(receipt.json) { summary(receipt.json, ["transaction", "status", "blockHeight"]) }
+        if !receipt.success { throw ExitCode(2) }
     }
 }
 
@@ -409,12 +391,12 @@ struct EscrowRefundCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let lock = try? Hash(hex: id) else { throw ValidationError("the lock id must be 32 bytes of hex") }
-        let client = RPCClient(url: rpc)
-        let tx = try await sendCall(
-            .escrowRefund(id: lock), key: try resolveKey(from, seed: options.devSeed), fee: nil, rpc: client
-        ).id
+        let client = RollupClient(url: rpc)
+        let tx = try await client.submit(.escrowRefund(id: lock), key: try resolveKey(from, seed: options.devSeed)).id
         let receipt = try await waitForReceipt(client, tx, timeout: 60)
-        try options.print(receipt) { summary(receipt, ["transaction", "status", "returnMessage", "blockHeight"]) }
-        if receipt["success"]?.boolValue != true { throw ExitCode(2) }
+        try options.print(receipt.json) {
+            summary(receipt.json, ["transaction", "status", "returnMessage", "blockHeight"])
+        }
+        if !receipt.success { throw ExitCode(2) }
     }
 }

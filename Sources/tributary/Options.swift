@@ -1,3 +1,4 @@
+import API
 import ArgumentParser
 import Config
 import Foundation
@@ -14,7 +15,7 @@ struct ClientOptions: ParsableArguments {
     @Flag(help: "Print JSON instead of a human summary.")
     var json = false
 
-    var client: RPCClient { RPCClient(url: rpc) }
+    var client: RollupClient { RollupClient(url: rpc) }
 
     /// Prints `value` as JSON (with --json) or through `human`.
     func output(_ value: JSONValue, human: (JSONValue) -> String) throws {
