@@ -4,6 +4,7 @@ import Devnet
 import Foundation
 import Primitives
 import RPC
+import Synchronization
 
 /// What the suite has seen acknowledged: blocks served by sequencers (and so every transaction in
 /// them), messages sent, the L1's blocks, blobs and outputs. Checks after each fault compare the
@@ -145,78 +146,78 @@ final class Watcher: @unchecked Sendable {
     }
 }
 
-/// Steady load: transfers on every loaded rollup and messages between alpha and beta, from dev
-/// accounts, each sender with its own nonce. A sender whose node is down (or that lost its
-/// mempool) re-reads its nonce and goes on; only inclusion counts as acknowledgement.
-final class Load: @unchecked Sendable {
+/// Steady load on the one generator: transfers on every loaded rollup and messages around the ring
+/// of loaded rollups, from dev accounts, closed loop. Nonces are read from the node before each
+/// send, so a sender whose node is down (or that lost its mempool) goes on with the node's nonce;
+/// only inclusion counts as acknowledgement.
+final class Load: Sendable {
     let net: FaultNet
-    private let lock = NSLock()
-    private var paused = false
-    private var tasks: [Task<Void, Never>] = []
-    private(set) var submitted = 0
-    private(set) var refused = 0
+    private let running = Mutex((generators: [LoadGenerator](), tasks: [Task<Void, Never>](), paused: false))
+    private let counts = Mutex((submitted: 0, refused: 0))
 
     init(net: FaultNet) { self.net = net }
 
+    var submitted: Int { counts.withLock { $0.submitted } }
+    var refused: Int { counts.withLock { $0.refused } }
+
     var isPaused: Bool {
-        get { lock.withLock { paused } }
-        set { lock.withLock { paused = newValue } }
+        get { running.withLock { $0.paused } }
+        set {
+            running.withLock {
+                $0.paused = newValue
+                for g in $0.generators { g.isPaused = newValue }
+            }
+        }
     }
 
     func start(rollups: [String], transferIntervalMs: Int, messageIntervalMs: Int) {
         for (r, name) in rollups.enumerated() {
             let params = net.rollup(name)
-            for account in 0..<2 {
-                let key = DevKeys.account(account)
-                tasks.append(
-                    Task {
-                        await self.send(name, key: key, every: transferIntervalMs) { seq in
-                            .transfer(
-                                to: DevKeys.account(7 + Int(seq % 3)).address, asset: params.nativeAsset,
-                                amount: 1 + seq % 97)
-                        }
-                    })
+            // Through the node's proxy, like any client named by the genesis.
+            var rpc = RPCClient(url: params.rpc)
+            rpc.timeout = .seconds(10)
+            let sender = { (account: Int) in
+                LoadGenerator.Sender(rollup: params.id, key: DevKeys.account(account), transport: rpc)
             }
+            run(
+                LoadGenerator(
+                    senders: [sender(0), sender(1)], pacing: .interval(.milliseconds(transferIntervalMs)),
+                    nonces: .pending, observer: { [self] in count($0) }
+                ) { slot in
+                    let seq = UInt64(slot.index)
+                    return .transfer(
+                        to: DevKeys.account(7 + Int(seq % 3)).address, asset: params.nativeAsset, amount: 1 + seq % 97)
+                })
             // Messages: each rollup sends to the next one in the ring, with value.
             guard rollups.count > 1 else { continue }
             let destination = net.rollup(rollups[(r + 1) % rollups.count])
-            let key = DevKeys.account(4 + r)
-            tasks.append(
-                Task {
-                    await self.send(name, key: key, every: messageIntervalMs) { seq in
-                        .sendMessage(
-                            destination: destination.id, target: "bank", recipient: DevKeys.account(8).address,
-                            value: [AssetAmount(params.nativeAsset, 10 + seq % 50)], payload: [])
-                    }
+            run(
+                LoadGenerator(
+                    senders: [sender(4 + r)], pacing: .interval(.milliseconds(messageIntervalMs)), nonces: .pending,
+                    observer: { [self] in count($0) }
+                ) { slot in
+                    .sendMessage(
+                        destination: destination.id, target: "bank", recipient: DevKeys.account(8).address,
+                        value: [AssetAmount(params.nativeAsset, 10 + UInt64(slot.index) % 50)], payload: [])
                 })
         }
     }
 
-    func stop() { for t in tasks { t.cancel() } }
+    func stop() { running.withLock { for t in $0.tasks { t.cancel() } } }
 
-    private func send(_ rollup: String, key: SigningKey, every ms: Int, call: (UInt64) -> Call) async {
-        // Through the node's proxy, like any client named by the genesis.
-        var rpc = RPCClient(url: net.rollup(rollup).rpc)
-        rpc.timeout = .seconds(10)
-        let id = net.rollup(rollup).id
-        var seq: UInt64 = 0
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(ms))
-            if isPaused { continue }
-            do {
-                // The node's pending nonce, read before every send: a sequencer that crashed lost its
-                // mempool (only inclusion is durable), and a nonce after a lost one would wait forever.
-                guard
-                    let n = try await rpc.call(RollupMethod.getNonce, [.string(key.address.hex)])["pending"]?.unsignedValue
-                else { continue }
-                let tx = Transaction(rollup: id, nonce: n, sender: key.publicKey, fee: 1_000, call: call(seq)).signed(
-                    by: key)
-                _ = try await rpc.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(tx.canonicalBytes))])
-                seq += 1
-                lock.withLock { submitted += 1 }
-            } catch {
-                lock.withLock { refused += 1 }
-            }
+    private func run(_ generator: LoadGenerator) {
+        running.withLock {
+            generator.isPaused = $0.paused
+            $0.generators.append(generator)
+            $0.tasks.append(Task { try? await generator.run() })
+        }
+    }
+
+    private func count(_ event: LoadGenerator.Event) {
+        switch event {
+        case .willSubmit: break
+        case .accepted: counts.withLock { $0.submitted += 1 }
+        case .refused: counts.withLock { $0.refused += 1 }
         }
     }
 }
