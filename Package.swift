@@ -65,8 +65,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
         // The devnet launcher and its parts: genesis files to processes, ports, logs, teardown; seeded
-        // randomness, temporary directories, the one wait; the one load generator. Used by the
-        // benchmarks, the fault suite and the tests.
+        // randomness, temporary directories, the one wait; the one load generator and the one block
+        // follower. Used by the benchmarks, the fault suite and the tests.
         .target(name: "Devnet", dependencies: ["Config", "Primitives", "RPC", "API"]),
         // Test support beyond the launcher (the one wait, the small genesis); never linked into tributary.
         .target(name: "TributaryTesting", dependencies: ["Devnet", "Config"]),
@@ -186,7 +186,7 @@ let package = Package(
                 "StateMachine", "TributaryTesting", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Primitives"]),
-        // The load generator's pacings and nonces against an in-memory node.
+        // The load generator's pacings and nonces and the block follower, against an in-memory node.
         .testTarget(
             name: "DevnetTests", dependencies: ["Devnet", "API", "Config", "Primitives", "RPC", "TributaryTesting"]),
         .testTarget(

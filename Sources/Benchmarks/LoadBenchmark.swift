@@ -137,9 +137,17 @@ public struct LoadBenchmark: Sendable {
         await withTaskGroup(of: Void.self) { pollers in
             pollers.addTask { await self.pollL1(l1, tracker: tracker) }
             for r in 0..<config.rollups {
-                pollers.addTask {
-                    await self.pollBlocks(rpcs[r], rollup: r, name: names[r], after: startHeights[r], tracker: tracker)
+                // Inclusion: each block from the load's start on stops the clock of its transactions.
+                let blocks = BlockFollower(
+                    from: startHeights[r] + 1, interval: .milliseconds(10), retryAfter: .milliseconds(100),
+                    transport: { rpcs[r] },
+                    failed: { height, error in tracker.pollFailed("\(names[r]): rollup_getBlock(\(height)): \(error)") }
+                ) { block in
+                    tracker.blockSeen(
+                        rollup: r, transactions: block.transactionIDs.compactMap { try? Hash(hex: $0) },
+                        at: block.seenAt)
                 }
+                pollers.addTask { await blocks.run() }
                 pollers.addTask {
                     await self.pollMessages(rpcs[r], rollup: r, name: names[r], tracker: tracker)
                 }
@@ -252,28 +260,6 @@ public struct LoadBenchmark: Sendable {
                 tracker.pollFailed("l1: l1_blockNumber: \(error)")
             }
             try? await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
-    /// Follows the rollup's blocks from `after + 1` on and stops the clock of each transaction in them.
-    func pollBlocks(_ rpc: RPCClient, rollup r: Int, name: String, after: UInt64, tracker: LoadTracker) async {
-        var next = after + 1
-        while !Task.isCancelled {
-            do {
-                let block = try await rpc.call(RollupMethod.getBlock, [.number(next)])
-                guard case .array(let ids)? = block["transactions"] else {
-                    try? await Task.sleep(for: .milliseconds(10))
-                    continue
-                }
-                tracker.blockSeen(
-                    rollup: r, transactions: ids.compactMap { $0.stringValue.flatMap { try? Hash(hex: $0) } },
-                    at: ContinuousClock.now)
-                next += 1
-            } catch {
-                if Task.isCancelled { break }
-                tracker.pollFailed("\(name): rollup_getBlock(\(next)): \(error)")
-                try? await Task.sleep(for: .milliseconds(100))
-            }
         }
     }
 

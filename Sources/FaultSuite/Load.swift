@@ -73,62 +73,63 @@ actor Observations {
     }
 }
 
-/// Follows every running sequencer's new blocks and the L1, recording what they acknowledge.
-final class Watcher: @unchecked Sendable {
+/// Follows every running sequencer's new blocks (on the one block follower) and the L1, recording
+/// what they acknowledge.
+final class Watcher: Sendable {
     let net: FaultNet
     let seen: Observations
-    private var tasks: [Task<Void, Never>] = []
+    private let tasks = Mutex<[Task<Void, Never>]>([])
 
     init(net: FaultNet, seen: Observations) {
         self.net = net
         self.seen = seen
     }
 
+    /// Follows the sequencer's blocks from the first on, through its own port (asked again for every
+    /// request: a restarted sequencer is on a new one); while it is down, tries again every 150 ms.
     func watch(_ rollup: String) {
-        tasks.append(
-            Task {
-                while !Task.isCancelled {
-                    do { try await self.poll(rollup) } catch {}
-                    try? await Task.sleep(for: .milliseconds(150))
-                }
-            })
+        let follower = BlockFollower(
+            from: 1, transactions: .full, interval: .milliseconds(150), retryAfter: .milliseconds(150),
+            transport: { [net] in net.rpc(rollup) }
+        ) { block in try await self.record(rollup, block) }
+        tasks.withLock { $0.append(Task { await follower.run() }) }
     }
 
     func watchL1() {
-        tasks.append(
-            Task {
-                while !Task.isCancelled {
-                    do { try await self.pollL1() } catch {}
-                    try? await Task.sleep(for: .milliseconds(200))
-                }
-            })
+        tasks.withLock {
+            $0.append(
+                Task {
+                    while !Task.isCancelled {
+                        do { try await self.pollL1() } catch {}
+                        try? await Task.sleep(for: .milliseconds(200))
+                    }
+                })
+        }
     }
 
-    func cancel() { for t in tasks { t.cancel() } }
+    func cancel() { tasks.withLock { for t in $0 { t.cancel() } } }
 
-    /// Reads the blocks a sequencer has produced since the last poll.
-    func poll(_ rollup: String) async throws {
+    /// Records a block a sequencer served and the messages its sends emitted (their ids from the
+    /// receipts, read first: a block whose receipts cannot be read throws and is handed again,
+    /// nothing of it recorded).
+    func record(_ rollup: String, _ block: BlockFollower.Block) async throws {
+        guard let hash = block.json["hash"]?.stringValue, let root = block.json["stateRoot"]?.stringValue,
+            case .array? = block.json["transactions"]
+        else { throw RPCClient.TransportError.malformedResponse("block \(block.height)") }
         let rpc = net.rpc(rollup)
-        let head = try await rpc.call(RollupMethod.blockNumber).unsignedValue ?? 0
-        var height = (await seen.head[rollup] ?? 0) + 1
-        while height <= head {
-            let block = try await rpc.call(RollupMethod.getBlock, [.unsigned(height), .bool(true)])
-            guard let hash = block["hash"]?.stringValue, let root = block["stateRoot"]?.stringValue,
-                case .array(let txs)? = block["transactions"]
-            else { throw RPCClient.TransportError.malformedResponse("block \(height)") }
-            let ids = txs.compactMap { $0["id"]?.stringValue }
-            if let problem = await seen.record(rollup, height, .init(hash: hash, stateRoot: root, transactions: ids)) {
-                await net.tally.violate(problem)
-            }
-            for tx in txs where tx["call"]?["type"]?.stringValue == "sendMessage" {
-                let receipt = try await rpc.call(RollupMethod.getReceipt, [tx["id"] ?? .null])
-                guard let id = receipt["message"]?.stringValue,
-                    let dest = net.genesis.rollup(id: RollupID(UInt32(tx["call"]?["destination"]?.unsignedValue ?? 0)))
-                else { continue }
-                await seen.recordMessage(.init(id: id, source: rollup, destination: dest.name))
-            }
-            height += 1
+        var sent: [Observations.Sent] = []
+        for tx in block.transactions where tx["call"]?["type"]?.stringValue == "sendMessage" {
+            let receipt = try await rpc.call(RollupMethod.getReceipt, [tx["id"] ?? .null])
+            guard let id = receipt["message"]?.stringValue,
+                let dest = net.genesis.rollup(id: RollupID(UInt32(tx["call"]?["destination"]?.unsignedValue ?? 0)))
+            else { continue }
+            sent.append(.init(id: id, source: rollup, destination: dest.name))
         }
+        let seenBlock = Observations.BlockSeen(hash: hash, stateRoot: root, transactions: block.transactionIDs)
+        if let problem = await seen.record(rollup, block.height, seenBlock) {
+            await net.tally.violate(problem)
+        }
+        for m in sent { await seen.recordMessage(m) }
     }
 
     func pollL1() async throws {
