@@ -65,9 +65,9 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]),
         // The devnet launcher and its parts: genesis files to processes, ports, logs, teardown; seeded
-        // randomness, temporary directories, the one wait. Used by the benchmarks, the fault suite
-        // and the tests.
-        .target(name: "Devnet", dependencies: ["Config"]),
+        // randomness, temporary directories, the one wait; the one load generator and the one block
+        // follower. Used by the benchmarks, the fault suite and the tests.
+        .target(name: "Devnet", dependencies: ["Config", "Primitives", "RPC", "API"]),
         // Test support beyond the launcher (the one wait, the small genesis); never linked into tributary.
         .target(name: "TributaryTesting", dependencies: ["Devnet", "Config"]),
         .executableTarget(
@@ -186,6 +186,9 @@ let package = Package(
                 "StateMachine", "TributaryTesting", .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Primitives"]),
+        // The load generator's pacings and nonces and the block follower, against an in-memory node.
+        .testTarget(
+            name: "DevnetTests", dependencies: ["Devnet", "API", "Config", "Primitives", "RPC", "TributaryTesting"]),
         .testTarget(
             name: "L1StoreTests", dependencies: ["L1", "L1Chain", "Chain", "Settlement", "Config", "Primitives", "Storage", "TributaryTesting"]),
         .testTarget(

@@ -137,9 +137,17 @@ public struct LoadBenchmark: Sendable {
         await withTaskGroup(of: Void.self) { pollers in
             pollers.addTask { await self.pollL1(l1, tracker: tracker) }
             for r in 0..<config.rollups {
-                pollers.addTask {
-                    await self.pollBlocks(rpcs[r], rollup: r, name: names[r], after: startHeights[r], tracker: tracker)
+                // Inclusion: each block from the load's start on stops the clock of its transactions.
+                let blocks = BlockFollower(
+                    from: startHeights[r] + 1, interval: .milliseconds(10), retryAfter: .milliseconds(100),
+                    transport: { rpcs[r] },
+                    failed: { height, error in tracker.pollFailed("\(names[r]): rollup_getBlock(\(height)): \(error)") }
+                ) { block in
+                    tracker.blockSeen(
+                        rollup: r, transactions: block.transactionIDs.compactMap { try? Hash(hex: $0) },
+                        at: block.seenAt)
                 }
+                pollers.addTask { await blocks.run() }
                 pollers.addTask {
                     await self.pollMessages(rpcs[r], rollup: r, name: names[r], tracker: tracker)
                 }
@@ -148,12 +156,9 @@ public struct LoadBenchmark: Sendable {
 
             await withTaskGroup(of: Void.self) { submitters in
                 for r in 0..<config.rollups {
-                    for a in 0..<config.accountsPerRollup {
-                        submitters.addTask {
-                            await self.submit(
-                                rollup: r, account: a, rpc: rpcs[r], names: names, start: loadStart, end: loadEnd,
-                                tracker: tracker, clock: clock)
-                        }
+                    submitters.addTask {
+                        await self.submit(
+                            rollup: r, rpc: rpcs[r], names: names, start: loadStart, end: loadEnd, tracker: tracker)
                     }
                 }
             }
@@ -200,49 +205,47 @@ public struct LoadBenchmark: Sendable {
 
     // MARK: Load
 
-    /// One dev account's submissions on one rollup: the rollup's slots `account`, `account + accounts`, …
-    /// of its schedule (one every 1/rate s from `start`), each sent at its time whatever the node
-    /// answered before (open loop), with the nonce kept here.
+    /// The rollup's load on the one generator: its dev accounts' slots of one schedule (one every
+    /// 1/rate s from `start`, account `a` taking slots `a`, `a + accounts`, …), each sent at its time
+    /// whatever the node answered before (open loop), with the nonces kept locally.
     func submit(
-        rollup r: Int, account a: Int, rpc: RPCClient, names: [String], start: ContinuousClock.Instant,
-        end: ContinuousClock.Instant, tracker: LoadTracker, clock: ContinuousClock
+        rollup r: Int, rpc: RPCClient, names: [String], start: ContinuousClock.Instant, end: ContinuousClock.Instant,
+        tracker: LoadTracker
     ) async {
         let accounts = config.accountsPerRollup
-        let key = DevKeys.account(a)
         let recipients = (0..<accounts).map { DevKeys.account($0).address }
         let rollupID = RollupID(UInt32(r + 1))
         let destination = RollupID(UInt32((r + 1) % config.rollups + 1))
         let asset = AssetName(rawValue: names[r].uppercased())!
-        let interval = 1 / config.ratePerRollup
-        var nonce: UInt64 = 0
-        var k = 0
-        while true {
-            let slot = k * accounts + a
-            let scheduled = start + .seconds(Double(slot) * interval)
-            guard scheduled < end else { break }
-            try? await clock.sleep(until: scheduled, tolerance: .milliseconds(1))
-            let message = isMessage(slot: slot)
-            let call: Call =
-                message
+        let senders = (0..<accounts).map {
+            LoadGenerator.Sender(rollup: rollupID, key: DevKeys.account($0), transport: rpc)
+        }
+        let load = LoadGenerator(
+            senders: senders, pacing: .schedule(rate: config.ratePerRollup, start: start, end: end),
+            observer: { event in
+                switch event {
+                case .willSubmit(let s):
+                    tracker.willSubmit(s.id, rollup: r, isMessage: isMessage(slot: s.slot.number), at: s.sentAt)
+                case .accepted(let s, let roundTrip):
+                    tracker.accepted(
+                        rollup: r, roundTripMs: milliseconds(roundTrip),
+                        lagMs: milliseconds(s.sentAt - s.slot.scheduled))
+                case .refused(let slot, let s, let error):
+                    // Nonces are local: every refusal is of a signed transaction.
+                    guard let s else { return }
+                    tracker.rejected(
+                        s.id, rollup: r, why: "\(names[r]): dev\(slot.sender) nonce \(s.nonce) refused: \(error)")
+                }
+            }
+        ) { slot in
+            let a = slot.sender
+            return isMessage(slot: slot.number)
                 ? .sendMessage(
                     destination: destination, target: "bank", recipient: recipients[a], value: [AssetAmount(asset, 1)],
                     payload: [])
-                : .transfer(to: recipients[(a + 1 + k % (accounts - 1)) % accounts], asset: asset, amount: 1)
-            k += 1
-            let tx = Transaction(rollup: rollupID, nonce: nonce, sender: key.publicKey, fee: 1_000, call: call).signed(
-                by: key)
-            let id = tx.id
-            let sentAt = clock.now
-            tracker.willSubmit(id, rollup: r, isMessage: message, at: sentAt)
-            do {
-                _ = try await rpc.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(tx.canonicalBytes))])
-                nonce += 1
-                tracker.accepted(
-                    rollup: r, roundTripMs: milliseconds(clock.now - sentAt), lagMs: milliseconds(sentAt - scheduled))
-            } catch {
-                tracker.rejected(id, rollup: r, why: "\(names[r]): dev\(a) nonce \(nonce) refused: \(error)")
-            }
+                : .transfer(to: recipients[(a + 1 + slot.index % (accounts - 1)) % accounts], asset: asset, amount: 1)
         }
+        try? await load.run()
     }
 
     // MARK: Pollers
@@ -257,28 +260,6 @@ public struct LoadBenchmark: Sendable {
                 tracker.pollFailed("l1: l1_blockNumber: \(error)")
             }
             try? await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
-    /// Follows the rollup's blocks from `after + 1` on and stops the clock of each transaction in them.
-    func pollBlocks(_ rpc: RPCClient, rollup r: Int, name: String, after: UInt64, tracker: LoadTracker) async {
-        var next = after + 1
-        while !Task.isCancelled {
-            do {
-                let block = try await rpc.call(RollupMethod.getBlock, [.number(next)])
-                guard case .array(let ids)? = block["transactions"] else {
-                    try? await Task.sleep(for: .milliseconds(10))
-                    continue
-                }
-                tracker.blockSeen(
-                    rollup: r, transactions: ids.compactMap { $0.stringValue.flatMap { try? Hash(hex: $0) } },
-                    at: ContinuousClock.now)
-                next += 1
-            } catch {
-                if Task.isCancelled { break }
-                tracker.pollFailed("\(name): rollup_getBlock(\(next)): \(error)")
-                try? await Task.sleep(for: .milliseconds(100))
-            }
         }
     }
 

@@ -4,6 +4,7 @@ import Devnet
 import Foundation
 import Primitives
 import RPC
+import Synchronization
 
 /// What the suite has seen acknowledged: blocks served by sequencers (and so every transaction in
 /// them), messages sent, the L1's blocks, blobs and outputs. Checks after each fault compare the
@@ -72,62 +73,63 @@ actor Observations {
     }
 }
 
-/// Follows every running sequencer's new blocks and the L1, recording what they acknowledge.
-final class Watcher: @unchecked Sendable {
+/// Follows every running sequencer's new blocks (on the one block follower) and the L1, recording
+/// what they acknowledge.
+final class Watcher: Sendable {
     let net: FaultNet
     let seen: Observations
-    private var tasks: [Task<Void, Never>] = []
+    private let tasks = Mutex<[Task<Void, Never>]>([])
 
     init(net: FaultNet, seen: Observations) {
         self.net = net
         self.seen = seen
     }
 
+    /// Follows the sequencer's blocks from the first on, through its own port (asked again for every
+    /// request: a restarted sequencer is on a new one); while it is down, tries again every 150 ms.
     func watch(_ rollup: String) {
-        tasks.append(
-            Task {
-                while !Task.isCancelled {
-                    do { try await self.poll(rollup) } catch {}
-                    try? await Task.sleep(for: .milliseconds(150))
-                }
-            })
+        let follower = BlockFollower(
+            from: 1, transactions: .full, interval: .milliseconds(150), retryAfter: .milliseconds(150),
+            transport: { [net] in net.rpc(rollup) }
+        ) { block in try await self.record(rollup, block) }
+        tasks.withLock { $0.append(Task { await follower.run() }) }
     }
 
     func watchL1() {
-        tasks.append(
-            Task {
-                while !Task.isCancelled {
-                    do { try await self.pollL1() } catch {}
-                    try? await Task.sleep(for: .milliseconds(200))
-                }
-            })
+        tasks.withLock {
+            $0.append(
+                Task {
+                    while !Task.isCancelled {
+                        do { try await self.pollL1() } catch {}
+                        try? await Task.sleep(for: .milliseconds(200))
+                    }
+                })
+        }
     }
 
-    func cancel() { for t in tasks { t.cancel() } }
+    func cancel() { tasks.withLock { for t in $0 { t.cancel() } } }
 
-    /// Reads the blocks a sequencer has produced since the last poll.
-    func poll(_ rollup: String) async throws {
+    /// Records a block a sequencer served and the messages its sends emitted (their ids from the
+    /// receipts, read first: a block whose receipts cannot be read throws and is handed again,
+    /// nothing of it recorded).
+    func record(_ rollup: String, _ block: BlockFollower.Block) async throws {
+        guard let hash = block.json["hash"]?.stringValue, let root = block.json["stateRoot"]?.stringValue,
+            case .array? = block.json["transactions"]
+        else { throw RPCClient.TransportError.malformedResponse("block \(block.height)") }
         let rpc = net.rpc(rollup)
-        let head = try await rpc.call(RollupMethod.blockNumber).unsignedValue ?? 0
-        var height = (await seen.head[rollup] ?? 0) + 1
-        while height <= head {
-            let block = try await rpc.call(RollupMethod.getBlock, [.unsigned(height), .bool(true)])
-            guard let hash = block["hash"]?.stringValue, let root = block["stateRoot"]?.stringValue,
-                case .array(let txs)? = block["transactions"]
-            else { throw RPCClient.TransportError.malformedResponse("block \(height)") }
-            let ids = txs.compactMap { $0["id"]?.stringValue }
-            if let problem = await seen.record(rollup, height, .init(hash: hash, stateRoot: root, transactions: ids)) {
-                await net.tally.violate(problem)
-            }
-            for tx in txs where tx["call"]?["type"]?.stringValue == "sendMessage" {
-                let receipt = try await rpc.call(RollupMethod.getReceipt, [tx["id"] ?? .null])
-                guard let id = receipt["message"]?.stringValue,
-                    let dest = net.genesis.rollup(id: RollupID(UInt32(tx["call"]?["destination"]?.unsignedValue ?? 0)))
-                else { continue }
-                await seen.recordMessage(.init(id: id, source: rollup, destination: dest.name))
-            }
-            height += 1
+        var sent: [Observations.Sent] = []
+        for tx in block.transactions where tx["call"]?["type"]?.stringValue == "sendMessage" {
+            let receipt = try await rpc.call(RollupMethod.getReceipt, [tx["id"] ?? .null])
+            guard let id = receipt["message"]?.stringValue,
+                let dest = net.genesis.rollup(id: RollupID(UInt32(tx["call"]?["destination"]?.unsignedValue ?? 0)))
+            else { continue }
+            sent.append(.init(id: id, source: rollup, destination: dest.name))
         }
+        let seenBlock = Observations.BlockSeen(hash: hash, stateRoot: root, transactions: block.transactionIDs)
+        if let problem = await seen.record(rollup, block.height, seenBlock) {
+            await net.tally.violate(problem)
+        }
+        for m in sent { await seen.recordMessage(m) }
     }
 
     func pollL1() async throws {
@@ -145,78 +147,78 @@ final class Watcher: @unchecked Sendable {
     }
 }
 
-/// Steady load: transfers on every loaded rollup and messages between alpha and beta, from dev
-/// accounts, each sender with its own nonce. A sender whose node is down (or that lost its
-/// mempool) re-reads its nonce and goes on; only inclusion counts as acknowledgement.
-final class Load: @unchecked Sendable {
+/// Steady load on the one generator: transfers on every loaded rollup and messages around the ring
+/// of loaded rollups, from dev accounts, closed loop. Nonces are read from the node before each
+/// send, so a sender whose node is down (or that lost its mempool) goes on with the node's nonce;
+/// only inclusion counts as acknowledgement.
+final class Load: Sendable {
     let net: FaultNet
-    private let lock = NSLock()
-    private var paused = false
-    private var tasks: [Task<Void, Never>] = []
-    private(set) var submitted = 0
-    private(set) var refused = 0
+    private let running = Mutex((generators: [LoadGenerator](), tasks: [Task<Void, Never>](), paused: false))
+    private let counts = Mutex((submitted: 0, refused: 0))
 
     init(net: FaultNet) { self.net = net }
 
+    var submitted: Int { counts.withLock { $0.submitted } }
+    var refused: Int { counts.withLock { $0.refused } }
+
     var isPaused: Bool {
-        get { lock.withLock { paused } }
-        set { lock.withLock { paused = newValue } }
+        get { running.withLock { $0.paused } }
+        set {
+            running.withLock {
+                $0.paused = newValue
+                for g in $0.generators { g.isPaused = newValue }
+            }
+        }
     }
 
     func start(rollups: [String], transferIntervalMs: Int, messageIntervalMs: Int) {
         for (r, name) in rollups.enumerated() {
             let params = net.rollup(name)
-            for account in 0..<2 {
-                let key = DevKeys.account(account)
-                tasks.append(
-                    Task {
-                        await self.send(name, key: key, every: transferIntervalMs) { seq in
-                            .transfer(
-                                to: DevKeys.account(7 + Int(seq % 3)).address, asset: params.nativeAsset,
-                                amount: 1 + seq % 97)
-                        }
-                    })
+            // Through the node's proxy, like any client named by the genesis.
+            var rpc = RPCClient(url: params.rpc)
+            rpc.timeout = .seconds(10)
+            let sender = { (account: Int) in
+                LoadGenerator.Sender(rollup: params.id, key: DevKeys.account(account), transport: rpc)
             }
+            run(
+                LoadGenerator(
+                    senders: [sender(0), sender(1)], pacing: .interval(.milliseconds(transferIntervalMs)),
+                    nonces: .pending, observer: { [self] in count($0) }
+                ) { slot in
+                    let seq = UInt64(slot.index)
+                    return .transfer(
+                        to: DevKeys.account(7 + Int(seq % 3)).address, asset: params.nativeAsset, amount: 1 + seq % 97)
+                })
             // Messages: each rollup sends to the next one in the ring, with value.
             guard rollups.count > 1 else { continue }
             let destination = net.rollup(rollups[(r + 1) % rollups.count])
-            let key = DevKeys.account(4 + r)
-            tasks.append(
-                Task {
-                    await self.send(name, key: key, every: messageIntervalMs) { seq in
-                        .sendMessage(
-                            destination: destination.id, target: "bank", recipient: DevKeys.account(8).address,
-                            value: [AssetAmount(params.nativeAsset, 10 + seq % 50)], payload: [])
-                    }
+            run(
+                LoadGenerator(
+                    senders: [sender(4 + r)], pacing: .interval(.milliseconds(messageIntervalMs)), nonces: .pending,
+                    observer: { [self] in count($0) }
+                ) { slot in
+                    .sendMessage(
+                        destination: destination.id, target: "bank", recipient: DevKeys.account(8).address,
+                        value: [AssetAmount(params.nativeAsset, 10 + UInt64(slot.index) % 50)], payload: [])
                 })
         }
     }
 
-    func stop() { for t in tasks { t.cancel() } }
+    func stop() { running.withLock { for t in $0.tasks { t.cancel() } } }
 
-    private func send(_ rollup: String, key: SigningKey, every ms: Int, call: (UInt64) -> Call) async {
-        // Through the node's proxy, like any client named by the genesis.
-        var rpc = RPCClient(url: net.rollup(rollup).rpc)
-        rpc.timeout = .seconds(10)
-        let id = net.rollup(rollup).id
-        var seq: UInt64 = 0
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(ms))
-            if isPaused { continue }
-            do {
-                // The node's pending nonce, read before every send: a sequencer that crashed lost its
-                // mempool (only inclusion is durable), and a nonce after a lost one would wait forever.
-                guard
-                    let n = try await rpc.call(RollupMethod.getNonce, [.string(key.address.hex)])["pending"]?.unsignedValue
-                else { continue }
-                let tx = Transaction(rollup: id, nonce: n, sender: key.publicKey, fee: 1_000, call: call(seq)).signed(
-                    by: key)
-                _ = try await rpc.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(tx.canonicalBytes))])
-                seq += 1
-                lock.withLock { submitted += 1 }
-            } catch {
-                lock.withLock { refused += 1 }
-            }
+    private func run(_ generator: LoadGenerator) {
+        running.withLock {
+            generator.isPaused = $0.paused
+            $0.generators.append(generator)
+            $0.tasks.append(Task { try? await generator.run() })
+        }
+    }
+
+    private func count(_ event: LoadGenerator.Event) {
+        switch event {
+        case .willSubmit: break
+        case .accepted: counts.withLock { $0.submitted += 1 }
+        case .refused: counts.withLock { $0.refused += 1 }
         }
     }
 }

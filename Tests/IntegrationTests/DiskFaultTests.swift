@@ -35,16 +35,7 @@ func transferUntilStopped(_ node: NodeProcess, seconds: Double) async throws -> 
     let deadline = Date().addingTimeInterval(seconds)
     while node.process.isRunning, Date() < deadline {
         do {
-            for _ in 0..<20 {
-                let s = Int(rng.next() % 4)
-                let tx = signedTransfer(
-                    DevKeys.account(s), nonce: nonces[s, default: 0],
-                    to: DevKeys.account(4 + Int(rng.next() % 6)).address,
-                    amount: 1 + rng.next() % 1000)
-                _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
-                nonces[s, default: 0] += 1
-                waiting.append(tx.id)
-            }
+            waiting += try await sendTransfers(rpc, count: 20, seed: rng.next(), nonces: &nonces)
             var still: [Hash] = []
             for id in waiting {
                 let receipt = try await rpc.call("rollup_getReceipt", [.string(id.hex)])

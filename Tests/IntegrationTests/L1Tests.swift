@@ -9,6 +9,7 @@ import Primitives
 import RPC
 import Settlement
 import StateTree
+import Synchronization
 import Testing
 import TributaryTesting
 
@@ -53,19 +54,26 @@ func startRollup(
         logPath: dir.appending("\(name).log"))
 }
 
-/// Sends `count` transfers from dev accounts through `rpc`; returns their ids.
+/// Sends `count` transfers back to back from dev accounts 0…3 in turn (on the one load generator,
+/// nonces from and back into `nonces`, by account) through `rpc`, to dev accounts 4…9 with amounts
+/// drawn from `seed`; returns their ids in order. The first refusal throws.
 func sendTransfers(_ rpc: RPCClient, count: Int, seed: UInt64, nonces: inout [Int: UInt64]) async throws -> [Hash] {
     var rng = SplitMix64(seed: seed)
-    var ids: [Hash] = []
-    for _ in 0..<count {
-        let s = Int(rng.next() % 4)
-        let to = DevKeys.account(4 + Int(rng.next() % 6)).address
-        let tx = signedTransfer(DevKeys.account(s), nonce: nonces[s, default: 0], to: to, amount: 1 + rng.next() % 1000)
-        nonces[s, default: 0] += 1
-        _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
-        ids.append(tx.id)
+    let plan = (0..<count).map { _ in
+        (to: DevKeys.account(4 + Int(rng.next() % 6)).address, amount: 1 + rng.next() % 1000)
     }
-    return ids
+    let senders = (0..<4).map {
+        LoadGenerator.Sender(
+            rollup: RollupID(1), key: DevKeys.account($0), transport: rpc, nonce: nonces[$0, default: 0])
+    }
+    let ids = Mutex<[Hash]>([])
+    let load = LoadGenerator(
+        senders: senders, pacing: .count(count), fee: 200, stopsAtRefusal: true,
+        observer: { if case .accepted(let s, _) = $0 { ids.withLock { $0.append(s.id) } } }
+    ) { slot in .transfer(to: plan[slot.number].to, asset: ALPHA, amount: plan[slot.number].amount) }
+    try await load.run()
+    for (account, next) in load.nextNonces.enumerated() { nonces[account] = next }
+    return ids.withLock { $0 }
 }
 
 func outputs(_ l1: L1Client, _ rollup: UInt32 = 1) async throws -> [L1Output] {
