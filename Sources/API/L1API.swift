@@ -90,8 +90,8 @@ public struct L1Block: APIValue, Equatable {
                 "type": .string("proposeOutput"), "id": .string(entry.id.hex), "rollup": .number(o.rollup.rawValue),
                 "index": .number(index), "l2Height": .number(o.l2Height), "blockHash": .string(o.blockHash.hex),
                 "stateRoot": .string(o.stateRoot.hex), "outboxRoot": .string(o.outboxRoot.hex),
-                "outputRoot": .string(o.root.hex), "proposer": .string(proposal.proposer.hex),
-                "signature": .string(proposal.signature.hex),
+                "outputRoot": .string(o.root.hex), "parent": .string(proposal.parent.hex),
+                "proposer": .string(proposal.proposer.hex), "signature": .string(proposal.signature.hex),
             ])
         case .challenge(let id, let rollup, let outputIndex, let kind, let challenger, let invalidated):
             return .object([
@@ -127,7 +127,7 @@ public struct L1Block: APIValue, Equatable {
                         rollup: try f.rollup("rollup"), l2Height: try f.unsigned("l2Height"),
                         blockHash: try f.hex("blockHash"), stateRoot: try f.hex("stateRoot"),
                         outboxRoot: try f.hex("outboxRoot")),
-                    proposer: try f.hex("proposer"), signature: try f.hex("signature")))
+                    parent: try f.hex("parent"), proposer: try f.hex("proposer"), signature: try f.hex("signature")))
         case "challenge":
             let (id, rollup, index) = (try f.hex("challenge", as: Hash.self), try f.rollup("rollup"), try f.unsigned("outputIndex"))
             let (kind, challenger) = (try f.string("kind"), try f.hex("challenger", as: PublicKey.self))
@@ -289,6 +289,8 @@ public struct ProposedOutput: APIValue, Equatable {
 public struct L1Output: APIValue, Equatable {
     public var index: UInt64
     public var output: Output
+    /// The output root of the standing output it was proposed on (zero: none).
+    public var parent: Hash
     public var proposer: PublicKey
     public var signature: Signature
     public var bond: UInt64
@@ -306,6 +308,7 @@ public struct L1Output: APIValue, Equatable {
     public init(_ r: OutputRecord, height: UInt64) {
         index = r.index
         output = r.output
+        parent = r.parent
         proposer = r.proposer
         signature = r.signature
         bond = r.bond
@@ -334,7 +337,8 @@ public struct L1Output: APIValue, Equatable {
             "index": .number(index), "rollup": .number(output.rollup.rawValue), "l2Height": .number(output.l2Height),
             "blockHash": .string(output.blockHash.hex), "stateRoot": .string(output.stateRoot.hex),
             "outboxRoot": .string(output.outboxRoot.hex), "outputRoot": .string(output.root.hex),
-            "proposer": .string(proposer.hex), "signature": .string(signature.hex), "bond": .number(bond),
+            "parent": .string(parent.hex), "proposer": .string(proposer.hex), "signature": .string(signature.hex),
+            "bond": .number(bond),
             "l1Height": .number(l1Height), "windowEndsAt": .number(windowEnd),
         ]
         o["status"] = .string(status.rawValue)
@@ -350,6 +354,7 @@ public struct L1Output: APIValue, Equatable {
         output = Output(
             rollup: try f.rollup("rollup"), l2Height: try f.unsigned("l2Height"), blockHash: try f.hex("blockHash"),
             stateRoot: try f.hex("stateRoot"), outboxRoot: try f.hex("outboxRoot"))
+        parent = try f.hex("parent")
         proposer = try f.hex("proposer")
         signature = try f.hex("signature")
         bond = try f.unsigned("bond")

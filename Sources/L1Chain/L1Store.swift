@@ -13,23 +13,6 @@ public enum L1Transaction: Sendable {
     case challenge(Challenge)
 }
 
-/// Application error codes of the L1 RPC (docs/rpc.md).
-public enum L1ErrorCode {
-    public static let unknownRollup = -32020
-    public static let unauthorized = -32021
-    public static let tooLarge = -32022
-    public static let badBlob = -32023
-    public static let seqConflict = -32024
-    public static let outOfOrder = -32025
-    public static let insufficientBond = -32026
-    public static let outputRejected = -32027
-    public static let challengeRejected = -32028
-    public static let windowClosed = -32029
-    public static let notFound = -32030
-    public static let alreadyInvalidated = -32031
-    /// The block already holds `l1.maxChallengesPerBlock` adjudicated challenges: resubmit (retryable).
-    public static let challengeCapReached = -32032
-}
 
 /// Why the L1 refused a transaction. Nothing was changed.
 public struct L1Rejection: Error, Equatable, Sendable, CustomStringConvertible {
@@ -465,6 +448,15 @@ public final class L1Store: @unchecked Sendable {
                 "the proposer \(p.proposer.address) holds \(balance) on the L1; an output needs a bond of \(bond)")
         }
         let previous = try latestStanding(output.rollup, below: state.outputCount, in: txn)
+        let parent = previous?.output.root ?? .zero
+        guard p.parent == parent else {
+            throw L1Rejection(
+                L1ErrorCode.staleParent,
+                previous.map {
+                    "the proposal builds on output root \(p.parent), but the newest standing output of \(rollup.name) is \($0.index) (height \($0.output.l2Height), root \(parent)): check it and build on it"
+                } ?? "the proposal builds on output root \(p.parent), but \(rollup.name) has no standing output: the parent is zero"
+            )
+        }
         let floor = previous?.output.l2Height ?? 0
         guard output.l2Height > floor else {
             throw L1Rejection(
@@ -484,8 +476,8 @@ public final class L1Store: @unchecked Sendable {
         try txn.put(
             Outputs.self, RollupIndexKey(output.rollup, index),
             OutputRecord(
-                index: index, output: output, proposer: p.proposer, signature: p.signature, bond: bond,
-                l1Height: height, windowEnd: windowEnd))
+                index: index, output: output, parent: p.parent, proposer: p.proposer, signature: p.signature,
+                bond: bond, l1Height: height, windowEnd: windowEnd))
         try txn.put(OutputWindows.self, WindowKey(windowEnd: windowEnd, rollup: output.rollup, index: index), [])
         state.outputCount = outputCount
         if registered { state.lastProposerL1Height = height }

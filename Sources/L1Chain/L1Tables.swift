@@ -175,13 +175,16 @@ public struct OutputRecord: Hashable, Sendable, CanonicalCodable, StorageCodable
     public var invalidatedBy: Hash
     /// The proposer's signature over the output (`OutputProposal`'s), so the RPC can return it.
     public var signature: Signature
+    /// The output root of the standing output it was proposed on (zero: none), as signed.
+    public var parent: Hash
 
     public init(
-        index: UInt64, output: Output, proposer: PublicKey, signature: Signature, bond: UInt64, l1Height: UInt64,
-        windowEnd: UInt64
+        index: UInt64, output: Output, parent: Hash, proposer: PublicKey, signature: Signature, bond: UInt64,
+        l1Height: UInt64, windowEnd: UInt64
     ) {
         self.index = index
         self.output = output
+        self.parent = parent
         self.proposer = proposer
         self.signature = signature
         self.bond = bond
@@ -209,6 +212,7 @@ public struct OutputRecord: Hashable, Sendable, CanonicalCodable, StorageCodable
         encoder.write(invalidatedAt)
         encoder.write(invalidatedBy)
         encoder.write(signature)
+        encoder.write(parent)
     }
 
     public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
@@ -221,6 +225,7 @@ public struct OutputRecord: Hashable, Sendable, CanonicalCodable, StorageCodable
         invalidatedAt = try decoder.read(UInt64.self)
         invalidatedBy = try decoder.read(Hash.self)
         signature = try decoder.read(Signature.self)
+        parent = try decoder.read(Hash.self)
     }
 }
 

@@ -99,42 +99,50 @@ public struct BlobPost: Hashable, Sendable, CanonicalCodable {
     }
 }
 
-/// `proposeOutput(output, signature)`: signed by `proposer` over `"tributary/output/v1" ‖ 0x00 ‖
-/// output ‖ proposer`. Canonical encoding: `output ‖ proposer ‖ signature`.
+/// `proposeOutput(output, parent, signature)`: signed by `proposer` over `"tributary/output/v2" ‖
+/// 0x00 ‖ output ‖ parent ‖ proposer`. Canonical encoding: `output ‖ parent ‖ proposer ‖ signature`.
+/// `parent` is the output root of the newest standing output of the rollup the proposal builds on
+/// (zero: none): the L1 refuses the proposal when another output was accepted above that one in
+/// the meantime, so a proposal never lands, unseen, above an output its proposer did not check.
 public struct OutputProposal: Hashable, Sendable, CanonicalCodable {
-    public static let domain = "tributary/output/v1"
+    public static let domain = "tributary/output/v2"
     public var output: Output
+    public var parent: Hash
     public var proposer: PublicKey
     public var signature: Signature
 
-    public init(output: Output, signedBy key: SigningKey) {
+    public init(output: Output, parent: Hash, signedBy key: SigningKey) {
         self.output = output
+        self.parent = parent
         self.proposer = key.publicKey
-        self.signature = key.sign(Self.signingMessage(output, proposer: key.publicKey))
+        self.signature = key.sign(Self.signingMessage(output, parent: parent, proposer: key.publicKey))
     }
 
-    public init(output: Output, proposer: PublicKey, signature: Signature) {
+    public init(output: Output, parent: Hash, proposer: PublicKey, signature: Signature) {
         self.output = output
+        self.parent = parent
         self.proposer = proposer
         self.signature = signature
     }
 
-    public static func signingMessage(_ output: Output, proposer: PublicKey) -> [UInt8] {
-        L1Signing.message(domain, output.canonicalBytes + proposer.bytes)
+    public static func signingMessage(_ output: Output, parent: Hash, proposer: PublicKey) -> [UInt8] {
+        L1Signing.message(domain, output.canonicalBytes + parent.bytes + proposer.bytes)
     }
 
     public var hasValidSignature: Bool {
-        proposer.isValidSignature(signature, for: Self.signingMessage(output, proposer: proposer))
+        proposer.isValidSignature(signature, for: Self.signingMessage(output, parent: parent, proposer: proposer))
     }
 
     public func encode(to encoder: inout CanonicalEncoder) {
         encoder.write(output)
+        encoder.write(parent)
         encoder.write(proposer)
         encoder.write(signature)
     }
 
     public init(from decoder: inout CanonicalDecoder) throws(CanonicalDecodingError) {
         output = try decoder.read(Output.self)
+        parent = try decoder.read(Hash.self)
         proposer = try decoder.read(PublicKey.self)
         signature = try decoder.read(Signature.self)
     }

@@ -104,7 +104,7 @@ struct Seeds {
     func codec() throws -> [(String, [UInt8])] {
         let header = BatchHeader(rollup: alpha, seq: 0, firstHeight: 1, lastHeight: 2)
         let output = Output(header: try block(height: 2).header)
-        let proposal = OutputProposal(output: output, signedBy: DevKeys.key(named: "alpha/proposer"))
+        let proposal = OutputProposal(output: output, parent: .zero, signedBy: DevKeys.key(named: "alpha/proposer"))
         let frame = try BatchCodec.encode([try block(height: 1), try block(height: 2)], level: 3)
         let post = BlobPost(header: header, frame: frame, signedBy: DevKeys.key(named: "alpha/batcher"))
         let receipt = Receipt(transaction: transactions[1].id, status: .success, feePaid: 1, message: message.id)

@@ -204,7 +204,7 @@ import TributaryTesting
             BlobPost(
                 header: BatchHeader(rollup: alpha.id, seq: 0, firstHeight: 1, lastHeight: 2),
                 frame: try BatchCodec.encode(blocks, level: 3), signedBy: batcher))
-        let output = try await l1.proposeOutput(OutputProposal(output: Output(header: b2), signedBy: proposer))
+        let output = try await l1.proposeOutput(OutputProposal(output: Output(header: b2), parent: .zero, signedBy: proposer))
         let witness = try StateTree(memory).witness(for: [StateKey.outbox], at: 1)
         let before = try await l1.status().height
         let failure = await errorCode {

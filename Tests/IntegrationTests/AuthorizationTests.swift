@@ -145,19 +145,19 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
         ]
         for (who, key) in wrongOutputKeys {
             let failure = await errorCode {
-                _ = try await l1.proposeOutput(OutputProposal(output: output, signedBy: key))
+                _ = try await l1.proposeOutput(OutputProposal(output: output, parent: .zero, signedBy: key))
             }
             #expect(failure?.code == -32021, "gamma's output signed by \(who): \(describe(failure))")
             #expect(failure?.message.contains("only gamma's proposer") == true, "\(describe(failure))")
         }
         var readdressed = OutputProposal(
             output: Output(rollup: alpha.id, l2Height: 3, blockHash: .zero, stateRoot: .zero, outboxRoot: .zero),
-            signedBy: net.key(alpha.proposer))
+            parent: .zero, signedBy: net.key(alpha.proposer))
         readdressed.output.rollup = gamma.id
         let readdressedOutput = await errorCode { _ = try await l1.proposeOutput(readdressed) }
         #expect(
             readdressedOutput?.code == -32021, "alpha's output re-addressed to gamma: \(describe(readdressedOutput))")
-        var impersonated = OutputProposal(output: output, signedBy: net.dev(0))
+        var impersonated = OutputProposal(output: output, parent: .zero, signedBy: net.dev(0))
         impersonated.proposer = gamma.proposer.publicKey
         let impersonation = await errorCode { _ = try await l1.proposeOutput(impersonated) }
         #expect(impersonation?.code == -32021, "dev0 naming gamma's proposer: \(describe(impersonation))")
@@ -180,7 +180,7 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
 
         // The registered keys are accepted, and each moves gamma's record by exactly one.
         _ = try await l1.postBlob(BlobPost(header: next, frame: body, signedBy: net.key(gamma.batcher)))
-        let accepted = try await l1.proposeOutput(OutputProposal(output: output, signedBy: net.key(gamma.proposer)))
+        let accepted = try await l1.proposeOutput(OutputProposal(output: output, parent: .zero, signedBy: net.key(gamma.proposer)))
         #expect(try await l1Row(l1, "gamma") == [2, 4, 1])
 
         // dev5 holds nothing on the L1: its challenge is refused for the bond before any work, changes nothing and
@@ -395,7 +395,7 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
             signedBy: net.dev(0))
         let devOutput = OutputProposal(
             output: Output(rollup: alpha.id, l2Height: 1, blockHash: .zero, stateRoot: .zero, outboxRoot: .zero),
-            signedBy: net.dev(0))
+            parent: .zero, signedBy: net.dev(0))
         let devChallenge = Challenge(rollup: alpha.id, outputIndex: 0, proof: .output, signedBy: net.dev(0))
         let specific: [String: [[JSONValue]]] = [
             "rollup_sendTransaction": [

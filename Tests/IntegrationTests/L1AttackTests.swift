@@ -213,17 +213,17 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
 
         // Outputs: a foreign key, a height not in DA, a bad signature.
         let output = Output(rollup: alpha.id, l2Height: 3, blockHash: .zero, stateRoot: .zero, outboxRoot: .zero)
-        let foreign = OutputProposal(output: output, signedBy: DevKeys.key(named: beta.proposer.name))
+        let foreign = OutputProposal(output: output, parent: .zero, signedBy: DevKeys.key(named: beta.proposer.name))
         #expect(await errorCode { _ = try await l1.proposeOutput(foreign) }?.code == -32021)
         let proposer = DevKeys.key(named: alpha.proposer.name)
         var beyond = output
         beyond.l2Height = 4
         let notInDA = await errorCode {
-            _ = try await l1.proposeOutput(OutputProposal(output: beyond, signedBy: proposer))
+            _ = try await l1.proposeOutput(OutputProposal(output: beyond, parent: .zero, signedBy: proposer))
         }
         #expect(notInDA?.code == -32027)
         #expect(notInDA?.message.contains("not in DA yet") == true)
-        var tampered = OutputProposal(output: output, signedBy: proposer)
+        var tampered = OutputProposal(output: output, parent: .zero, signedBy: proposer)
         tampered.output.l2Height = 2
         #expect(await errorCode { _ = try await l1.proposeOutput(tampered) }?.code == -32021)
 

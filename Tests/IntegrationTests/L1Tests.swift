@@ -213,9 +213,10 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         #expect(first.output.l2Height >= 15)
         let raw = try await l1.rpc.call("l1_getOutputs", [.number(1), .number(first.index), .number(1)])
         let record = try #require(raw.arrayValue?.first)
-        // The record carries the proposer's key and signature, and the signature verifies.
+        // The record carries the parent, the proposer's key and signature, and the signature verifies.
         let proposal = OutputProposal(
-            output: first.output, proposer: try PublicKey(hex: try #require(record["proposer"]?.stringValue)),
+            output: first.output, parent: try Hash(hex: try #require(record["parent"]?.stringValue)),
+            proposer: try PublicKey(hex: try #require(record["proposer"]?.stringValue)),
             signature: try Signature(hex: try #require(record["signature"]?.stringValue)))
         #expect(proposal.hasValidSignature)
         let challengedAt = try #require(record["invalidatedAt"]?.unsignedValue)

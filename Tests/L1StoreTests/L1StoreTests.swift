@@ -42,12 +42,15 @@ func l1Genesis(bond: UInt64 = 5) -> GenesisBuilder {
         return try BatchCodec.encode(Array(repeating: Block(header: empty, transactions: []), count: n), level: 1)
     }
 
-    func propose(_ height: UInt64, by name: String) -> L1Transaction {
+    /// An output of alpha at `height`, built on the newest standing output `store` holds now (or on
+    /// `parent`).
+    func propose(_ height: UInt64, by name: String, on store: L1Store, parent: Hash? = nil) throws -> L1Transaction {
         .proposeOutput(
             OutputProposal(
                 output: Output(
                     rollup: alpha.id, l2Height: height, blockHash: Hash.sha256([UInt8(height)]), stateRoot: .zero,
                     outboxRoot: .zero),
+                parent: try parent ?? store.standing(alpha.id).latest?.output.root ?? .zero,
                 signedBy: DevKeys.key(named: name)))
     }
 
@@ -64,7 +67,7 @@ func l1Genesis(bond: UInt64 = 5) -> GenesisBuilder {
         let initial = try store.balance(of: proposer)
         #expect(initial == 5000)
         // Block 1: a blob covering 1…20 and the registered proposer's output at 10.
-        let r1 = try block(store, [try post(store, seq: 0, first: 1, last: 20), propose(10, by: alpha.proposer.name)])
+        let r1 = try block(store, [try post(store, seq: 0, first: 1, last: 20), try propose(10, by: alpha.proposer.name, on: store)])
         guard case .success(.output(let index, let l1Height, let windowEnd)) = r1[1] else {
             Issue.record("output refused: \(r1[1])")
             return
@@ -72,7 +75,7 @@ func l1Genesis(bond: UInt64 = 5) -> GenesisBuilder {
         #expect(index == 0 && l1Height == 1 && windowEnd == 4)
         #expect(try store.balance(of: proposer) == initial - 5)
         // Block 2: a stranger may not propose yet (silence counts from block 1: open at 1 + 4 = 5).
-        let refused = try block(store, [propose(20, by: stranger)])
+        let refused = try block(store, [try propose(20, by: stranger, on: store)])
         guard case .failure(let rejection) = refused[0] else {
             Issue.record("a stranger proposed during the registered proposer's turn")
             return
@@ -81,7 +84,7 @@ func l1Genesis(bond: UInt64 = 5) -> GenesisBuilder {
         #expect(rejection.message.contains("from L1 height 5"))
         // A key without bond money cannot propose even when anyone may.
         try block(store, [])  // 3
-        let noMoney = try block(store, [propose(20, by: "nobody")])  // 4: still closed
+        let noMoney = try block(store, [try propose(20, by: "nobody", on: store)])  // 4: still closed
         if case .failure(let r) = noMoney[0] {
             #expect(r.code == L1ErrorCode.unauthorized)
         } else {
@@ -91,7 +94,7 @@ func l1Genesis(bond: UInt64 = 5) -> GenesisBuilder {
         #expect(try store.outputs(rollup: alpha.id, from: 0, limit: 10)[0].status(atL1Height: 4) == .finalized)
         #expect(try store.balance(of: proposer) == initial)
         // Block 5: after 4 blocks of silence anyone with a bond may propose; a key without one may not.
-        let open = try block(store, [propose(20, by: "nobody"), propose(20, by: stranger)])
+        let open = try block(store, [try propose(20, by: "nobody", on: store), try propose(20, by: stranger, on: store)])
         if case .failure(let r) = open[0] {
             #expect(r.code == L1ErrorCode.insufficientBond)
         } else {
@@ -103,7 +106,7 @@ func l1Genesis(bond: UInt64 = 5) -> GenesisBuilder {
         }
         #expect(strangerIndex == 1)
         // Heights only go up; and not beyond DA.
-        let stale = try block(store, [propose(20, by: alpha.proposer.name), propose(30, by: alpha.proposer.name)])
+        let stale = try block(store, [try propose(20, by: alpha.proposer.name, on: store), try propose(30, by: alpha.proposer.name, on: store)])
         if case .failure(let r) = stale[0] {
             #expect(r.code == L1ErrorCode.outputRejected)
         } else {
@@ -223,10 +226,42 @@ extension L1StoreTests {
         }
         #expect(try store.head().height == 2)
         // Outputs below the poisoned height still work: nothing else overflows.
-        guard case .success(.output) = try block(store, [propose(7, by: alpha.proposer.name)])[0] else {
+        guard case .success(.output) = try block(store, [try propose(7, by: alpha.proposer.name, on: store)])[0] else {
             Issue.record("an output under the poisoned DA height was refused")
             return
         }
+    }
+
+    /// A proposal names the output it builds on: one built before another output was accepted above
+    /// its parent (a liar racing an honest proposer) is refused, takes no bond and changes nothing —
+    /// it never lands above an output its proposer did not check, to fall with it.
+    @Test func aProposalBuiltOnAStaleParentIsRefusedAndChangesNothing() throws {
+        let dir = try TemporaryDirectory("l1-parent")
+        let store = try L1Store(datadir: dir.path, genesis: genesis)
+        let proposer = DevKeys.key(named: alpha.proposer.name).address
+        try block(store, [try post(store, seq: 0, first: 1, last: 20), try propose(10, by: alpha.proposer.name, on: store)])
+        let first = try #require(try store.standing(alpha.id).latest)
+        // Built on "no output" although output 0 stands now; and on a root nobody proposed.
+        let balance = try store.balance(of: proposer)
+        for parent in [Hash.zero, Hash.sha256([42])] {
+            let results = try block(store, [try propose(15, by: alpha.proposer.name, on: store, parent: parent)])
+            guard case .failure(let r) = results[0] else {
+                Issue.record("a proposal on parent \(parent) was accepted above output 0")
+                return
+            }
+            #expect(r.code == L1ErrorCode.staleParent, "\(r)")
+            #expect(r.message.contains("newest standing output of alpha is 0"), "\(r.message)")
+        }
+        #expect(try store.balance(of: proposer) == balance)
+        #expect(try store.outputs(rollup: alpha.id, from: 0, limit: 10).count == 1)
+        // On the right parent it is accepted and records the parent it was signed over.
+        guard case .success(.output(let index, _, _)) = try block(store, [try propose(15, by: alpha.proposer.name, on: store)])[0]
+        else {
+            Issue.record("a proposal on the newest standing output was refused")
+            return
+        }
+        let second = try #require(try store.outputs(rollup: alpha.id, from: index, limit: 1).first)
+        #expect(second.parent == first.output.root)
     }
 
     /// Returning a bond to a balance near 2^64 − 1 saturates instead of wrapping to a small number.
@@ -234,7 +269,7 @@ extension L1StoreTests {
         let dir = try TemporaryDirectory("l1-credit")
         let store = try L1Store(datadir: dir.path, genesis: genesis)
         let proposer = DevKeys.key(named: alpha.proposer.name).address
-        try block(store, [try post(store, seq: 0, first: 1, last: 10), propose(10, by: alpha.proposer.name)])
+        try block(store, [try post(store, seq: 0, first: 1, last: 10), try propose(10, by: alpha.proposer.name, on: store)])
         try store.environment.write { txn in try txn.put(Balances.self, proposer, UInt64.max - 1) }
         for _ in 0..<3 { try block(store, []) }  // the window (3 blocks) closes: the bond of 5 comes back
         #expect(try store.outputs(rollup: alpha.id, from: 0, limit: 1)[0].status(atL1Height: 4) == .finalized)
@@ -276,7 +311,7 @@ extension L1StoreTests {
         let challenger = DevKeys.key(named: alpha.challenger.name)
         let initial = try store.balance(of: challenger.address)
         // Blobs that do not decode: their blocks are empty blocks, which the output does not claim.
-        try block(store, [try post(store, seq: 0, first: 1, last: 10), propose(10, by: alpha.proposer.name)])
+        try block(store, [try post(store, seq: 0, first: 1, last: 10), try propose(10, by: alpha.proposer.name, on: store)])
         func challenge(_ proof: FraudProof, by key: SigningKey = challenger) -> L1Transaction {
             .challenge(Challenge(rollup: alpha.id, outputIndex: 0, proof: proof, signedBy: key))
         }
@@ -321,7 +356,7 @@ extension L1StoreTests {
         let dir = try TemporaryDirectory("l1-challenge-cap")
         let store = try L1Store(datadir: dir.path, genesis: bondedGenesis)
         let challenger = DevKeys.key(named: alpha.challenger.name)
-        try block(store, [try post(store, seq: 0, first: 1, last: 10), propose(10, by: alpha.proposer.name)])
+        try block(store, [try post(store, seq: 0, first: 1, last: 10), try propose(10, by: alpha.proposer.name, on: store)])
         let initial = try store.balance(of: challenger.address)
         let wrongs = try (0..<4).map { i in
             L1Transaction.challenge(

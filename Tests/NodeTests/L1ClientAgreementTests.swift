@@ -86,7 +86,7 @@ import TributaryTesting
         let key = DevKeys.account(3)
         let output = Output(
             rollup: RollupID(2), l2Height: 40, blockHash: .sha256([1]), stateRoot: .sha256([2]), outboxRoot: .sha256([3]))
-        let proposal = OutputProposal(output: output, signedBy: key)
+        let proposal = OutputProposal(output: output, parent: .sha256([11]), signedBy: key)
         let header = BatchHeader(rollup: RollupID(2), seq: 3, firstHeight: 11, lastHeight: 20)
         let entries: [L1Entry] = [
             .blob(header: header, commitment: .sha256([4]), size: 77, signature: key.sign([1, 2])),
@@ -101,8 +101,8 @@ import TributaryTesting
             entries: entries)
         #expect(try L1Block(json: block.json) == block)
         var record = OutputRecord(
-            index: 5, output: output, proposer: key.publicKey, signature: proposal.signature, bond: 100, l1Height: 10,
-            windowEnd: 30)
+            index: 5, output: output, parent: proposal.parent, proposer: key.publicKey, signature: proposal.signature,
+            bond: 100, l1Height: 10, windowEnd: 30)
         for height: UInt64 in [12, 30] {
             let o = L1Output(record, height: height)
             #expect(try L1Output(json: o.json) == o)

@@ -157,7 +157,7 @@ final class InProcessL1: @unchecked Sendable {
         var lie = Output(header: posted)
         lie.stateRoot = Lies.falseHash("output-state", lie.stateRoot)
         let proposerKey = key(alpha.proposer, genesis)
-        let false0 = try await l1.client.proposeOutput(OutputProposal(output: lie, signedBy: proposerKey))
+        let false0 = try await l1.client.proposeOutput(OutputProposal(output: lie, parent: .zero, signedBy: proposerKey))
         try produce(sequencer, count: Int(n))
         #expect(try await batcher.step(force: true))
 
@@ -178,6 +178,37 @@ final class InProcessL1: @unchecked Sendable {
         let outputs = try await l1.client.outputs(rollup: alpha.id)
         #expect(outputs.map(\.status) == [.invalidated, .pending])
         #expect(outputs.last?.output.matches(posted) == true)
+    }
+
+    /// A liar races the honest proposer: its false output lands between the watcher's poll and the
+    /// honest proposal. The honest proposal names the parent it saw, so the L1 refuses it (nothing
+    /// taken, nothing to fall with the lie); after the next poll the honest proposer waits for the
+    /// lie's invalidation instead of building on it.
+    @Test func aProposalBuiltOnAViewALiarRacedIsRefusedNotBuriedWithTheLie() async throws {
+        let (_, genesis, alpha, l1, sequencer, batcher) = try sequencing("node-race")
+        let n = alpha.outputIntervalBlocks
+        try produce(sequencer, count: Int(n))
+        #expect(try await batcher.step(force: true))
+        let proposerKey = key(alpha.proposer, genesis)
+        let watcher = L1Watcher(l1: l1.client, own: alpha.id, peers: [genesis.rollups[1].id])
+        let proposer = Proposer(
+            store: sequencer, l1: l1.client, watcher: watcher, key: proposerKey, fallbackOnly: false, logger: logger)
+        #expect(await watcher.poll() != nil)
+        // The lie lands first, on the same (empty) parent.
+        var lie = Output(header: try #require(try sequencer.header(at: n)))
+        lie.stateRoot = Lies.falseHash("output-state", lie.stateRoot)
+        _ = try await l1.client.proposeOutput(OutputProposal(output: lie, parent: .zero, signedBy: proposerKey))
+        let refusal: RPCError? = await {
+            do {
+                _ = try await proposer.step()
+                return nil
+            } catch { return error as? RPCError }
+        }()
+        #expect(refusal?.code == L1ErrorCode.staleParent, "\(String(describing: refusal))")
+        #expect(try await l1.client.outputs(rollup: alpha.id).map(\.output) == [lie])
+        #expect(await watcher.poll() != nil)
+        #expect(try await proposer.step() == nil)
+        #expect(try await l1.client.outputs(rollup: alpha.id).count == 1)
     }
 
     /// The method enums are the API: the servers register exactly their cases, and docs/rpc.md

@@ -101,11 +101,15 @@ final class MemoryDA: DataAvailability {
         #expect(decoded == post)
 
         let output = Output(rollup: RollupID(1), l2Height: 10, blockHash: .zero, stateRoot: .zero, outboxRoot: .zero)
-        let proposal = OutputProposal(output: output, signedBy: batcher)
+        let proposal = OutputProposal(output: output, parent: .sha256([1]), signedBy: batcher)
         #expect(proposal.hasValidSignature)
+        #expect(try OutputProposal(canonicalBytes: proposal.canonicalBytes) == proposal)
         var forged = proposal
         forged.output.l2Height = 11
         #expect(!forged.hasValidSignature)
+        var reparented = proposal
+        reparented.parent = .zero
+        #expect(!reparented.hasValidSignature)
         let challenge = Challenge(rollup: RollupID(1), outputIndex: 3, proof: .output, signedBy: batcher)
         #expect(challenge.hasValidSignature)
         #expect(try Challenge(canonicalBytes: challenge.canonicalBytes) == challenge)
