@@ -12,7 +12,7 @@ import RPC
 /// between processes (a batcher posting to the L1, a relayer reading a peer, the load reaching a
 /// sequencer) passes through one. Off, it forwards; on, it delays calls by a random time (so
 /// concurrent calls arrive out of order), sends some twice and re-sends some writes seconds later.
-final class ChaosProxy: @unchecked Sendable {
+final class ChaosProxy: DevnetFront, @unchecked Sendable {
     struct Settings: Sendable {
         var enabled = false
         var maxDelayMs = 400

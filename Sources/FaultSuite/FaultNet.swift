@@ -5,9 +5,10 @@ import Primitives
 import RPC
 
 /// The devnet the suite injects faults into: an L1, three rollups (alpha, beta, gamma) and
-/// followers, every process behind its own `ChaosProxy`. The genesis names the proxies, so the
-/// processes reach each other only through them; each process listens on a port of its own that
-/// stays the same across restarts.
+/// followers on the one launcher (`LocalDevnet`), every process named in the genesis behind its own
+/// `ChaosProxy` (the launcher's fronts). The genesis names the proxies, so the processes reach each
+/// other only through them; each process binds a port of its own at every start and its proxy
+/// learns it.
 final class FaultNet: @unchecked Sendable {
     struct Timing: Sendable {
         var l1BlockTimeMs = 200
@@ -16,144 +17,105 @@ final class FaultNet: @unchecked Sendable {
         var outputIntervalBlocks = 10
     }
 
-    let dir: String
-    let genesisPath: String
-    let genesis: Genesis
+    let devnet: LocalDevnet
     let timing: Timing
     let tally: Tally
     /// Proxies by the process they front: `l1`, `alpha`, `beta`, `gamma`.
-    private(set) var proxies: [String: ChaosProxy] = [:]
-    private var ports: [String: Int] = [:]  // guarded by `lock` once the processes run
-    private var running: [String: NodeProcess] = [:]
-    private var starts: [String: Int] = [:]
+    let proxies: [String: ChaosProxy]
+    /// Extra arguments by process, kept across restarts.
     private var extra: [String: [String]] = [:]
     private let lock = NSLock()
 
     /// The genesis's rollups, named as `GenesisBuilder` names the first three.
     static let rollupNames = (0..<3).map(GenesisBuilder.name)
 
-    init(dir: String, timing: Timing, seed: UInt64, tally: Tally) throws {
-        self.dir = dir
+    /// A devnet in `directory` (kept), or in a temporary directory removed with the value unless
+    /// `keep()` is called.
+    init(directory: String?, timing: Timing, seed: UInt64, tally: Tally) throws {
         self.timing = timing
         self.tally = tally
-        try FileManager.default.createDirectory(atPath: dir + "/logs", withIntermediateDirectories: true)
-        // The daemons bind a port of their own at every start (`--rpc-port 0`) and report it; the
-        // proxies, which the genesis names, learn it then. Only the proxies' ports are picked ahead.
-        var proxyPorts: [String: Int] = [:]
-        for name in ["l1"] + Self.rollupNames { proxyPorts[name] = try freePort() }
-        // Every node is reached through its proxy: the genesis names the proxies' ports.
+        var proxies: [String: ChaosProxy] = [:]
+        for (i, name) in (["l1"] + Self.rollupNames).sorted().enumerated() {
+            let proxy = ChaosProxy(name: name, port: try freePort(), seed: seed &+ UInt64(i))
+            proxy.start()
+            proxies[name] = proxy
+        }
+        self.proxies = proxies
         var builder = GenesisBuilder(rollups: Self.rollupNames.count)
         builder.devSeed = nil
-        builder.l1.rpc = "http://127.0.0.1:\(proxyPorts["l1"]!)"
         builder.l1.blockTimeMs = timing.l1BlockTimeMs
         builder.l1.fraudWindowBlocks = timing.windowBlocks
         builder.l1.extra["maxBlobBytes"] = .number(1_048_576)
         builder.eachRollup {
-            $0.rpc = "http://127.0.0.1:\(proxyPorts[$0.name]!)"
             $0.blockTimeMs = timing.rollupBlockTimeMs
             $0.maxBlockTransactions = 2000
             $0.batchMaxAgeMs = 400
             $0.outputIntervalBlocks = timing.outputIntervalBlocks
         }
-        genesisPath = dir + "/genesis.json"
-        genesis = try builder.write(to: genesisPath)
-        for (i, (name, port)) in proxyPorts.sorted(by: { $0.key < $1.key }).enumerated() {
-            let proxy = ChaosProxy(name: name, port: port, seed: seed &+ UInt64(i))
-            proxy.start()
-            proxies[name] = proxy
+        var options = LocalDevnet.Options()
+        options.startsL1 = false
+        options.start = []
+        options.timeout = 120
+        options.fronts = proxies
+        options.directory = directory
+        do {
+            devnet = try LocalDevnet("faults", genesis: builder, options: options)
+        } catch {
+            for proxy in proxies.values { proxy.stop() }
+            throw error
         }
     }
 
-    func datadir(_ name: String) -> String { "\(dir)/\(name)" }
+    var dir: String { devnet.dir.path }
+    var genesisPath: String { devnet.genesisPath }
+    var genesis: Genesis { devnet.genesis }
 
-    private func arguments(_ name: String) -> [String] {
-        var args: [String]
-        if name == "l1" {
-            args = ["l1", "--genesis", genesisPath, "--datadir", datadir(name)]
-        } else if name.contains("-follower") {
-            // `<rollup>-follower`, or a second follower such as `alpha-follower-capped`.
-            let rollup = String(name.prefix { $0 != "-" })
-            args = ["node", "--genesis", genesisPath, "--follow", rollup, "--datadir", datadir(name)]
-        } else {
-            args = ["node", "--genesis", genesisPath, "--rollup", name, "--datadir", datadir(name)]
-        }
-        return args + ["--rpc-port", "0"] + (extra[name] ?? [])
-    }
+    /// Keeps the devnet's directory for inspection.
+    func keep() { devnet.dir.keep() }
 
-    /// Runs `tributary arguments` until it exits by itself — under `ulimit -f` when `fileSizeLimit`
-    /// is given — and returns its exit status (nil if it was still running after `timeout` seconds
-    /// and had to be killed). Standard error goes to `logPath`.
-    func runUntilExit(_ arguments: [String], fileSizeLimit: Int?, logPath: String, timeout: Double) async throws
-        -> Int32?
-    {
-        let process = TributaryBinary.process(arguments, fileSizeLimit: fileSizeLimit)
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = FileHandle(forWritingAtPath: logPath)
-        defer { try? log?.close() }
-        process.standardError = log
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
-        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(100)) }
-        if process.isRunning {
-            Foundation.kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            return nil
-        }
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
+    func datadir(_ name: String) -> String { devnet.datadir(name) }
 
     /// Starts `name` (`l1`, a rollup's name for its sequencer, `<rollup>-follower[-…]`); `extra`
     /// arguments stay with it across restarts.
     func start(_ name: String, extra more: [String]? = nil) throws {
         let args: [String] = lock.withLock {
             if let more { extra[name] = more }
-            starts[name, default: 0] += 1
-            return arguments(name)
+            return extra[name] ?? []
         }
-        let n = lock.withLock { starts[name]! }
-        let process = try NodeProcess(args, logPath: "\(dir)/logs/\(name)-\(n).log", timeout: 120)
-        guard let port = URL(string: process.url)?.port else {
-            process.kill()
-            throw FaultNetError("\(name) reported no port in its RPC address \(process.url)")
+        if name == "l1" {
+            try devnet.startL1(extra: args)
+        } else if name.contains("-follower") {
+            // `<rollup>-follower`, or a second follower such as `alpha-follower-capped`.
+            try devnet.startFollower(of: String(name.prefix { $0 != "-" }), as: name, extra: args)
+        } else {
+            try devnet.start(name, extra: args)
         }
-        lock.withLock {
-            ports[name] = port
-            running[name] = process
-        }
-        proxies[name]?.retarget(process.url)
     }
 
     /// SIGKILL: no cleanup, no flush.
-    func kill(_ name: String) {
-        let process = lock.withLock { running.removeValue(forKey: name) }
-        process?.kill()
-    }
+    func kill(_ name: String) { devnet.kill(name) }
 
     /// SIGTERM and wait; returns the exit status.
     @discardableResult
-    func stop(_ name: String) -> Int32? {
-        let process = lock.withLock { running.removeValue(forKey: name) }
-        return process?.stop()
-    }
+    func stop(_ name: String) -> Int32? { devnet.stop(name) }
 
-    var names: [String] { lock.withLock { running.keys.sorted() } }
+    var names: [String] { devnet.names }
 
     /// Processes that exited without being told to, with their status.
-    func unexpectedExits() -> [(String, Int32)] {
-        lock.withLock {
-            let dead = running.filter { !$0.value.process.isRunning }
-            for name in dead.keys { running.removeValue(forKey: name) }
-            return dead.map { ($0.key, $0.value.process.terminationStatus) }.sorted { $0.0 < $1.0 }
-        }
-    }
+    func unexpectedExits() -> [(String, Int32)] { devnet.unexpectedExits().map { ($0.name, $0.status) } }
 
-    func pid(_ name: String) -> Int32? { lock.withLock { running[name]?.process.processIdentifier } }
+    func pid(_ name: String) -> Int32? { devnet.node(name)?.process.processIdentifier }
+
+    /// Runs `tributary arguments` until it exits by itself (`LocalDevnet.runUntilExit`).
+    func runUntilExit(_ arguments: [String], fileSizeLimit: Int?, logPath: String, timeout: Double) async throws
+        -> Int32?
+    {
+        try await devnet.runUntilExit(arguments, fileSizeLimit: fileSizeLimit, logPath: logPath, timeout: timeout)
+    }
 
     /// A client of `name`'s own port (not through its proxy).
     func rpc(_ name: String) -> RPCClient {
-        var client = RPCClient(url: "http://127.0.0.1:\(lock.withLock { ports[name]! })")
+        var client = RPCClient(url: devnet.node(name)?.url ?? "http://127.0.0.1:1")
         client.timeout = .seconds(20)
         return client
     }
@@ -161,7 +123,7 @@ final class FaultNet: @unchecked Sendable {
     func rollup(_ name: String) -> RollupParameters { genesis.rollup(named: name)! }
 
     func stopAll() {
-        for name in names { stop(name) }
+        devnet.stop()
         for proxy in proxies.values { proxy.stop() }
     }
 

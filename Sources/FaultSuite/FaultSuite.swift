@@ -79,10 +79,9 @@ struct FaultSuite: AsyncParsableCommand {
     mutating func run() async throws {
         let tally = Tally()
         let phases = Set(only.split(separator: ",").map(String.init))
-        let temporary = workdir == nil ? try TemporaryDirectory("faults") : nil
-        let dir = workdir ?? temporary!.path
+        let net = try FaultNet(directory: workdir, timing: .init(), seed: seed, tally: tally)
+        let dir = net.dir
         tally.log("tributary-faults: seed \(seed), devnet in \(dir), binary \(TributaryBinary.path)")
-        let net = try FaultNet(dir: dir, timing: .init(), seed: seed, tally: tally)
         // Interrupted, the suite takes its devnet down with it rather than leaving orphans running.
         let interrupts = ([SIGINT, SIGTERM] as [Int32]).map { signo in
             let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
@@ -113,11 +112,17 @@ struct FaultSuite: AsyncParsableCommand {
             await tally.violate("the suite could not go on: \(error)")
         }
         run.tearDown()
-        if await !tally.violations.isEmpty {
-            tally.log("logs and stores: \(dir)")
-            if let temporary {
-                try? FileManager.default.moveItem(atPath: temporary.path, toPath: temporary.path + "-failed")
-            }
+        if await tally.violations.isEmpty {
+            // The signal handlers hold the devnet until the process exits: its temporary directory
+            // goes now, not with the value.
+            if workdir == nil { try? FileManager.default.removeItem(atPath: dir) }
+        } else {
+            // Kept for inspection (a temporary directory under another name, so a later run's
+            // "nothing left behind" check tells it from a leak).
+            net.keep()
+            let kept = workdir == nil ? dir + "-failed" : dir
+            if workdir == nil { try? FileManager.default.moveItem(atPath: dir, toPath: kept) }
+            tally.log("logs and stores: \(kept)")
         }
         print(await tally.summary())
         if await !tally.violations.isEmpty { throw ExitCode(1) }

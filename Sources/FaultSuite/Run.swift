@@ -308,7 +308,7 @@ final class Run: @unchecked Sendable {
         ]
         for c in cases {
             await tally.inject("storage full", "a follower of alpha whose store can hold 1 MiB (\(c.label))")
-            let log = "\(net.dir)/logs/\(c.name)-full.log"
+            let log = "\(net.dir)/\(c.name)-full.log"
             let status: Int32?
             do {
                 status = try await net.runUntilExit(
