@@ -144,7 +144,7 @@ public struct LoadBenchmark: Sendable {
                     failed: { height, error in tracker.pollFailed("\(names[r]): rollup_getBlock(\(height)): \(error)") }
                 ) { block in
                     tracker.blockSeen(
-                        rollup: r, transactions: block.transactionIDs.compactMap { try? Hash(hex: $0) },
+                        rollup: r, transactions: block.transactionIDs,
                         at: block.seenAt)
                 }
                 pollers.addTask { await blocks.run() }

@@ -19,22 +19,23 @@ public struct BlockFollower: Sendable {
         case full
     }
 
-    /// A block as the node served it.
+    /// A block as the node served it (read through `RollupClient`: its form checked).
     public struct Block: Sendable {
-        public var height: UInt64
-        /// The node's JSON form of the block (docs/rpc.md, `rollup_getBlock`).
-        public var json: JSONValue
+        public var block: RollupBlock
         /// When the answer arrived.
         public var seenAt: ContinuousClock.Instant
 
-        /// The block's transactions as JSON: ids (strings) or objects, as asked.
-        public var transactions: [JSONValue] {
-            guard case .array(let transactions)? = json["transactions"] else { return [] }
-            return transactions
-        }
+        public var height: UInt64 { block.header.height }
+        public var header: BlockHeader { block.header }
 
         /// The ids of the block's transactions, in either form.
-        public var transactionIDs: [String] { transactions.compactMap { $0.stringValue ?? $0["id"]?.stringValue } }
+        public var transactionIDs: [Hash] { block.transactions.ids }
+
+        /// The block's transactions in full (empty unless asked for `.full`).
+        public var transactions: [SignedTransaction] {
+            if case .full(let txs) = block.transactions { return txs }
+            return []
+        }
     }
 
     /// The node to ask, asked again for every request (a restarted node may be on a new port).
@@ -72,13 +73,16 @@ public struct BlockFollower: Sendable {
         var next = start
         while !Task.isCancelled {
             do {
-                let params: [JSONValue] = transactions == .full ? [.number(next), .bool(true)] : [.number(next)]
-                let json = try await transport().call(RollupMethod.getBlock, params)
-                guard json != .null else {
+                let client = RollupClient(transport: transport())
+                guard let block = try await client.block(.height(next), full: transactions == .full) else {
                     try? await Task.sleep(for: interval)
                     continue
                 }
-                try await handle(Block(height: next, json: json, seenAt: .now))
+                guard block.header.height == next else {
+                    throw RPCClient.TransportError.malformedResponse(
+                        "asked for block \(next), the node answered block \(block.header.height)")
+                }
+                try await handle(Block(block: block, seenAt: .now))
                 next += 1
             } catch {
                 if Task.isCancelled { break }

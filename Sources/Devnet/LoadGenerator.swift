@@ -87,12 +87,6 @@ public final class LoadGenerator: Sendable {
         case refused(Slot, Submission?, any Error)
     }
 
-    /// The node's answer to `rollup_getNonce` had no pending nonce.
-    public struct MissingNonce: Error, CustomStringConvertible {
-        public var answer: JSONValue
-        public var description: String { "rollup_getNonce answered without a pending nonce: \(answer)" }
-    }
-
     public let senders: [Sender]
     public let pacing: Pacing
     public let nonces: Nonces
@@ -200,9 +194,7 @@ public final class LoadGenerator: Sendable {
             case .local:
                 nonce = localNonces.withLock { $0[slot.sender] }
             case .pending:
-                let answer = try await sender.transport.call(RollupMethod.getNonce, [.string(sender.key.address.hex)])
-                guard let pending = answer["pending"]?.unsignedValue else { throw MissingNonce(answer: answer) }
-                nonce = pending
+                nonce = try await RollupClient(transport: sender.transport).pendingNonce(of: sender.key.address)
             }
             let tx = Transaction(
                 rollup: sender.rollup, nonce: nonce, sender: sender.key.publicKey, fee: fee, call: call(slot)
@@ -211,8 +203,7 @@ public final class LoadGenerator: Sendable {
             let submitted = Submission(slot: slot, id: tx.id, nonce: nonce, sentAt: sentAt)
             submission = submitted
             observer(.willSubmit(submitted))
-            _ = try await sender.transport.call(
-                RollupMethod.sendTransaction, [.string("0x" + Hex.encode(tx.canonicalBytes))])
+            _ = try await RollupClient(transport: sender.transport).sendTransaction(tx)
             let roundTrip = ContinuousClock.now - sentAt
             localNonces.withLock { $0[slot.sender] = nonce + 1 }
             observer(.accepted(submitted, roundTrip: roundTrip))

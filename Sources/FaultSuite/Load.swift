@@ -113,19 +113,17 @@ final class Watcher: Sendable {
     /// receipts, read first: a block whose receipts cannot be read throws and is handed again,
     /// nothing of it recorded).
     func record(_ rollup: String, _ block: BlockFollower.Block) async throws {
-        guard let hash = block.json["hash"]?.stringValue, let root = block.json["stateRoot"]?.stringValue,
-            case .array? = block.json["transactions"]
-        else { throw RPCClient.TransportError.malformedResponse("block \(block.height)") }
-        let rpc = net.rpc(rollup)
+        let rpc = RollupClient(transport: net.rpc(rollup))
         var sent: [Observations.Sent] = []
-        for tx in block.transactions where tx["call"]?["type"]?.stringValue == "sendMessage" {
-            let receipt = try await rpc.call(RollupMethod.getReceipt, [tx["id"] ?? .null])
-            guard let id = receipt["message"]?.stringValue,
-                let dest = net.genesis.rollup(id: RollupID(UInt32(tx["call"]?["destination"]?.unsignedValue ?? 0)))
+        for tx in block.transactions {
+            guard case .sendMessage(let destination, _, _, _, _) = tx.transaction.call else { continue }
+            guard let id = try await rpc.receipt(tx.id)?.message, let dest = net.genesis.rollup(id: destination)
             else { continue }
-            sent.append(.init(id: id, source: rollup, destination: dest.name))
+            sent.append(.init(id: id.hex, source: rollup, destination: dest.name))
         }
-        let seenBlock = Observations.BlockSeen(hash: hash, stateRoot: root, transactions: block.transactionIDs)
+        let seenBlock = Observations.BlockSeen(
+            hash: block.header.hash.hex, stateRoot: block.header.stateRoot.hex,
+            transactions: block.transactionIDs.map(\.hex))
         if let problem = await seen.record(rollup, block.height, seenBlock) {
             await net.tally.violate(problem)
         }

@@ -44,7 +44,8 @@ final class FakeNode: RPCTransport {
             switch method {
             case RollupMethod.getNonce.rawValue:
                 let address = params.first?.stringValue ?? ""
-                return .object(["pending": .number(s.pending[address, default: 0])])
+                let pending = s.pending[address, default: 0]
+                return AccountNonces(nonce: pending, pending: pending).json
             case RollupMethod.sendTransaction.rawValue:
                 let raw = try Hex.decode(params.first?.stringValue ?? "")
                 let tx = try SignedTransaction(canonicalBytes: raw).transaction
