@@ -60,32 +60,17 @@ extension Run {
         return second == first ? [first] : [first, second].sorted()
     }
 
-    var gammaID: UInt64 { UInt64(net.rollup("gamma").id.rawValue) }
-
-    func gammaOutputs() async -> [JSONValue] {
-        guard
-            case .array(let rows)? = try? await net.rpc("l1").call(
-                L1Method.getOutputs, [.unsigned(gammaID), .unsigned(0), .unsigned(10_000)])
-        else { return [] }
-        return rows
+    /// Every output of gamma, page by page (empty when the L1 does not answer).
+    func gammaOutputs() async -> [L1Output] {
+        (try? await net.l1.outputs(rollup: net.rollup("gamma").id)) ?? []
     }
 
-    /// The follower's (canonical) header at `height`, nil when it has not derived it.
-    func canonicalHeader(_ height: UInt64) async -> JSONValue? {
-        guard let block = try? await net.rpc("gamma-follower").call(RollupMethod.getBlock, [.unsigned(height)]),
-            block["hash"]?.stringValue != nil
+    /// Whether `output` claims exactly the follower's (canonical) header at its height (nil: not
+    /// derived yet).
+    func isCanonical(_ output: L1Output) async -> Bool? {
+        guard let block = try? await net.client("gamma-follower").block(.height(output.output.l2Height), full: false)
         else { return nil }
-        return block
-    }
-
-    /// Whether `output` claims exactly the follower's header at its height (nil: not derived yet).
-    func isCanonical(_ output: JSONValue) async -> Bool? {
-        guard let height = output["l2Height"]?.unsignedValue, let mine = await canonicalHeader(height) else {
-            return nil
-        }
-        return output["blockHash"]?.stringValue == mine["hash"]?.stringValue
-            && output["stateRoot"]?.stringValue == mine["stateRoot"]?.stringValue
-            && output["outboxRoot"]?.stringValue == mine["outboxRoot"]?.stringValue
+        return output.output.matches(block.header)
     }
 
     func adversaryRound(_ round: Int, _ lies: [Lie]) async {
@@ -133,8 +118,8 @@ extension Run {
         var finalized = false
         let recovered = await eventually(settle) {
             await self.forgeRelays()
-            for row in await self.gammaOutputs() where row["status"]?.stringValue == "finalized" {
-                if (row["l2Height"]?.unsignedValue ?? 0) > max(liarHead, from), await self.isCanonical(row) == true {
+            for row in await self.gammaOutputs() where row.status == .finalized {
+                if row.output.l2Height > max(liarHead, from), await self.isCanonical(row) == true {
                     finalized = true
                 }
             }
@@ -180,8 +165,8 @@ extension Run {
         let key = DevKeys.account(9)
         let rpc = net.rpc("alpha")
         for row in await gammaOutputs().suffix(2) {
-            guard let index = row["index"]?.unsignedValue,
-                let n = try? await rpc.call(RollupMethod.getNonce, [.string(key.address.hex)])["pending"]?.unsignedValue
+            let index = row.index
+            guard let n = try? await rpc.call(RollupMethod.getNonce, [.string(key.address.hex)])["pending"]?.unsignedValue
             else { continue }
             let tx = Transaction(
                 rollup: alpha.id, nonce: n, sender: key.publicKey, fee: 10_000,
@@ -201,8 +186,8 @@ extension Run {
         let gamma = net.rollup("gamma")
         let key = DevKeys.key(named: gamma.proposer.name, seed: net.genesis.devSeed)
         let l1 = L1ClientLike(rpc: net.rpc("l1"))
-        for row in await gammaOutputs() where row["status"]?.stringValue == "pending" {
-            guard let index = row["index"]?.unsignedValue else { continue }
+        for row in await gammaOutputs() where row.status == .pending {
+            let index = row.index
             for proof in [FraudProof.output, .notInDA] {
                 let challenge = Challenge(rollup: gamma.id, outputIndex: index, proof: proof, signedBy: key)
                 await l1.send(challenge)
@@ -215,12 +200,11 @@ extension Run {
         let label = "round \(round) (\(spec))"
         // No false output finalized; no honest output invalidated.
         for row in await gammaOutputs() {
-            let index = row["index"]?.unsignedValue ?? 0, height = row["l2Height"]?.unsignedValue ?? 0
-            let status = row["status"]?.stringValue ?? "-"
-            guard status != "pending", let canonical = await isCanonical(row) else { continue }
-            if status == "finalized" {
+            let index = row.index, height = row.output.l2Height
+            guard row.status != .pending, let canonical = await isCanonical(row) else { continue }
+            if row.status == .finalized {
                 await tally.check(canonical, "\(label): gamma's false output \(index) at height \(height) finalized")
-            } else if status == "invalidated" {
+            } else if row.status == .invalidated {
                 await tally.check(!canonical, "\(label): gamma's honest output \(index) at height \(height) was invalidated")
             }
         }

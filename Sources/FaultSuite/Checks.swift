@@ -59,8 +59,7 @@ struct Checks {
     }
 
     func daHeight(_ rollup: String) async -> UInt64? {
-        guard case .array(let rows)? = try? await net.rpc("l1").call(L1Method.status)["rollups"] else { return nil }
-        return rows.first { $0["name"]?.stringValue == rollup }?["daHeight"]?.unsignedValue
+        try? await net.l1.status().rollup(net.rollup(rollup).id)?.daHeight
     }
 
     /// A restarted L1 still has every block, blob and output it acknowledged.
@@ -74,44 +73,37 @@ struct Checks {
         }
         await tally.check(up, "the L1 restarted at height \(height), below the acknowledged \(newest)")
         if let hash = await seen.l1Hashes[newest] {
-            let served = try? await l1.call(L1Method.getBlock, [.unsigned(newest)])["hash"]?.stringValue
+            let served = try? await net.l1.block(at: newest)?.header.hash.hex
             await tally.check(served == hash, "L1 block \(newest) is \(served ?? "missing"), was \(hash)")
         }
-        guard case .array(let rows)? = try? await l1.call(L1Method.status)["rollups"] else {
+        guard let status = try? await net.l1.status() else {
             await tally.violate("the L1 does not answer l1_status after its restart")
             return
         }
-        for row in rows {
-            guard let name = row["name"]?.stringValue else { continue }
-            let blobs = row["blobs"]?.unsignedValue ?? 0, outputs = row["outputs"]?.unsignedValue ?? 0
-            let hadBlobs = await seen.l1Blobs[name] ?? 0, hadOutputs = await seen.l1Outputs[name] ?? 0
+        for row in status.rollups {
+            let hadBlobs = await seen.l1Blobs[row.name] ?? 0, hadOutputs = await seen.l1Outputs[row.name] ?? 0
             await tally.check(
-                blobs >= hadBlobs, "the L1 holds \(blobs) blobs of \(name) after its restart, had \(hadBlobs)")
+                row.nextSeq >= hadBlobs, "the L1 holds \(row.nextSeq) blobs of \(row.name) after its restart, had \(hadBlobs)")
             await tally.check(
-                outputs >= hadOutputs, "the L1 holds \(outputs) outputs of \(name) after its restart, had \(hadOutputs)"
-            )
+                row.outputCount >= hadOutputs,
+                "the L1 holds \(row.outputCount) outputs of \(row.name) after its restart, had \(hadOutputs)")
         }
     }
 
     /// Every output of an honest rollup stands and claims the sequencer's own state root.
     func outputsHonest(_ rollup: String) async {
-        let id = net.rollup(rollup).id
-        guard
-            case .array(let outputs)? = try? await net.rpc("l1").call(
-                L1Method.getOutputs, [.unsigned(UInt64(id.rawValue)), .unsigned(0), .unsigned(1000)])
-        else {
+        guard let outputs = try? await net.l1.outputs(rollup: net.rollup(rollup).id) else {
             await tally.violate("l1_getOutputs \(rollup) failed")
             return
         }
         for output in outputs {
-            let index = output["index"]?.unsignedValue ?? 0, height = output["l2Height"]?.unsignedValue ?? 0
+            let index = output.index, height = output.output.l2Height
             await tally.check(
-                output["status"]?.stringValue != "invalidated",
-                "\(rollup) output \(index) (height \(height)) was invalidated")
+                output.status != .invalidated, "\(rollup) output \(index) (height \(height)) was invalidated")
             guard let mine = await seen.block(rollup, height) else { continue }
             await tally.check(
-                output["stateRoot"]?.stringValue == mine.stateRoot,
-                "\(rollup) output \(index) claims state root \(output["stateRoot"]?.stringValue ?? "-") at \(height), the chain has \(mine.stateRoot)"
+                output.output.stateRoot.hex == mine.stateRoot,
+                "\(rollup) output \(index) claims state root \(output.output.stateRoot) at \(height), the chain has \(mine.stateRoot)"
             )
         }
     }
@@ -119,24 +111,19 @@ struct Checks {
     /// The L1 holds each of the rollup's batches once: sequence numbers 0, 1, 2, … covering
     /// consecutive block ranges (no batch posted twice, none skipped).
     func blobsInOrder(_ rollup: String) async {
-        let id = UInt64(net.rollup(rollup).id.rawValue)
+        let id = net.rollup(rollup).id
         var seq: UInt64 = 0, next: UInt64 = 1
         while true {
-            guard
-                case .array(let blobs)? = try? await net.rpc("l1").call(
-                    L1Method.getBlobs, [.unsigned(id), .unsigned(seq), .unsigned(100)])
-            else {
+            guard let blobs = try? await net.l1.blobInfos(rollup: id, from: seq) else {
                 await tally.violate("l1_getBlobs \(rollup) from \(seq) failed")
                 return
             }
             if blobs.isEmpty { break }
             for blob in blobs {
-                let s = blob["seq"]?.unsignedValue, first = blob["firstHeight"]?.unsignedValue
-                await tally.check(
-                    s == seq, "\(rollup) blob at position \(seq) has sequence number \(s.map(String.init) ?? "-")")
-                await tally.check(
-                    first == next, "\(rollup) blob \(seq) starts at \(first.map(String.init) ?? "-"), expected \(next)")
-                next = (blob["lastHeight"]?.unsignedValue ?? next) + 1
+                let h = blob.header
+                await tally.check(h.seq == seq, "\(rollup) blob at position \(seq) has sequence number \(h.seq)")
+                await tally.check(h.firstHeight == next, "\(rollup) blob \(seq) starts at \(h.firstHeight), expected \(next)")
+                next = h.lastHeight + 1
                 seq += 1
             }
         }

@@ -1,3 +1,4 @@
+import API
 import Config
 import Devnet
 import Foundation
@@ -119,6 +120,12 @@ final class FaultNet: @unchecked Sendable {
         client.timeout = .seconds(20)
         return client
     }
+
+    /// The typed client of the L1's own port.
+    var l1: L1Client { L1Client(transport: rpc("l1")) }
+
+    /// The typed client of rollup node `name`'s own port.
+    func client(_ name: String) -> RollupClient { RollupClient(transport: rpc(name)) }
 
     func rollup(_ name: String) -> RollupParameters { genesis.rollup(named: name)! }
 

@@ -131,17 +131,13 @@ final class Watcher: Sendable {
     }
 
     func pollL1() async throws {
-        let status = try await net.rpc("l1").call(L1Method.status)
-        guard let height = status["height"]?.unsignedValue, let hash = status["hash"]?.stringValue,
-            case .array(let rollups)? = status["rollups"]
-        else { return }
+        let status = try await net.l1.status()
         var blobs: [String: UInt64] = [:], outputs: [String: UInt64] = [:]
-        for r in rollups {
-            guard let name = r["name"]?.stringValue else { continue }
-            blobs[name] = r["blobs"]?.unsignedValue ?? 0
-            outputs[name] = r["outputs"]?.unsignedValue ?? 0
+        for r in status.rollups {
+            blobs[r.name] = r.nextSeq
+            outputs[r.name] = r.outputCount
         }
-        await seen.recordL1(height: height, hash: hash, blobs: blobs, outputs: outputs)
+        await seen.recordL1(height: status.height, hash: status.hash.hex, blobs: blobs, outputs: outputs)
     }
 }
 

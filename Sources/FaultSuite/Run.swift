@@ -218,46 +218,40 @@ final class Run: @unchecked Sendable {
             await tally.violate("could not start gamma and its follower: \(error)")
             return
         }
-        let l1 = net.rpc("l1"), gamma = UInt64(net.rollup("gamma").id.rawValue)
-        func outputs() async -> [JSONValue] {
-            guard
-                case .array(let rows)? = try? await l1.call(
-                    L1Method.getOutputs, [.unsigned(gamma), .unsigned(0), .unsigned(1000)])
-            else { return [] }
-            return rows
-        }
-        var falseOutput: JSONValue?
+        func outputs() async -> [L1Output] { (try? await net.l1.outputs(rollup: net.rollup("gamma").id)) ?? [] }
+        var falseOutput: L1Output?
         let appeared = await eventually(60) {
-            falseOutput = await outputs().first { ($0["l2Height"]?.unsignedValue ?? 0) >= faultAt }
+            falseOutput = await outputs().first { $0.output.l2Height >= faultAt }
             return falseOutput != nil
         }
         await tally.check(appeared, "gamma (lying from height \(faultAt)) proposed no output above it in 60 s")
-        guard appeared, let output = falseOutput, let index = output["index"]?.unsignedValue else { return }
+        guard appeared, let output = falseOutput else { return }
+        let index = output.index
         net.kill("gamma-follower")
-        let already = output["status"]?.stringValue == "invalidated"
+        let already = output.status == .invalidated
         await tally.inject(
             "follower killed mid-challenge",
-            "kill -9 gamma-follower as false output \(index) (height \(output["l2Height"]?.unsignedValue ?? 0)) appeared"
+            "kill -9 gamma-follower as false output \(index) (height \(output.output.l2Height)) appeared"
                 + (already ? " (already challenged)" : ""))
         await sleep(ms: random(100...600))
         await restart("gamma-follower")
-        var now: JSONValue?
+        var now: L1Output?
         let invalidated = await eventually(
             Double(net.timing.windowBlocks * net.timing.l1BlockTimeMs) / 1000 + 30
         ) {
-            now = await outputs().first { $0["index"]?.unsignedValue == index }
-            return now?["status"]?.stringValue == "invalidated"
+            now = await outputs().first { $0.index == index }
+            return now?.status == .invalidated
         }
         await tally.check(
-            invalidated, "false output \(index) of gamma is \(now?["status"]?.stringValue ?? "-"), not invalidated")
-        if let at = now?["invalidatedAt"]?.unsignedValue, let end = output["windowEndsAt"]?.unsignedValue {
+            invalidated, "false output \(index) of gamma is \(now.map { $0.status.rawValue } ?? "-"), not invalidated")
+        if let at = now?.invalidatedAt {
             await tally.check(
-                at <= end, "gamma's output \(index) was invalidated at L1 \(at), after its window ended at \(end)")
+                at <= output.windowEnd,
+                "gamma's output \(index) was invalidated at L1 \(at), after its window ended at \(output.windowEnd)")
         }
-        for row in await outputs() where (row["l2Height"]?.unsignedValue ?? 0) >= faultAt {
+        for row in await outputs() where row.output.l2Height >= faultAt {
             await tally.check(
-                row["status"]?.stringValue != "finalized" || row["proposer"] != output["proposer"],
-                "gamma's false output \(row["index"]?.unsignedValue ?? 0) finalized")
+                row.status != .finalized || row.proposer != output.proposer, "gamma's false output \(row.index) finalized")
         }
         // The liar stops first; its follower stays until none of its outputs is pending, so no false
         // output it proposed meanwhile finalizes unwatched.
@@ -266,13 +260,12 @@ final class Run: @unchecked Sendable {
         let settled = await eventually(
             Double(net.timing.windowBlocks * net.timing.l1BlockTimeMs) / 1000 + 30
         ) {
-            await outputs().allSatisfy { $0["status"]?.stringValue != "pending" }
+            await outputs().allSatisfy { $0.status != .pending }
         }
         await tally.check(settled, "gamma still has pending outputs a window after it stopped")
-        for row in await outputs() where (row["l2Height"]?.unsignedValue ?? 0) >= faultAt {
+        for row in await outputs() where row.output.l2Height >= faultAt {
             await tally.check(
-                row["status"]?.stringValue != "finalized" || row["proposer"] != output["proposer"],
-                "gamma's false output \(row["index"]?.unsignedValue ?? 0) finalized")
+                row.status != .finalized || row.proposer != output.proposer, "gamma's false output \(row.index) finalized")
         }
         let follower = net.stop("gamma-follower")
         await tally.check(
