@@ -22,10 +22,11 @@ public enum L1Meta: Table {
     public typealias Value = [UInt8]
     public static let head = "head"
     public static let genesis = "genesis"
-    /// The layout of the records (u64): 2 since output records carry the proposer's signature.
-    /// A store without it was written before then.
+    /// The layout of the records (u64): 2 since output records carry the proposer's signature, 3
+    /// since they carry the parent the proposal was built on (and outputs are signed as
+    /// `tributary/output/v2`). A store without it was written before layout 2.
     public static let layout = "layout"
-    public static let currentLayout: UInt64 = 2
+    public static let currentLayout: UInt64 = 3
 }
 
 public enum L1Headers: Table {
