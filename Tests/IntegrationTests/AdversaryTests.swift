@@ -43,7 +43,7 @@ import TributaryTesting
         var l1 = L1Client(url: l1URL)
         #expect(try await eventually(30) { try await outputs(l1).count >= 1 })
         let first = RPCClient(url: alphaNode.url)
-        let head = try #require(try await first.call("rollup_blockNumber").unsignedValue)
+        let head = try #require(try await first.call(RollupMethod.blockNumber).unsignedValue)
         let origin = try #require(try await header(first, head)["l1Origin"]?["height"]?.unsignedValue)
         #expect(origin > 0)
         // The L1 goes down; the sequencer is restarted while it is down and seals blocks.
@@ -53,10 +53,10 @@ import TributaryTesting
         defer { alphaNode.stop() }
         let alpha = RPCClient(url: alphaNode.url)
         var nonces: [Int: UInt64] = [:]
-        let before = try #require(try await alpha.call("rollup_blockNumber").unsignedValue)
+        let before = try #require(try await alpha.call(RollupMethod.blockNumber).unsignedValue)
         _ = try await sendTransfers(alpha, count: 10, seed: 3, nonces: &nonces)
-        #expect(try await eventually(20) { (try await alpha.call("rollup_blockNumber").unsignedValue ?? 0) > before + 5 })
-        let sealed = try await header(alpha, try #require(try await alpha.call("rollup_blockNumber").unsignedValue))
+        #expect(try await eventually(20) { (try await alpha.call(RollupMethod.blockNumber).unsignedValue ?? 0) > before + 5 })
+        let sealed = try await header(alpha, try #require(try await alpha.call(RollupMethod.blockNumber).unsignedValue))
         #expect(sealed["l1Origin"]?["height"]?.unsignedValue ?? 0 >= origin, "\(sealed)")
         // The L1 comes back on its port; everything sealed meanwhile posts, is derived and finalizes.
         let port = try #require(URL(string: l1URL)?.port)
@@ -129,17 +129,17 @@ import TributaryTesting
             for n in 0..<count {
                 let tx = maxSize(rollup: rollup, nonce: UInt64(n))
                 #expect(tx.canonicalBytes.count > 3000)
-                _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
+                _ = try await rpc.call(RollupMethod.sendTransaction, [hexParam(tx)])
             }
         }
         // Alpha: every transaction included, in blocks within the limit, posted and derived alike.
         let alpha = RPCClient(url: alphaNode.url)
         #expect(
             try await eventually(60) {
-                try await alpha.call("rollup_getNonce", [.string(DevKeys.account(0).address.hex)])["nonce"]?
+                try await alpha.call(RollupMethod.getNonce, [.string(DevKeys.account(0).address.hex)])["nonce"]?
                     .unsignedValue == UInt64(count)
             })
-        let head = try #require(try await alpha.call("rollup_blockNumber").unsignedValue)
+        let head = try #require(try await alpha.call(RollupMethod.blockNumber).unsignedValue)
         #expect(
             try await eventually(60) {
                 try await header(RPCClient(url: follower.url), head)["hash"]?.stringValue
@@ -161,9 +161,9 @@ import TributaryTesting
                 let broken = try await l1.status().rollup(RollupID(2))?.brokenAt
                 return invalidated && broken != nil
             })
-        let rows = try await l1.rpc.call("l1_getOutputs", [.number(2), .number(0), .number(1000)])
+        let rows = try await l1.rpc.call(L1Method.getOutputs, [.number(2), .number(0), .number(1000)])
         let first = try #require(rows.arrayValue?.first { $0["status"]?.stringValue == "invalidated" })
-        let challenge = try await l1.rpc.call("l1_getChallenge", [first["invalidatedBy"] ?? .null])
+        let challenge = try await l1.rpc.call(L1Method.getChallenge, [first["invalidatedBy"] ?? .null])
         let reason = challenge["reason"]?.stringValue ?? ""
         #expect(challenge["kind"]?.stringValue == "block", "\(challenge)")
         #expect(reason.contains("transactions root"), "\(reason)")

@@ -69,7 +69,7 @@ struct AuthNet {
 
 /// One rollup's row of `l1_status`: blobs, DA height and outputs.
 func l1Row(_ l1: L1Client, _ name: String) async throws -> [UInt64] {
-    let status = try await l1.rpc.call("l1_status")
+    let status = try await l1.rpc.call(L1Method.status)
     guard case .array(let rows)? = status["rollups"], let row = rows.first(where: { $0["name"]?.stringValue == name })
     else { return [] }
     return ["blobs", "daHeight", "outputs"].map { row[$0]?.unsignedValue ?? UInt64.max }
@@ -171,11 +171,11 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
         let proposing = Set([alpha.proposer.publicKey.address, beta.proposer.publicKey.address])
         for (who, key) in wrongOutputKeys where !proposing.contains(key.address) {
             let expected = bonds[key.address] ?? 0
-            let balance = try await l1.rpc.call("l1_getBalance", [.string(key.address.hex)]).unsignedValue
+            let balance = try await l1.rpc.call(L1Method.getBalance, [.string(key.address.hex)]).unsignedValue
             #expect(balance == expected, "\(who)'s L1 balance")
         }
         let atIntrudersSeq = try await l1.rpc.call(
-            "l1_getBlob", [.number(alpha.id.rawValue), .number(alphaNext.nextSeq)])
+            L1Method.getBlob, [.number(alpha.id.rawValue), .number(alphaNext.nextSeq)])
         #expect(atIntrudersSeq["commitment"]?.stringValue != intruder.commitment.hex)
 
         // The registered keys are accepted, and each moves gamma's record by exactly one.
@@ -189,7 +189,7 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
         // gamma's output (its blobs are not batches, so its blocks are empty ones, which the output does not claim)
         // wins, keeps the bond and is paid the output's.
         let poor = net.dev(5)
-        #expect(try await l1.rpc.call("l1_getBalance", [.string(poor.address.hex)]).unsignedValue == 0)
+        #expect(try await l1.rpc.call(L1Method.getBalance, [.string(poor.address.hex)]).unsignedValue == 0)
         var pending: L1Output?
         #expect(
             try await eventually(60) {
@@ -203,10 +203,10 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
         }
         #expect(unbonded?.code == -32026, "a challenge without the bond: \(describe(unbonded))")
         #expect(unbonded?.message.contains("a challenge needs a bond of") == true, "\(describe(unbonded))")
-        #expect(try await l1.rpc.call("l1_getBalance", [.string(poor.address.hex)]).unsignedValue == 0)
+        #expect(try await l1.rpc.call(L1Method.getBalance, [.string(poor.address.hex)]).unsignedValue == 0)
         let challenger = net.key(gamma.challenger)
         let funded = try #require(
-            try await l1.rpc.call("l1_getBalance", [.string(challenger.address.hex)]).unsignedValue)
+            try await l1.rpc.call(L1Method.getBalance, [.string(challenger.address.hex)]).unsignedValue)
         let challengeBond = net.genesis.l1.challengeBond
         #expect(challengeBond == net.genesis.l1.bond / 10)
         let wrong = Challenge(rollup: alpha.id, outputIndex: target.index, proof: .output, signedBy: challenger)
@@ -222,10 +222,10 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
         }
         #expect(try await l1.outputs(rollup: alpha.id).allSatisfy { $0.status != .invalidated })
         #expect(
-            try await l1.rpc.call("l1_getBalance", [.string(challenger.address.hex)]).unsignedValue
+            try await l1.rpc.call(L1Method.getBalance, [.string(challenger.address.hex)]).unsignedValue
                 == funded - challengeBond)
         let lostAt = try #require(lostData?["l1Height"]?.unsignedValue)
-        guard case .array(let listed)? = try await l1.rpc.call("l1_getBlock", [.number(lostAt)])["transactions"] else {
+        guard case .array(let listed)? = try await l1.rpc.call(L1Method.getBlock, [.number(lostAt)])["transactions"] else {
             Issue.record("no block at \(lostAt)")
             return
         }
@@ -239,7 +239,7 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
             Challenge(rollup: gamma.id, outputIndex: accepted.index, proof: .output, signedBy: challenger))
         #expect(won.payout == net.genesis.l1.bond && won.invalidated >= 1, "\(won)")
         #expect(
-            try await l1.rpc.call("l1_getBalance", [.string(challenger.address.hex)]).unsignedValue
+            try await l1.rpc.call(L1Method.getBalance, [.string(challenger.address.hex)]).unsignedValue
                 == funded - challengeBond + net.genesis.l1.bond)
         #expect(net.l1.stop() == 0)
     }
@@ -258,12 +258,12 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
         ).signed(by: sender)
         func send(_ bytes: [UInt8], to name: String) async -> (code: Int, message: String)? {
             await errorCode {
-                _ = try await net.rpc(name).call("rollup_sendTransaction", [.string("0x" + Hex.encode(bytes))])
+                _ = try await net.rpc(name).call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(bytes))])
             }
         }
         let heights = try await withThrowingTaskGroup(of: (String, UInt64).self) { group in
             for r in rollups {
-                group.addTask { (r.name, try await net.rpc(r.name).call("rollup_blockNumber").unsignedValue ?? 0) }
+                group.addTask { (r.name, try await net.rpc(r.name).call(RollupMethod.blockNumber).unsignedValue ?? 0) }
             }
             return try await group.reduce(into: [String: UInt64]()) { $0[$1.0] = $1.1 }
         }
@@ -298,24 +298,24 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
             let rpc = net.rpc(r.name)
             #expect(
                 try await eventually(30) {
-                    (try await rpc.call("rollup_blockNumber").unsignedValue ?? 0) >= heights[r.name, default: 0] + 3
+                    (try await rpc.call(RollupMethod.blockNumber).unsignedValue ?? 0) >= heights[r.name, default: 0] + 3
                 })
             let ids = r.id == rollups[0].id ? forgedIDs : forgedIDs + [original.id]
             for id in ids {
-                #expect(try await rpc.call("rollup_getTransaction", [.string(id.hex)]) == .null, "\(id) on \(r.name)")
+                #expect(try await rpc.call(RollupMethod.getTransaction, [.string(id.hex)]) == .null, "\(id) on \(r.name)")
             }
-            let nonce = try await rpc.call("rollup_getNonce", [.string(sender.address.hex)])
+            let nonce = try await rpc.call(RollupMethod.getNonce, [.string(sender.address.hex)])
             #expect(nonce["nonce"]?.unsignedValue == 0 && nonce["pending"]?.unsignedValue == 0, "\(r.name): \(nonce)")
         }
         // The original is a good transaction: alpha includes it, and still no other rollup knows it.
         #expect(try await send(original.canonicalBytes, to: "alpha") == nil)
         #expect(
             try await eventually(30) {
-                try await net.rpc("alpha").call("rollup_getReceipt", [.string(original.id.hex)])["success"]?.boolValue
+                try await net.rpc("alpha").call(RollupMethod.getReceipt, [.string(original.id.hex)])["success"]?.boolValue
                     == true
             })
         for r in rollups.dropFirst() {
-            #expect(try await net.rpc(r.name).call("rollup_getTransaction", [.string(original.id.hex)]) == .null)
+            #expect(try await net.rpc(r.name).call(RollupMethod.getTransaction, [.string(original.id.hex)]) == .null)
         }
     }
 
@@ -370,11 +370,11 @@ func describe(_ failure: (code: Int, message: String)?) -> String {
                 destination: beta.id, target: "mailbox", recipient: net.dev(2).address,
                 value: [AssetAmount(AssetName(rawValue: "ALPHA")!, 3)], payload: Array("hello".utf8))
         ).signed(by: net.dev(0))
-        for tx in [transfer, message] { _ = try await alphaRPC.call("rollup_sendTransaction", [hexParam(tx)]) }
+        for tx in [transfer, message] { _ = try await alphaRPC.call(RollupMethod.sendTransaction, [hexParam(tx)]) }
         var receipt = JSONValue.null
         #expect(
             try await eventually(30) {
-                receipt = try await alphaRPC.call("rollup_getReceipt", [.string(message.id.hex)])
+                receipt = try await alphaRPC.call(RollupMethod.getReceipt, [.string(message.id.hex)])
                 return receipt != .null
             })
         let messageID = receipt["message"]?.stringValue ?? Hash.zero.hex

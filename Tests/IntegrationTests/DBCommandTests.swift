@@ -1,3 +1,4 @@
+import API
 import Chain
 import Config
 import Foundation
@@ -18,11 +19,11 @@ import TributaryTesting
         var last = Hash.zero
         for nonce in UInt64(0)..<3 {
             let tx = signedTransfer(DevKeys.account(0), nonce: nonce, to: DevKeys.account(1).address, amount: 10)
-            _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
+            _ = try await rpc.call(RollupMethod.sendTransaction, [hexParam(tx)])
             last = tx.id
         }
         let id = last
-        #expect(try await eventually(30) { try await rpc.call("rollup_getReceipt", [.string(id.hex)]) != .null })
+        #expect(try await eventually(30) { try await rpc.call(RollupMethod.getReceipt, [.string(id.hex)]) != .null })
         let datadir = dir.appending("alpha")
         // Read-only while the node runs.
         let live = try TributaryBinary.run(["db", "verify", "--datadir", datadir, "--genesis", devnetGenesis])

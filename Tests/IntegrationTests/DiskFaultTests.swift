@@ -38,7 +38,7 @@ func transferUntilStopped(_ node: NodeProcess, seconds: Double) async throws -> 
             waiting += try await sendTransfers(rpc, count: 20, seed: rng.next(), nonces: &nonces)
             var still: [Hash] = []
             for id in waiting {
-                let receipt = try await rpc.call("rollup_getReceipt", [.string(id.hex)])
+                let receipt = try await rpc.call(RollupMethod.getReceipt, [.string(id.hex)])
                 if let height = receipt["blockHeight"]?.unsignedValue {
                     receipts[id] = height
                 } else {
@@ -78,17 +78,17 @@ func resumes(_ dir: TemporaryDirectory, genesis: String, l1: String, head: UInt6
         ], logPath: dir.appending(log))
     defer { node.stop() }
     let rpc = RPCClient(url: node.url)
-    #expect((try await rpc.call("rollup_blockNumber").unsignedValue ?? 0) >= head)
+    #expect((try await rpc.call(RollupMethod.blockNumber).unsignedValue ?? 0) >= head)
     let sender = DevKeys.account(7)
-    let nonce = try await rpc.call("rollup_getNonce", [.string(sender.address.hex)])["pending"]?.unsignedValue ?? 0
+    let nonce = try await rpc.call(RollupMethod.getNonce, [.string(sender.address.hex)])["pending"]?.unsignedValue ?? 0
     let tx = signedTransfer(sender, nonce: nonce, to: DevKeys.account(8).address, amount: 9)
-    _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
+    _ = try await rpc.call(RollupMethod.sendTransaction, [hexParam(tx)])
     #expect(
         try await eventually(60) {
-            try await rpc.call("rollup_getReceipt", [.string(tx.id.hex)])["success"]?.boolValue == true
+            try await rpc.call(RollupMethod.getReceipt, [.string(tx.id.hex)])["success"]?.boolValue == true
         })
     #expect(
-        try await eventually(60) { (try await rpc.call("rollup_blockNumber").unsignedValue ?? 0) > head + 10 })
+        try await eventually(60) { (try await rpc.call(RollupMethod.blockNumber).unsignedValue ?? 0) > head + 10 })
     #expect(node.stop() == 0)
 }
 
@@ -264,9 +264,9 @@ func resumes(_ dir: TemporaryDirectory, genesis: String, l1: String, head: UInt6
         let resumed = try start("alpha-room.log")
         defer { resumed.stop() }
         let rpc = RPCClient(url: resumed.url)
-        #expect((try await rpc.call("rollup_blockNumber").unsignedValue ?? 0) >= head)
+        #expect((try await rpc.call(RollupMethod.blockNumber).unsignedValue ?? 0) >= head)
         #expect(
-            try await eventually(60) { (try await rpc.call("rollup_blockNumber").unsignedValue ?? 0) > head + 10 })
+            try await eventually(60) { (try await rpc.call(RollupMethod.blockNumber).unsignedValue ?? 0) > head + 10 })
         #expect(resumed.stop() == 0)
         #expect(l1Node.stop() == 0)
     }

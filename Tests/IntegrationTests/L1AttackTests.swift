@@ -49,7 +49,7 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
                 heights = []
                 for id in ids {
                     guard
-                        let h = try await alpha.call("rollup_getReceipt", [.string(id.hex)])["blockHeight"]?
+                        let h = try await alpha.call(RollupMethod.getReceipt, [.string(id.hex)])["blockHeight"]?
                             .unsignedValue
                     else { return false }
                     heights.append(h)
@@ -74,7 +74,7 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         // alpha's challenger key holds 1,000 output bonds on the L1: enough for the challenge bonds.
         let key = DevKeys.key(named: "alpha/challenger")
         let bond = genesis.l1.challengeBond
-        let funded = try #require(try await l1.rpc.call("l1_getBalance", [.string(key.address.hex)]).unsignedValue)
+        let funded = try #require(try await l1.rpc.call(L1Method.getBalance, [.string(key.address.hex)]).unsignedValue)
         var lost: UInt64 = 0
         func challenge(_ proof: FraudProof, index: UInt64? = nil) -> Challenge {
             Challenge(rollup: RollupID(1), outputIndex: index ?? output.index, proof: proof, signedBy: key)
@@ -119,14 +119,14 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         // A bad signature, an unknown output.
         var forged = challenge(.output)
         forged.signature = DevKeys.key(named: "other").sign([1, 2, 3])
-        #expect(await errorCode { _ = try await l1.rpc.call("l1_challenge", [hex(forged)]) }?.code == -32021)
+        #expect(await errorCode { _ = try await l1.rpc.call(L1Method.challenge, [hex(forged)]) }?.code == -32021)
         #expect(await errorCode { _ = try await l1.challenge(challenge(.output, index: 999)) }?.code == -32030)
         // Nothing changed but the burned bonds of the judged challenges.
         let after = try await outputs(l1)
         #expect(after.allSatisfy { $0.status != .invalidated })
         #expect(try await l1.status().rollup(RollupID(1))?.brokenAt == nil)
         #expect(lost >= UInt64(cases.count) + 1)
-        let left = try await l1.rpc.call("l1_getBalance", [.string(key.address.hex)])
+        let left = try await l1.rpc.call(L1Method.getBalance, [.string(key.address.hex)])
         #expect(left.unsignedValue == funded - lost * bond)
 
         // After the window the output is final: too late.
@@ -160,7 +160,7 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         #expect(again.duplicate && again.l1Height == accepted.l1Height && again.commitment == accepted.commitment)
 
         func post(_ p: BlobPost) async -> (code: Int, message: String)? {
-            await errorCode { _ = try await l1.rpc.call("l1_postBlob", [hex(p)]) }
+            await errorCode { _ = try await l1.rpc.call(L1Method.postBlob, [hex(p)]) }
         }
         // Room for 5 blocks (224 bytes each): each header below passes the block-count bound.
         let other = try Zstd.compress(random(300) + [UInt8](repeating: 8, count: 1000))
@@ -205,8 +205,8 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
             #expect(failure?.message.isEmpty == false)
         }
         // Malformed parameters and bodies.
-        #expect(await errorCode { _ = try await l1.rpc.call("l1_postBlob", [.string("0x1234")]) }?.code == -32602)
-        #expect(await errorCode { _ = try await l1.rpc.call("l1_postBlob", [.string("zz")]) }?.code == -32602)
+        #expect(await errorCode { _ = try await l1.rpc.call(L1Method.postBlob, [.string("0x1234")]) }?.code == -32602)
+        #expect(await errorCode { _ = try await l1.rpc.call(L1Method.postBlob, [.string("zz")]) }?.code == -32602)
         let huge = try await RPCClient(url: l1.url).post(Data(repeating: 0x20, count: 33 << 20))
         #expect(huge["error"]?["code"]?.unsignedValue == nil)  // a negative code
         #expect(huge["error"] != nil)
@@ -230,11 +230,11 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
         // Nothing changed: one blob, the original bytes, no outputs, bonds untouched.
         let status = try await l1.status()
         #expect(status.rollup(RollupID(1))?.nextSeq == 1 && status.rollup(RollupID(1))?.daHeight == 3)
-        let blob = try await l1.rpc.call("l1_getBlob", [.number(1), .number(0)])
+        let blob = try await l1.rpc.call(L1Method.getBlob, [.number(1), .number(0)])
         #expect(blob["commitment"]?.stringValue == accepted.commitment.hex)
         #expect(blob["data"]?.stringValue == "0x" + Hex.encode(frame))
         #expect(try await outputs(l1).isEmpty)
-        let balance = try await l1.rpc.call("l1_getBalance", [.string(proposer.address.hex)])
+        let balance = try await l1.rpc.call(L1Method.getBalance, [.string(proposer.address.hex)])
         #expect(balance.unsignedValue == genesis.l1.bond * 1000)
         #expect(l1Node.stop() == 0)
     }
@@ -318,7 +318,7 @@ func hex(_ value: some CanonicalEncodable) -> JSONValue { .string("0x" + Hex.enc
             "\(refused.first.map { "\($0)" } ?? "")")
         // The L1 keeps serving: a new request has a new budget, and blocks keep coming.
         let height = try await l1.blockNumber()
-        let blob = try await l1.rpc.call("l1_getBlob", [.number(1), .number(0)])
+        let blob = try await l1.rpc.call(L1Method.getBlob, [.number(1), .number(0)])
         #expect(blob["data"]?.stringValue == "0x" + Hex.encode(frame))
         #expect(try await eventually(20) { try await l1.blockNumber() >= height + 2 })
         #expect(l1Node.stop() == 0)

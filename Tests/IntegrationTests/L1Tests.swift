@@ -81,7 +81,7 @@ func outputs(_ l1: L1Client, _ rollup: UInt32 = 1) async throws -> [L1Output] {
 }
 
 func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
-    try await rpc.call("rollup_getBlock", [.number(height)])
+    try await rpc.call(RollupMethod.getBlock, [.number(height)])
 }
 
 @Suite(.serialized) struct L1Tests {
@@ -104,7 +104,7 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
             try await eventually(30) {
                 for id in ids {
                     guard
-                        let h = try await alpha.call("rollup_getReceipt", [.string(id.hex)])["blockHeight"]?
+                        let h = try await alpha.call(RollupMethod.getReceipt, [.string(id.hex)])["blockHeight"]?
                             .unsignedValue
                     else { return false }
                     lastTxHeight = max(lastTxHeight, h)
@@ -142,7 +142,7 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         #expect(daHeight >= lastTxHeight)
         #expect(
             try await eventually(30) {
-                (try await follower.call("rollup_blockNumber").unsignedValue ?? 0) >= daHeight
+                (try await follower.call(RollupMethod.blockNumber).unsignedValue ?? 0) >= daHeight
             })
         for h in [UInt64(1), lastTxHeight / 2, lastTxHeight, daHeight] {
             let mine = try await header(follower, h), theirs = try await header(alpha, h)
@@ -150,13 +150,13 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
             #expect(mine["stateRoot"] == theirs["stateRoot"], "block \(h)")
         }
         for id in ids.prefix(20) {
-            let r = try await follower.call("rollup_getReceipt", [.string(id.hex)])
+            let r = try await follower.call(RollupMethod.getReceipt, [.string(id.hex)])
             #expect(r["success"]?.boolValue == true)
         }
         // A follower takes no transactions.
         let tx = signedTransfer(DevKeys.account(9), nonce: 0, to: DevKeys.account(8).address, amount: 1)
-        await #expect(throws: RPCError.self) { try await follower.call("rollup_sendTransaction", [hexParam(tx)]) }
-        let status = try await follower.call("rollup_status")
+        await #expect(throws: RPCError.self) { try await follower.call(RollupMethod.sendTransaction, [hexParam(tx)]) }
+        let status = try await follower.call(RollupMethod.status)
         #expect(status["mode"]?.stringValue == "follower")
         #expect(status["l1"]?["firstFault"] == nil)
         #expect(followerNode.stop() == 0)
@@ -169,7 +169,7 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         let resyncedNode = try startRollup(dir, genesis: genesis, l1: l1Node.url, name: "alpha-resynced")
         defer { resyncedNode.stop() }
         let resynced = RPCClient(url: resyncedNode.url)
-        #expect((try await resynced.call("rollup_blockNumber").unsignedValue ?? 0) >= posted)
+        #expect((try await resynced.call(RollupMethod.blockNumber).unsignedValue ?? 0) >= posted)
         #expect(try await header(resynced, posted)["hash"]?.stringValue == expected.hash.hex)
         #expect(resyncedNode.stop() == 0)
         let clock = ContinuousClock()
@@ -197,7 +197,7 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         let alpha = RPCClient(url: alphaNode.url), follower = RPCClient(url: followerNode.url)
         var nonces: [Int: UInt64] = [:]
         var ids = try await sendTransfers(alpha, count: 50, seed: 2, nonces: &nonces)
-        #expect(try await eventually(30) { (try await alpha.call("rollup_blockNumber").unsignedValue ?? 0) >= 20 })
+        #expect(try await eventually(30) { (try await alpha.call(RollupMethod.blockNumber).unsignedValue ?? 0) >= 20 })
         ids += try await sendTransfers(alpha, count: 50, seed: 3, nonces: &nonces)
 
         // The false output is invalidated by a won challenge before its window closed.
@@ -211,7 +211,7 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         #expect(status.rollup(RollupID(1))?.brokenAt == 15)
         let first = try #require(invalidated.first)
         #expect(first.output.l2Height >= 15)
-        let raw = try await l1.rpc.call("l1_getOutputs", [.number(1), .number(first.index), .number(1)])
+        let raw = try await l1.rpc.call(L1Method.getOutputs, [.number(1), .number(first.index), .number(1)])
         let record = try #require(raw.arrayValue?.first)
         // The record carries the parent, the proposer's key and signature, and the signature verifies.
         let proposal = OutputProposal(
@@ -221,7 +221,7 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         #expect(proposal.hasValidSignature)
         let challengedAt = try #require(record["invalidatedAt"]?.unsignedValue)
         #expect(challengedAt < first.windowEnd)
-        let challenge = try await l1.rpc.call("l1_getChallenge", [record["invalidatedBy"] ?? .null])
+        let challenge = try await l1.rpc.call(L1Method.getChallenge, [record["invalidatedBy"] ?? .null])
         #expect(challenge["kind"]?.stringValue == "block")
         #expect(challenge["payout"]?.unsignedValue == parameters.l1.bond)
         #expect(challenge["challenger"]?.stringValue == rollup.challenger.publicKey.hex)
@@ -260,7 +260,7 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         var consistent: (lost: UInt64, balance: UInt64?)?
         for _ in 0..<20 where consistent == nil {
             let before = try await outputs(l1)
-            let balance = try await l1.rpc.call("l1_getBalance", [.string(proposerKey.address.hex)]).unsignedValue
+            let balance = try await l1.rpc.call(L1Method.getBalance, [.string(proposerKey.address.hex)]).unsignedValue
             let after = try await outputs(l1)
             guard held(before) == held(after) else { continue }
             let lost = UInt64(after.filter { $0.proposer == proposerKey && $0.status != .finalized }.count) * bond
@@ -273,7 +273,7 @@ func header(_ rpc: RPCClient, _ height: UInt64) async throws -> JSONValue {
         #expect(
             try await eventually(30) {
                 for id in ids {
-                    let r = try await follower.call("rollup_getReceipt", [.string(id.hex)])
+                    let r = try await follower.call(RollupMethod.getReceipt, [.string(id.hex)])
                     guard r["success"]?.boolValue == true else { return false }
                 }
                 return true
@@ -314,13 +314,13 @@ extension JSONValue {
         #expect(try await eventually(30) { try await outputs(client).count >= 2 })
         let before = try await client.status()
         let outputsBefore = try await outputs(client)
-        let blobBefore = try await client.rpc.call("l1_getBlob", [.number(1), .number(0)])
+        let blobBefore = try await client.rpc.call(L1Method.getBlob, [.number(1), .number(0)])
 
         l1Node.kill()
         // Alpha keeps sequencing (and accepting transactions) while the L1 is down.
         ids += try await sendTransfers(alpha, count: 50, seed: 12, nonces: &nonces)
         try await Task.sleep(for: .seconds(2))
-        let headDuringOutage = try #require(try await alpha.call("rollup_blockNumber").unsignedValue)
+        let headDuringOutage = try #require(try await alpha.call(RollupMethod.blockNumber).unsignedValue)
         #expect(headDuringOutage > before.rollup(RollupID(1))!.daHeight)
 
         l1Node = try l1()
@@ -330,7 +330,7 @@ extension JSONValue {
         #expect(after.rollup(RollupID(1))!.daHeight >= before.rollup(RollupID(1))!.daHeight)
         let outputsAfter = try await outputs(client)
         #expect(Array(outputsAfter.prefix(outputsBefore.count)).map(\.output) == outputsBefore.map(\.output))
-        #expect(try await client.rpc.call("l1_getBlob", [.number(1), .number(0)]) == blobBefore)
+        #expect(try await client.rpc.call(L1Method.getBlob, [.number(1), .number(0)]) == blobBefore)
         // The queued blocks are posted once the L1 is back.
         #expect(
             try await eventually(30) {
@@ -342,13 +342,13 @@ extension JSONValue {
         let follower = RPCClient(url: followerNode.url)
         #expect(
             try await eventually(30) {
-                (try await follower.call("rollup_blockNumber").unsignedValue ?? 0) >= headDuringOutage
+                (try await follower.call(RollupMethod.blockNumber).unsignedValue ?? 0) >= headDuringOutage
             })
         #expect(try await header(follower, headDuringOutage)["hash"] == header(alpha, headDuringOutage)["hash"])
         #expect(
             try await eventually(30) {
                 for id in ids {
-                    guard try await follower.call("rollup_getReceipt", [.string(id.hex)])["success"]?.boolValue == true
+                    guard try await follower.call(RollupMethod.getReceipt, [.string(id.hex)])["success"]?.boolValue == true
                     else { return false }
                 }
                 return true

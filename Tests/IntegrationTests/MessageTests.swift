@@ -46,15 +46,15 @@ func sendMessage(
 ) async throws -> Hash {
     let rpc = net.rpc(rollup)
     let source = net.genesis.rollup(named: rollup)!, dest = net.genesis.rollup(named: destination)!
-    let nonce = try await rpc.call("rollup_getNonce", [.string(key.address.hex)])["pending"]?.unsignedValue ?? 0
+    let nonce = try await rpc.call(RollupMethod.getNonce, [.string(key.address.hex)])["pending"]?.unsignedValue ?? 0
     let tx = Transaction(
         rollup: source.id, nonce: nonce, sender: key.publicKey, fee: messageFee,
         call: .sendMessage(destination: dest.id, target: target, recipient: recipient, value: value, payload: payload)
     ).signed(by: key)
-    _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
+    _ = try await rpc.call(RollupMethod.sendTransaction, [hexParam(tx)])
     var id = Hash.zero
     _ = try await eventually(30) {
-        let r = try await rpc.call("rollup_getReceipt", [.string(tx.id.hex)])
+        let r = try await rpc.call(RollupMethod.getReceipt, [.string(tx.id.hex)])
         guard r != .null else { return false }
         id = try Hash(hex: r["message"]?.stringValue ?? "")
         return true
@@ -64,7 +64,7 @@ func sendMessage(
 
 func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> UInt64 {
     let account = try await rpc.call(
-        "rollup_getAccount", [.string(who.hex), .object(["assets": .array([.string(asset)])])])
+        RollupMethod.getAccount, [.string(who.hex), .object(["assets": .array([.string(asset)])])])
     return account["balances"]?[asset]?.unsignedValue ?? 0
 }
 
@@ -115,13 +115,13 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
         for (source, _, id) in sent {
             #expect(
                 try await eventually(90) {
-                    try await net.rpc(source).call("rollup_getMessageStatus", [.string(id.hex)])["status"]?.stringValue
+                    try await net.rpc(source).call(RollupMethod.getMessageStatus, [.string(id.hex)])["status"]?.stringValue
                         == "relayed"
                 }, "\(source) message \(id)")
         }
         #expect(
             try await eventually(90) {
-                try await alpha.call("rollup_getMessageStatus", [.string(bounced.hex)])["status"]?.stringValue
+                try await alpha.call(RollupMethod.getMessageStatus, [.string(bounced.hex)])["status"]?.stringValue
                     == "failed"
             })
         // Exactly once: balances on every side.
@@ -130,7 +130,7 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
         #expect(try await balance(alpha, d[3].address, "gamma/GAMMA") == 30)
         #expect(try await balance(gamma, d[4].address, "alpha/ALPHA") == 5)
         let mailbox = try await gamma.call(
-            "rollup_getMailbox", [.string(d[2].address.hex), .number(2), .string(d[1].address.hex)])
+            RollupMethod.getMailbox, [.string(d[2].address.hex), .number(2), .string(d[1].address.hex)])
         #expect(mailbox.stringValue == "0x" + Hex.encode(Array("hi gamma".utf8)))
         // The bounce came home: dev5 paid only the fee.
         #expect(
@@ -145,7 +145,7 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
         for (source, destination, id) in sent {
             let rpc = net.rpc(destination)
             let relayTx = try await findRelay(rpc, id)
-            let block = try await rpc.call("rollup_getBlock", [relayTx.height, .bool(true)])
+            let block = try await rpc.call(RollupMethod.getBlock, [relayTx.height, .bool(true)])
             let origin = try #require(block["l1Origin"]?["height"]?.unsignedValue)
             let fact = try #require(
                 try await l1.fact(rollup: net.genesis.rollup(named: source)!.id, index: relayTx.outputIndex))
@@ -179,16 +179,16 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
 
     /// Finds the relay of message `id` in `rpc`'s chain: its block height and output index.
     func findRelay(_ rpc: RPCClient, _ id: Hash) async throws -> (height: JSONValue, outputIndex: UInt64) {
-        let head = try await rpc.call("rollup_blockNumber").unsignedValue ?? 0
+        let head = try await rpc.call(RollupMethod.blockNumber).unsignedValue ?? 0
         var h = head
         while h > 0 {
-            let block = try await rpc.call("rollup_getBlock", [.number(h), .bool(true)])
+            let block = try await rpc.call(RollupMethod.getBlock, [.number(h), .bool(true)])
             for tx in block["transactions"]?.arrayValue ?? [] {
                 if tx["call"]?["type"]?.stringValue == "relayMessage",
                     tx["call"]?["message"]?["id"]?.stringValue == id.hex,
                     let index = tx["call"]?["outputIndex"]?.unsignedValue
                 {
-                    let receipt = try await rpc.call("rollup_getReceipt", [tx["id"] ?? .null])
+                    let receipt = try await rpc.call(RollupMethod.getReceipt, [tx["id"] ?? .null])
                     if receipt["success"]?.boolValue == true { return (.number(h), index) }
                 }
             }
@@ -230,7 +230,7 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
         // Wait until an output covers it, then stop alpha for good.
         #expect(
             try await eventually(30) {
-                let s = try await net.rpc("alpha").call("rollup_getMessageStatus", [.string(id.hex)])["status"]?
+                let s = try await net.rpc("alpha").call(RollupMethod.getMessageStatus, [.string(id.hex)])["status"]?
                     .stringValue
                 return s == "inOutput" || s == "finalized" || s == "relayed"
             })
@@ -251,15 +251,15 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
         async throws -> String
     {
         let key = DevKeys.account(9)
-        let nonce = try await rpc.call("rollup_getNonce", [.string(key.address.hex)])["pending"]?.unsignedValue ?? 0
+        let nonce = try await rpc.call(RollupMethod.getNonce, [.string(key.address.hex)])["pending"]?.unsignedValue ?? 0
         let tx = Transaction(
             rollup: rollup, nonce: nonce, sender: key.publicKey, fee: 0,
             call: .relayMessage(message: message, proof: proof, outputIndex: index)
         ).payingMinimumFee(perByte: 1).signed(by: key)
-        _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
+        _ = try await rpc.call(RollupMethod.sendTransaction, [hexParam(tx)])
         var status = ""
         _ = try await eventually(30) {
-            let r = try await rpc.call("rollup_getReceipt", [.string(tx.id.hex)])
+            let r = try await rpc.call(RollupMethod.getReceipt, [.string(tx.id.hex)])
             status = r["status"]?.stringValue ?? ""
             return r != .null
         }
@@ -285,12 +285,12 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
         defer { follower.stop() }
         let l1 = L1Client(url: net.l1.url)
         let alpha = net.rpc("alpha"), beta = net.rpc("beta"), gamma = net.rpc("gamma")
-        #expect(try await eventually(30) { (try await alpha.call("rollup_blockNumber").unsignedValue ?? 0) >= 13 })
+        #expect(try await eventually(30) { (try await alpha.call(RollupMethod.blockNumber).unsignedValue ?? 0) >= 13 })
         let recipient = DevKeys.account(7).address
         let id = try await sendMessage(
             net, from: "alpha", key: DevKeys.account(0), to: "beta", recipient: recipient, target: "bank",
             value: [AssetAmount(ALPHA, 11)])
-        let sent = try await alpha.call("rollup_getMessage", [.string(id.hex)])
+        let sent = try await alpha.call(RollupMethod.getMessage, [.string(id.hex)])
         let message = try Message(canonicalBytes: try Hex.decode(try #require(sent["encoded"]?.stringValue)))
         let sentHeight = try #require(sent["height"]?.unsignedValue)
         // The false output covering it is invalidated by the follower's challenge.
@@ -304,7 +304,7 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
             })
         let bad = try #require(invalid)
         let proofAtBad = try await alpha.call(
-            "rollup_getMessageProof", [.string(id.hex), .number(bad.output.l2Height)])
+            RollupMethod.getMessageProof, [.string(id.hex), .number(bad.output.l2Height)])
         let badProof = try OutboxProof(
             canonicalBytes: try Hex.decode(try #require(proofAtBad["proof"]?["encoded"]?.stringValue)))
         #expect(try await relayStatus(beta, RollupID(2), message, badProof, bad.index) == "outputNotFinalized")
@@ -320,7 +320,7 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
             })
         let good = try #require(honest)
         let proofAtGood = try await alpha.call(
-            "rollup_getMessageProof", [.string(id.hex), .number(good.output.l2Height)])
+            RollupMethod.getMessageProof, [.string(id.hex), .number(good.output.l2Height)])
         let proof = try OutboxProof(
             canonicalBytes: try Hex.decode(try #require(proofAtGood["proof"]?["encoded"]?.stringValue)))
         if good.status == .pending {
@@ -373,7 +373,7 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
                 let from = DevKeys.account(6 + Int(rng.next() % 4))
                 let rpc = net.rpc(names[r])
                 let nonce =
-                    try await rpc.call("rollup_getNonce", [.string(from.address.hex)])["pending"]?.unsignedValue ?? 0
+                    try await rpc.call(RollupMethod.getNonce, [.string(from.address.hex)])["pending"]?.unsignedValue ?? 0
                 let tx = Transaction(
                     rollup: RollupID(UInt32(r + 1)), nonce: nonce, sender: from.publicKey, fee: 1_000,
                     call: .transfer(
@@ -381,7 +381,7 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
                         asset: AssetName(rawValue: assets[r])!, amount: 1 + rng.next() % 1000)
                 )
                 .signed(by: from)
-                _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
+                _ = try await rpc.call(RollupMethod.sendTransaction, [hexParam(tx)])
             }
             for _ in 0..<12 {
                 let s = Int(rng.next() % 3), d = (s + 1 + Int(rng.next() % 2)) % 3
@@ -401,18 +401,18 @@ func balance(_ rpc: RPCClient, _ who: Address, _ asset: String) async throws -> 
                 var final = ""
                 _ = try await eventually(120) {
                     final =
-                        try await net.rpc(source).call("rollup_getMessageStatus", [.string(id.hex)])["status"]?
+                        try await net.rpc(source).call(RollupMethod.getMessageStatus, [.string(id.hex)])["status"]?
                         .stringValue ?? ""
                     return final == "relayed" || final == "failed"
                 }
                 #expect(final == "relayed" || final == "failed", "round \(round): \(id) is \(final)")
                 if final == "failed" {
-                    let s = try await net.rpc(source).call("rollup_getMessageStatus", [.string(id.hex)])
+                    let s = try await net.rpc(source).call(RollupMethod.getMessageStatus, [.string(id.hex)])
                     if let bounce = s["returnMessage"]?.stringValue {
                         let dest = try #require(
                             net.genesis.rollup(id: RollupID(UInt32(s["destination"]?.unsignedValue ?? 0))))
                         _ = try await eventually(120) {
-                            try await net.rpc(dest.name).call("rollup_getMessageStatus", [.string(bounce)])["status"]?
+                            try await net.rpc(dest.name).call(RollupMethod.getMessageStatus, [.string(bounce)])["status"]?
                                 .stringValue == "relayed"
                         }
                     }

@@ -72,7 +72,7 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         var nonces: [Int: UInt64] = [:]
         let ids = try await sendTransfers(alpha, count: 300, seed: 7, nonces: &nonces)
         let lastID = try #require(ids.last)
-        #expect(try await eventually(30) { try await alpha.call("rollup_getReceipt", [.string(lastID.hex)]) != .null })
+        #expect(try await eventually(30) { try await alpha.call(RollupMethod.getReceipt, [.string(lastID.hex)]) != .null })
         #expect(try await eventually(30) { (try await l1.status().rollup(RollupID(1))?.daHeight ?? 0) >= 20 })
         let store = dir.appending("alpha"), l1Store = dir.appending("l1")
 
@@ -101,7 +101,7 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         #expect(block.json?["transactions"]?.arrayValue?.contains { $0["id"]?.stringValue == lastID.hex } == true)
         let header = try tributaryJSON(["db", "header", "\(txHeight)", "--datadir", store])
         #expect(header.json?["hash"] == block.json?["hash"])
-        let rpcHeader = try await alpha.call("rollup_getBlock", [.number(txHeight)])
+        let rpcHeader = try await alpha.call(RollupMethod.getBlock, [.number(txHeight)])
         #expect(header.json?["stateRoot"] == rpcHeader["stateRoot"])
         let got = try tributaryJSON(["db", "get", "headers", "\(txHeight)", "--datadir", store])
         #expect(got.json?["value"]?["hash"] == header.json?["hash"])
@@ -282,7 +282,7 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         let snapRoot = try #require(created.json?["stateRoot"]?.stringValue)
         _ = try await sending.value
         #expect(try await header(alpha, snapHeight)["stateRoot"]?.stringValue == snapRoot)
-        #expect((try await alpha.call("rollup_blockNumber").unsignedValue ?? 0) > snapHeight)
+        #expect((try await alpha.call(RollupMethod.blockNumber).unsignedValue ?? 0) > snapHeight)
         let verified = try TributaryBinary.run(["snapshot", "verify", file, "--genesis", genesis])
         #expect(verified.status == 0, "\(verified.output) \(verified.stderr)")
         #expect(verified.output.hasPrefix("ok: alpha at height \(snapHeight)"), "\(verified.output)")
@@ -315,7 +315,7 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
             try await eventually(60) {
                 target = try await l1.status().rollup(RollupID(1))?.daHeight ?? 0
                 guard target > snapHeight + 5 else { return false }
-                let followed = try await follower.call("rollup_blockNumber").unsignedValue ?? 0
+                let followed = try await follower.call(RollupMethod.blockNumber).unsignedValue ?? 0
                 return followed >= target
             })
         #expect(try await header(follower, target)["stateRoot"] == header(alpha, target)["stateRoot"])
@@ -371,11 +371,11 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
         let stopped = try tributaryJSON(["db", "header", "\(before.daHeight)", "--datadir", dir.appending("alpha")])
         #expect(try await header(sequencer, before.daHeight)["hash"] == stopped.json?["hash"])
         let fresh = signedTransfer(DevKeys.account(8), nonce: 0, to: DevKeys.account(9).address, amount: 5)
-        _ = try await sequencer.call("rollup_sendTransaction", [hexParam(fresh)])
+        _ = try await sequencer.call(RollupMethod.sendTransaction, [hexParam(fresh)])
         var included: UInt64 = 0
         #expect(
             try await eventually(30) {
-                let r = try await sequencer.call("rollup_getReceipt", [.string(fresh.id.hex)])
+                let r = try await sequencer.call(RollupMethod.getReceipt, [.string(fresh.id.hex)])
                 included = r["blockHeight"]?.unsignedValue ?? 0
                 return r["success"]?.boolValue == true
             })
@@ -410,7 +410,7 @@ func mdbStat(_ datadir: String) throws -> [String: [String: UInt64]] {
                 "0", "--standalone",
             ], logPath: dir.appending("fork.log"))
         let fork = RPCClient(url: forkNode.url)
-        #expect(try await eventually(30) { (try await fork.call("rollup_blockNumber").unsignedValue ?? 0) >= 8 })
+        #expect(try await eventually(30) { (try await fork.call(RollupMethod.blockNumber).unsignedValue ?? 0) >= 8 })
         #expect(forkNode.stop() == 0)
         let file = dir.appending("fork.snap")
         let created = try tributaryJSON([

@@ -1,3 +1,4 @@
+import API
 import Config
 import Foundation
 import Primitives
@@ -96,7 +97,7 @@ import TributaryTesting
         let alphaNode = try startRollup(dir, genesis: genesis, l1: l1Node.url)
         defer { alphaNode.stop() }
         let alpha = RPCClient(url: alphaNode.url), l1 = RPCClient(url: l1Node.url)
-        let before = try await alpha.call("rollup_blockNumber").unsignedValue ?? 0
+        let before = try await alpha.call(RollupMethod.blockNumber).unsignedValue ?? 0
         #expect(try await fuzz(alphaNode.url, methods: Self.rollupMethods, count: 1500, seed: 1) == 1500)
         #expect(try await fuzz(l1Node.url, methods: Self.l1Methods, count: 1500, seed: 2) == 1500)
         // Oversized bodies are refused with 413 and a JSON-RPC error.
@@ -104,14 +105,14 @@ import TributaryTesting
         #expect(huge["error"] != nil)
         // Still serving, still producing, still taking real transactions.
         #expect(
-            try await eventually(10) { (try await alpha.call("rollup_blockNumber").unsignedValue ?? 0) > before + 5 })
+            try await eventually(10) { (try await alpha.call(RollupMethod.blockNumber).unsignedValue ?? 0) > before + 5 })
         let tx = signedTransfer(DevKeys.account(0), nonce: 0, to: DevKeys.account(1).address, amount: 3)
-        _ = try await alpha.call("rollup_sendTransaction", [hexParam(tx)])
+        _ = try await alpha.call(RollupMethod.sendTransaction, [hexParam(tx)])
         #expect(
             try await eventually(10) {
-                try await alpha.call("rollup_getReceipt", [.string(tx.id.hex)])["success"]?.boolValue == true
+                try await alpha.call(RollupMethod.getReceipt, [.string(tx.id.hex)])["success"]?.boolValue == true
             })
-        #expect((try await l1.call("l1_blockNumber").unsignedValue ?? 0) > 0)
+        #expect((try await l1.call(L1Method.blockNumber).unsignedValue ?? 0) > 0)
         #expect(alphaNode.stop() == 0)
         #expect(l1Node.stop() == 0)
         // Both stores verify from genesis.

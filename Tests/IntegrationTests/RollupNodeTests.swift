@@ -1,3 +1,4 @@
+import API
 import Chain
 import Config
 import Foundation
@@ -66,7 +67,7 @@ func hexParam(_ tx: SignedTransaction) -> JSONValue { .string("0x" + Hex.encode(
             for (i, tx) in transactions.enumerated() {
                 if i >= 32 { try await group.next() }
                 group.addTask {
-                    let id = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
+                    let id = try await rpc.call(RollupMethod.sendTransaction, [hexParam(tx)])
                     #expect(id.stringValue == tx.id.hex)
                 }
             }
@@ -75,24 +76,24 @@ func hexParam(_ tx: SignedTransaction) -> JSONValue { .string("0x" + Hex.encode(
         let landed = try await eventually(120) {
             var done = true
             for sender in senders {
-                let account = try await rpc.call("rollup_getNonce", [.string(sender.address.hex)])
+                let account = try await rpc.call(RollupMethod.getNonce, [.string(sender.address.hex)])
                 if account["nonce"]?.unsignedValue != 250 { done = false }
             }
             return done
         }
         #expect(landed)
         for tx in transactions {
-            let receipt = try await rpc.call("rollup_getReceipt", [.string(tx.id.hex)])
+            let receipt = try await rpc.call(RollupMethod.getReceipt, [.string(tx.id.hex)])
             #expect(receipt["status"]?.stringValue == "success", "\(tx.id)")
             #expect(receipt["feePaid"]?.unsignedValue == 200)
         }
         for (address, balance) in expected {
-            let account = try await rpc.call("rollup_getAccount", [.string(address.hex)])
+            let account = try await rpc.call(RollupMethod.getAccount, [.string(address.hex)])
             #expect(account["balances"]?["ALPHA"]?.unsignedValue == balance, "\(address)")
         }
         // A balance with its proof verifies against the reported state root.
         let proven = try await rpc.call(
-            "rollup_getAccount", [.string(senders[0].address.hex), .object(["proof": .bool(true)])])
+            RollupMethod.getAccount, [.string(senders[0].address.hex), .object(["proof": .bool(true)])])
         let root = try Hash(hex: try #require(proven["stateRoot"]?.stringValue))
         let proofBytes = try Hex.decode(try #require(proven["proofs"]?["balance:ALPHA"]?.stringValue))
         let proof = try SparseMerkleProof(canonicalBytes: proofBytes)
@@ -128,7 +129,7 @@ func hexParam(_ tx: SignedTransaction) -> JSONValue { .string("0x" + Hex.encode(
                 return nil
             }
         }
-        let before = try await rpc.call("rollup_getAccount", [.string(dev0.address.hex)])
+        let before = try await rpc.call(RollupMethod.getAccount, [.string(dev0.address.hex)])
         #expect(try await code("{not json") == -32700)
         #expect(try await code(#"{"jsonrpc":"1.0","id":1,"method":"rollup_status"}"#) == -32600)
         #expect(try await code(#"{"jsonrpc":"2.0","id":1,"method":"rollup_status","params":{"a":1}}"#) == -32602)
@@ -175,14 +176,14 @@ func hexParam(_ tx: SignedTransaction) -> JSONValue { .string("0x" + Hex.encode(
             Issue.record("batch reply is not an array")
         }
         // Nothing above changed the account.
-        let after = try await rpc.call("rollup_getAccount", [.string(dev0.address.hex)])
+        let after = try await rpc.call(RollupMethod.getAccount, [.string(dev0.address.hex)])
         #expect(after["balances"] == before["balances"])
         #expect(after["nonce"] == before["nonce"])
         // A replayed nonce: include one transaction, then send it (and another with its nonce) again.
         let good = signedTransfer(dev0, nonce: 0, to: dev1.address, amount: 5)
-        _ = try await rpc.call("rollup_sendTransaction", [hexParam(good)])
+        _ = try await rpc.call(RollupMethod.sendTransaction, [hexParam(good)])
         #expect(await callCode("rollup_sendTransaction", [hexParam(good)]) == -32006)
-        #expect(try await eventually(30) { try await rpc.call("rollup_getReceipt", [.string(good.id.hex)]) != .null })
+        #expect(try await eventually(30) { try await rpc.call(RollupMethod.getReceipt, [.string(good.id.hex)]) != .null })
         #expect(await callCode("rollup_sendTransaction", [hexParam(good)]) == -32003)
         #expect(
             await callCode(
@@ -227,12 +228,12 @@ func hexParam(_ tx: SignedTransaction) -> JSONValue { .string("0x" + Hex.encode(
                     for sender in senders {
                         group.addTask {
                             var nonce =
-                                try await rpc.call("rollup_getNonce", [.string(sender.address.hex)])["nonce"]?
+                                try await rpc.call(RollupMethod.getNonce, [.string(sender.address.hex)])["nonce"]?
                                 .unsignedValue ?? 0
                             while !Task.isCancelled {
                                 let tx = signedTransfer(sender, nonce: nonce, to: DevKeys.account(7).address, amount: 1)
-                                _ = try await rpc.call("rollup_sendTransaction", [hexParam(tx)])
-                                while try await rpc.call("rollup_getReceipt", [.string(tx.id.hex)]) == .null {
+                                _ = try await rpc.call(RollupMethod.sendTransaction, [hexParam(tx)])
+                                while try await rpc.call(RollupMethod.getReceipt, [.string(tx.id.hex)]) == .null {
                                     try await Task.sleep(for: .milliseconds(20))
                                 }
                                 seen.value.append(tx.id)
