@@ -215,11 +215,7 @@ public final class L1Watcher: Sendable {
         snapshot.withLock { snap in
             for (rollup, (from, outputs)) in fetched {
                 if rollup != own {
-                    for o in outputs {
-                        snap.facts[RollupIndex(rollup, o.index)] = L1OutputFact(
-                            outboxRoot: o.output.outboxRoot, l2Height: o.output.l2Height, windowEnd: o.windowEnd,
-                            invalidated: o.status == .invalidated)
-                    }
+                    for o in outputs { snap.facts[RollupIndex(rollup, o.index)] = o.fact }
                 }
                 snap.outputs[rollup] = (snap.outputs[rollup] ?? []).filter { $0.index < from } + outputs
                 if let open = outputs.first(where: { $0.status == .pending }) {
