@@ -211,6 +211,56 @@ final class InProcessL1: @unchecked Sendable {
         #expect(try await l1.client.outputs(rollup: alpha.id).count == 1)
     }
 
+    /// A node's answers are read back checked: a form that contradicts itself — a header whose hash
+    /// is not its fields', a block whose transactions do not give its root, a transaction or message
+    /// under another id, an `encoded` that says otherwise, `success` against `status` — is refused
+    /// with the value and the field named, never taken as what it claims.
+    @Test func theRollupClientRefusesFormsThatContradictThemselves() async throws {
+        let dir = try TemporaryDirectory("node-forms")
+        let (genesis, alpha, _) = try devnet(dir)
+        let chain = try store(dir, "alpha", alpha, genesis)
+        let mempool = Mempool(rollup: alpha.id)
+        let server = RollupRPC(store: chain, mempool: mempool)
+        let sender = DevKeys.account(0), recipient = DevKeys.account(1).address
+        var dispatcher = RPCDispatcher()
+        server.register(into: &dispatcher)
+        let client = RollupClient(transport: dispatcher)
+        let send = try await client.submit(
+            .sendMessage(
+                destination: genesis.rollups[1].id, target: "bank", recipient: recipient,
+                value: [AssetAmount(alpha.nativeAsset, 5)], payload: [7]), key: sender)
+        mempool.blockCommitted(try chain.commitBlock(candidates: mempool.candidates(limit: 10), timestamp: 1))
+        let block = try #require(try server.block(.height(1), full: true))
+        let receipt = try #require(try server.receipt(send.id))
+        let messageID = try #require(receipt.message)
+        let sent = try #require(try server.message(messageID))
+
+        func damaged(_ value: JSONValue, _ path: [String], _ replacement: JSONValue) -> JSONValue {
+            guard case .object(var o) = value, let key = path.first else { return replacement }
+            o[key] = damaged(o[key] ?? .null, Array(path.dropFirst()), replacement)
+            return .object(o)
+        }
+        func refusal(_ body: () throws -> Void) -> String {
+            do {
+                try body()
+                return "accepted"
+            } catch { return "\(error)" }
+        }
+        let otherRoot = JSONValue.string(Hash.sha256([1]).hex)
+        #expect(try RollupBlock(json: block.json) == block)
+        #expect(refusal { _ = try RollupBlock(json: damaged(block.json, ["stateRoot"], otherRoot)) }.contains("its hash is not its fields'"))
+        guard case .object(var form) = block.json else { return }
+        form["transactions"] = .array([])
+        #expect(refusal { _ = try RollupBlock(json: .object(form)) }.contains("transactions root"))
+        guard case .array(let txs)? = block.json["transactions"], let tx = txs.first else { return }
+        #expect(refusal { _ = try JSONForm.transaction(damaged(tx, ["fee"], .number(UInt64(1)))) }.contains("transaction: field id"))
+        #expect(refusal { _ = try JSONForm.transaction(damaged(tx, ["call", "type"], .string("mint"))) }.contains("field type"))
+        #expect(refusal { _ = try TransactionReceipt(json: damaged(receipt.json, ["success"], .bool(false))) }.contains("field success"))
+        #expect(refusal { _ = try SentMessage(json: damaged(sent.json, ["nonce"], .number(UInt64(9)))) }.contains("message: field id"))
+        #expect(refusal { _ = try SentMessage(json: damaged(sent.json, ["encoded"], .string("0x00"))) }.contains("field encoded"))
+        #expect(refusal { _ = try RollupNodeStatus(json: damaged(try server.status().json, ["mode"], .string("oracle"))) }.contains("field mode"))
+    }
+
     /// The method enums are the API: the servers register exactly their cases, and docs/rpc.md
     /// documents every one.
     @Test func theServersRegisterExactlyTheAPIsMethodsAndTheDocsListThem() throws {
