@@ -54,7 +54,7 @@ public struct MessageBenchmark: Sendable {
         let devnet = try BenchDevnet.start("bench-messages", config: devnetConfig)
         defer { devnet.stop() }
         let l1Node = devnet.l1, nodes = devnet.rollupNodes
-        let l1 = RPCClient(url: l1Node.url), alpha = RPCClient(url: nodes[0].url), beta = RPCClient(url: nodes[1].url)
+        let l1 = L1Client(url: l1Node.url), alpha = RollupClient(url: nodes[0].url), beta = RollupClient(url: nodes[1].url)
         let key = DevKeys.account(0)
         let ALPHA = AssetName(rawValue: "ALPHA")!
         let clock = ContinuousClock()
@@ -71,9 +71,9 @@ public struct MessageBenchmark: Sendable {
                         value: [AssetAmount(ALPHA, 1)], payload: [])
                 )
                 .signed(by: key)
-                let l1Height = try await l1.call(L1Method.blockNumber).unsignedValue ?? 0
+                let l1Height = try await l1.blockNumber()
                 let at = clock.now
-                _ = try await alpha.call(RollupMethod.sendTransaction, [.string("0x" + Hex.encode(tx.canonicalBytes))])
+                _ = try await alpha.sendTransaction(tx)
                 await flights.add(Flight(tx: tx.id, sentAt: at, sentL1: l1Height))
                 try await Task.sleep(for: .milliseconds(blockTime))
             }
@@ -86,16 +86,14 @@ public struct MessageBenchmark: Sendable {
         while done < messages, clock.now < deadline {
             for var flight in await flights.pending() {
                 if flight.message == nil {
-                    let r = try await alpha.call(RollupMethod.getReceipt, [.string(flight.tx.hex)])
-                    if let m = r["message"]?.stringValue { flight.message = try Hash(hex: m) }
+                    flight.message = try await alpha.receipt(flight.tx)?.message
                     await flights.update(flight)
                 }
                 guard let m = flight.message else { continue }
-                let relay = try await beta.call(RollupMethod.getRelay, [.string(m.hex)])
-                guard relay != .null else { continue }
+                guard try await beta.relay(m) != nil else { continue }
                 let elapsed = clock.now - flight.sentAt
                 let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-                let nowL1 = try await l1.call(L1Method.blockNumber).unsignedValue ?? 0
+                let nowL1 = try await l1.blockNumber()
                 let blocks = Double(nowL1 - flight.sentL1)
                 totalsMs.append(ms)
                 totalBlocks.append(blocks)
