@@ -46,10 +46,10 @@ import TributaryTesting
             seen.withLock { $0.append((block.height, block.transactionIDs)) }
         }
         let running = Task { await follower.run() }
-        #expect(await eventually(10, every: .milliseconds(5)) { seen.withLock { $0.count } == 2 })
+        #expect(await eventually(60, every: .milliseconds(5)) { seen.withLock { $0.count } == 2 })
         node.fail(next: 3)
         for h in 4...6 { node.append(block: Self.block(h)) }
-        #expect(await eventually(10, every: .milliseconds(5)) { seen.withLock { $0.count } == 5 })
+        #expect(await eventually(60, every: .milliseconds(5)) { seen.withLock { $0.count } == 5 })
         running.cancel()
         await running.value
         #expect(seen.withLock { $0.map(\.0) } == [2, 3, 4, 5, 6])
@@ -67,7 +67,7 @@ import TributaryTesting
             transport: { node }
         ) { block in ids.withLock { $0 += block.transactions.map(\.id) } }
         let running = Task { await follower.run() }
-        #expect(await eventually(10, every: .milliseconds(5)) { !ids.withLock { $0.isEmpty } })
+        #expect(await eventually(60, every: .milliseconds(5)) { !ids.withLock { $0.isEmpty } })
         running.cancel()
         await running.value
         #expect(ids.withLock { $0 } == [Self.transaction(1).id])

@@ -130,14 +130,23 @@ import TributaryTesting
         let node = FakeNode()
         let load = LoadGenerator(senders: senders(2, node), pacing: .interval(.milliseconds(5)), call: transfer)
         let running = Task { try await load.run() }
-        #expect(await eventually(10, every: .milliseconds(5)) { node.sent.count > 4 })
+        // Generous waits: the unit tests run in parallel on two cores, and a starved task pool can
+        // hold these tasks for seconds. What is asserted is progress and its absence, not timing.
+        #expect(await eventually(60, every: .milliseconds(5)) { node.sent.count > 4 })
         load.isPaused = true
-        try await Task.sleep(for: .milliseconds(50))
-        let paused = node.sent.count
+        // A send already under way when the pause began may still land; then nothing does.
+        var paused = node.sent.count
+        #expect(
+            await eventually(60, every: .milliseconds(100)) {
+                let now = node.sent.count
+                defer { paused = now }
+                return now == paused
+            })
         try await Task.sleep(for: .milliseconds(200))
         #expect(node.sent.count == paused)
         load.isPaused = false
-        #expect(await eventually(10, every: .milliseconds(5)) { node.sent.count > paused })
+        let resumedFrom = paused
+        #expect(await eventually(60, every: .milliseconds(5)) { node.sent.count > resumedFrom })
         running.cancel()
         try await running.value
         let stopped = node.sent.count
