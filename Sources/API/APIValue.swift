@@ -30,6 +30,16 @@ extension Address: HexForm {
     public init(hex: String) throws { try self.init(hex: Substring(hex)) }
 }
 
+extension JSONValue {
+    /// The value as an unsigned integer, or a malformed-response error naming `what`.
+    func unsigned(_ what: String) throws -> UInt64 {
+        guard let n = unsignedValue else {
+            throw RPCClient.TransportError.malformedResponse("\(what) is not an unsigned integer: \(self)")
+        }
+        return n
+    }
+}
+
 /// Reads the fields of one JSON object of the API, each failure naming `what` and the field.
 public struct JSONFields {
     public let json: JSONValue
@@ -158,6 +168,36 @@ public enum RollupSelector: Sendable, Hashable, ExpressibleByStringLiteral, Cust
         switch self {
         case .id(let id): return "\(id.rawValue)"
         case .name(let name): return name
+        }
+    }
+}
+
+/// The request parameters every method of the API reads, with their one error message each.
+extension RPCParams {
+    /// Parameter `index` as a 32-byte id.
+    public func id(_ index: Int, _ name: String) throws -> Hash {
+        guard let id = try? Hash(hex: try string(index, name)) else {
+            throw RPCError.invalidParams("parameter \(index) (\(name)) must be 32 bytes of hex")
+        }
+        return id
+    }
+
+    /// Parameter `index` as a 20-byte address.
+    public func address(_ index: Int, _ name: String) throws -> Address {
+        guard let address = try? Address(hex: try string(index, name)) else {
+            throw RPCError.invalidParams("parameter \(index) (\(name)) must be 20 bytes of hex")
+        }
+        return address
+    }
+
+    /// The only parameter, the `0x` hex of a canonical `T` of at most `maxLength` bytes.
+    public func canonical<T: CanonicalDecodable>(_ type: T.Type, _ name: String, maxLength: Int) throws -> T {
+        try expect(atMost: 1)
+        let raw = try hex(0, name)
+        do {
+            return try T(canonicalBytes: raw, limits: DecodingLimits(maxLength: maxLength, maxCount: 1 << 20))
+        } catch {
+            throw RPCError.invalidParams("parameter 0 is not a canonical \(name): \(error)")
         }
     }
 }

@@ -620,17 +620,11 @@ extension L1API {
         }
         d.register(L1Method.getChallenge) { params in
             try params.expect(atMost: 1)
-            guard let id = try? Hash(hex: try params.string(0, "challenge id")) else {
-                throw RPCError.invalidParams("parameter 0 (challenge id) must be 32 bytes of hex")
-            }
-            return try await self.challengeRecord(id).json
+            return try await self.challengeRecord(try params.id(0, "challenge id")).json
         }
         d.register(L1Method.getBalance) { params in
             try params.expect(atMost: 1)
-            guard let address = try? Address(hex: try params.string(0, "address")) else {
-                throw RPCError.invalidParams("parameter 0 (address) must be 20 bytes of hex")
-            }
-            return .number(try await self.balance(of: address))
+            return .number(try await self.balance(of: try params.address(0, "address")))
         }
         d.register(L1Method.status) { params in
             try params.expect(atMost: 0)
@@ -639,18 +633,6 @@ extension L1API {
     }
 }
 
-extension RPCParams {
-    /// The only parameter, the `0x` hex of a canonical `T` of at most `maxLength` bytes.
-    public func canonical<T: CanonicalDecodable>(_ type: T.Type, _ name: String, maxLength: Int) throws -> T {
-        try expect(atMost: 1)
-        let raw = try hex(0, name)
-        do {
-            return try T(canonicalBytes: raw, limits: DecodingLimits(maxLength: maxLength, maxCount: 1 << 20))
-        } catch {
-            throw RPCError.invalidParams("parameter 0 is not a canonical \(name): \(error)")
-        }
-    }
-}
 
 // MARK: Conveniences every implementation gets
 

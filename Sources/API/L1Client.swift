@@ -29,11 +29,7 @@ public struct L1Client: L1API {
     }
 
     public func blockNumber() async throws -> UInt64 {
-        let n = try await rpc.call(L1Method.blockNumber)
-        guard let height = n.unsignedValue else {
-            throw RPCClient.TransportError.malformedResponse("block number: \(n)")
-        }
-        return height
+        try await rpc.call(L1Method.blockNumber).unsigned("block number")
     }
 
     public func block(at height: UInt64?) async throws -> L1Block? {
@@ -83,8 +79,6 @@ public struct L1Client: L1API {
     }
 
     public func balance(of address: Address) async throws -> UInt64 {
-        let n = try await rpc.call(L1Method.getBalance, [.string(address.hex)])
-        guard let balance = n.unsignedValue else { throw RPCClient.TransportError.malformedResponse("balance: \(n)") }
-        return balance
+        try await rpc.call(L1Method.getBalance, [.string(address.hex)]).unsigned("balance")
     }
 }

@@ -673,23 +673,6 @@ public struct Escrow: APIValue, Equatable {
 
 // MARK: The JSON-RPC binding
 
-extension RPCParams {
-    /// Parameter `index` as a 32-byte id.
-    public func id(_ index: Int, _ name: String) throws -> Hash {
-        guard let id = try? Hash(hex: try string(index, name)) else {
-            throw RPCError.invalidParams("parameter \(index) (\(name)) must be 32 bytes of hex")
-        }
-        return id
-    }
-
-    /// Parameter `index` as a 20-byte address.
-    public func address(_ index: Int, _ name: String) throws -> Address {
-        guard let address = try? Address(hex: try string(index, name)) else {
-            throw RPCError.invalidParams("parameter \(index) (\(name)) must be 20 bytes of hex")
-        }
-        return address
-    }
-}
 
 extension RollupAPI {
     /// Serves this implementation's methods: each request's parameters read into the method's typed

@@ -23,7 +23,7 @@ public struct RollupClient: RollupAPI {
     public var url: String { rpc.endpoint }
 
     public func blockNumber() async throws -> UInt64 {
-        try Self.unsigned(try await rpc.call(RollupMethod.blockNumber), "block number")
+        try await rpc.call(RollupMethod.blockNumber).unsigned("block number")
     }
 
     public func status() async throws -> RollupNodeStatus {
@@ -102,13 +102,6 @@ public struct RollupClient: RollupAPI {
 
     public func escrow(_ id: Hash) async throws -> Escrow? {
         try Escrow?(json: try await rpc.call(RollupMethod.getEscrow, [.string(id.hex)]))
-    }
-
-    static func unsigned(_ value: JSONValue, _ what: String) throws -> UInt64 {
-        guard let n = value.unsignedValue else {
-            throw RPCClient.TransportError.malformedResponse("\(what) is not an unsigned integer: \(value)")
-        }
-        return n
     }
 }
 

@@ -187,6 +187,7 @@ public final class LoadGenerator: Sendable {
     /// ends the run.
     private func send(_ slot: Slot) async throws {
         let sender = senders[slot.sender]
+        let client = RollupClient(transport: sender.transport)
         var submission: Submission?
         do {
             let nonce: UInt64
@@ -194,7 +195,7 @@ public final class LoadGenerator: Sendable {
             case .local:
                 nonce = localNonces.withLock { $0[slot.sender] }
             case .pending:
-                nonce = try await RollupClient(transport: sender.transport).pendingNonce(of: sender.key.address)
+                nonce = try await client.pendingNonce(of: sender.key.address)
             }
             let tx = Transaction(
                 rollup: sender.rollup, nonce: nonce, sender: sender.key.publicKey, fee: fee, call: call(slot)
@@ -203,7 +204,7 @@ public final class LoadGenerator: Sendable {
             let submitted = Submission(slot: slot, id: tx.id, nonce: nonce, sentAt: sentAt)
             submission = submitted
             observer(.willSubmit(submitted))
-            _ = try await RollupClient(transport: sender.transport).sendTransaction(tx)
+            _ = try await client.sendTransaction(tx)
             let roundTrip = ContinuousClock.now - sentAt
             localNonces.withLock { $0[slot.sender] = nonce + 1 }
             observer(.accepted(submitted, roundTrip: roundTrip))

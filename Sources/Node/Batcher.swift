@@ -269,16 +269,10 @@ public final class Proposer: Service, Sendable {
             output.stateRoot = Lies.falseHash("output-state", output.stateRoot)
         }
         // Built on the top standing output as the watcher saw it: if another was accepted above it
-        // since, the L1 refuses this one (stale parent) and the next update rebuilds on the new top.
-        let result: ProposedOutput
-        do {
-            result = try await l1.proposeOutput(
-                OutputProposal(output: output, parent: standing.last?.output.root ?? .zero, signedBy: key))
-        } catch let error as RPCError where error.code == L1ErrorCode.staleParent {
-            logger.info("output proposal raced by another output; rebuilding on the next L1 update",
-                metadata: ["output.l2Height": "\(target)", "reason": "\(error.message)"])
-            throw error
-        }
+        // since, the L1 refuses this one (stale parent, -32033) and the loop retries on the next
+        // update, on the new top.
+        let result = try await l1.proposeOutput(
+            OutputProposal(output: output, parent: standing.last?.output.root ?? .zero, signedBy: key))
         lastProposed.withLock { $0 = result.index }
         proposed.increment()
         logger.info(
